@@ -1,0 +1,441 @@
+//! The guard engine: one pure function from (policy, source, number) to a decision.
+//!
+//! No I/O, no clock, no AWS: the Lambda adapter and every CLI command call the
+//! same [`Engine::decide`], so what `pumpguard check` prints is what the trigger
+//! does.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use crate::country::Country;
+use crate::phone::{self, FormProblem, NumberType, PhoneInfo, Typo};
+use crate::policy::{CrownDependencies, Disclosure, Mode, Policy, Unlisted};
+use crate::source::TriggerSource;
+
+/// What happens to the SMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Send it.
+    Allow,
+    /// Send it, but a check in `monitor` mode would have blocked it.
+    Monitor,
+    /// Refuse it.
+    Block,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Allow => "allow",
+            Verdict::Monitor => "monitor",
+            Verdict::Block => "block",
+        })
+    }
+}
+
+/// Which guard produced a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    Country,
+    Form,
+    NumberType,
+    Suspicious,
+}
+
+/// A stable reason code. Its spelling (`Reason::code`) is part of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The country is on the block list.
+    CountryBlocked,
+    /// The country is on no list and unlisted countries are blocked.
+    CountryNotAllowed,
+    /// The country is on the monitor list.
+    CountryMonitored,
+    /// The number resolves to no country.
+    CountryUnknown,
+    /// Not a valid E.164 number.
+    InvalidNumber,
+    /// A trunk `0` after the country code.
+    TypoLeadingZero,
+    /// The country code typed twice.
+    TypoDoubledCountryCode,
+    /// A blocked number type.
+    NumberType(NumberType),
+    /// A long run of one digit.
+    SuspiciousRepeatedDigits,
+    /// A long ascending or descending run.
+    SuspiciousSequentialDigits,
+}
+
+impl Reason {
+    /// The stable upper-snake code, e.g. `NUMBER_TYPE_PREMIUM_RATE`.
+    pub fn code(&self) -> String {
+        match self {
+            Reason::CountryBlocked => "COUNTRY_BLOCKED".into(),
+            Reason::CountryNotAllowed => "COUNTRY_NOT_ALLOWED".into(),
+            Reason::CountryMonitored => "COUNTRY_MONITORED".into(),
+            Reason::CountryUnknown => "COUNTRY_UNKNOWN".into(),
+            Reason::InvalidNumber => "INVALID_NUMBER".into(),
+            Reason::TypoLeadingZero => "TYPO_LEADING_ZERO".into(),
+            Reason::TypoDoubledCountryCode => "TYPO_DOUBLED_COUNTRY_CODE".into(),
+            Reason::NumberType(t) => {
+                format!("NUMBER_TYPE_{}", t.as_str().replace('-', "_").to_uppercase())
+            }
+            Reason::SuspiciousRepeatedDigits => "SUSPICIOUS_REPEATED_DIGITS".into(),
+            Reason::SuspiciousSequentialDigits => "SUSPICIOUS_SEQUENTIAL_DIGITS".into(),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.code())
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.code())
+    }
+}
+
+/// One guard's verdict on one number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub reason: Reason,
+    pub check: Check,
+    /// `Enforce` blocks, `Monitor` only records.
+    pub mode: Mode,
+}
+
+/// The engine's answer for one SMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub source: TriggerSource,
+    /// The region libphonenumber resolves the number to.
+    pub country: Option<Country>,
+    pub number_type: Option<NumberType>,
+    /// Every finding, enforced and monitored, in check order.
+    pub findings: Vec<Finding>,
+}
+
+impl Decision {
+    /// The reason codes of every finding.
+    pub fn reasons(&self) -> Vec<String> {
+        self.findings.iter().map(|f| f.reason.code()).collect()
+    }
+
+    /// The first finding that blocks, if any.
+    pub fn blocking(&self) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.mode == Mode::Enforce)
+    }
+
+    /// The short, end-user-safe code for a blocked SMS, at the given disclosure.
+    /// `None` unless the verdict is `block`.
+    pub fn block_code(&self, disclosure: Disclosure) -> Option<String> {
+        let f = self.blocking()?;
+        let category = match f.check {
+            Check::Country => "SMS_BLOCKED_COUNTRY",
+            Check::Form | Check::NumberType | Check::Suspicious => "SMS_BLOCKED_NUMBER",
+        };
+        Some(match disclosure {
+            Disclosure::Generic => "SMS_BLOCKED".to_string(),
+            Disclosure::Coarse => category.to_string(),
+            Disclosure::Detailed => format!("{category}:{}", f.reason.code()),
+        })
+    }
+}
+
+/// The guard engine for one policy.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    policy: Arc<Policy>,
+}
+
+impl Engine {
+    pub fn new(policy: Arc<Policy>) -> Self {
+        Self { policy }
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// Judges one SMS to `phone` sent for `source`.
+    pub fn decide(&self, source: TriggerSource, phone: &str) -> Decision {
+        let p = &*self.policy;
+        let mut findings = Vec::new();
+        let classified = phone::classify(phone);
+        let info = classified.as_ref().ok();
+
+        let mut add = |findings: &mut Vec<Finding>, check, mode: Mode, reason| {
+            let mode = p.effective(mode);
+            if mode != Mode::Off {
+                findings.push(Finding {
+                    reason,
+                    check,
+                    mode,
+                });
+            }
+        };
+
+        // Country.
+        if p.countries.mode != Mode::Off {
+            let (mode, reason) = self.country_finding(info.and_then(|i| i.country));
+            if let Some(reason) = reason {
+                add(&mut findings, Check::Country, mode, reason);
+            }
+        }
+
+        // Form.
+        if p.form.mode != Mode::Off {
+            let reason = match &classified {
+                Err(FormProblem::NotE164 | FormProblem::UnknownCountryCode) => {
+                    Some(Reason::InvalidNumber)
+                }
+                Ok(PhoneInfo {
+                    typo: Some(Typo::LeadingZero),
+                    ..
+                }) => Some(Reason::TypoLeadingZero),
+                Ok(PhoneInfo {
+                    typo: Some(Typo::DoubledCountryCode),
+                    ..
+                }) => Some(Reason::TypoDoubledCountryCode),
+                Ok(i) if !i.valid => Some(Reason::InvalidNumber),
+                Ok(_) => None,
+            };
+            if let Some(r) = reason {
+                add(&mut findings, Check::Form, p.form.mode, r);
+            }
+        }
+
+        // Number type.
+        let number_type = info.map_or(NumberType::Unknown, |i| i.number_type);
+        if p.number_types.mode != Mode::Off && p.number_types.block.contains(&number_type) {
+            add(
+                &mut findings,
+                Check::NumberType,
+                p.number_types.mode,
+                Reason::NumberType(number_type),
+            );
+        }
+
+        // Suspicious digit patterns, on the subscriber number only.
+        if let (Some(i), true) = (info, p.suspicious.mode != Mode::Off) {
+            if phone::longest_repeat(&i.national) >= p.suspicious.max_repeated_digits {
+                add(
+                    &mut findings,
+                    Check::Suspicious,
+                    p.suspicious.mode,
+                    Reason::SuspiciousRepeatedDigits,
+                );
+            }
+            if phone::longest_sequence(&i.national) >= p.suspicious.max_sequential_digits {
+                add(
+                    &mut findings,
+                    Check::Suspicious,
+                    p.suspicious.mode,
+                    Reason::SuspiciousSequentialDigits,
+                );
+            }
+        }
+
+        let verdict = if findings.iter().any(|f| f.mode == Mode::Enforce) {
+            Verdict::Block
+        } else if findings.is_empty() {
+            Verdict::Allow
+        } else {
+            Verdict::Monitor
+        };
+        Decision {
+            verdict,
+            source,
+            country: info.and_then(|i| i.country),
+            number_type: info.map(|i| i.number_type),
+            findings,
+        }
+    }
+
+    fn country_finding(&self, country: Option<Country>) -> (Mode, Option<Reason>) {
+        let c = &self.policy.countries;
+        let unlisted = |reason| match c.unlisted {
+            Unlisted::Block => (c.mode, Some(reason)),
+            Unlisted::Monitor => (Mode::Monitor.min(c.mode), Some(reason)),
+            Unlisted::Allow => (c.mode, None),
+        };
+        let Some(mut country) = country else {
+            return unlisted(Reason::CountryUnknown);
+        };
+        if c.crown_dependencies == CrownDependencies::AsGb && country.is_crown_dependency() {
+            if let Some(gb) = Country::parse("GB") {
+                country = gb;
+            }
+        }
+        if c.block.contains(&country) {
+            (c.mode, Some(Reason::CountryBlocked))
+        } else if c.allow.contains(&country) {
+            (c.mode, None)
+        } else if c.monitor.contains(&country) {
+            (Mode::Monitor.min(c.mode), Some(Reason::CountryMonitored))
+        } else {
+            unlisted(Reason::CountryNotAllowed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(extra: &str) -> Engine {
+        let text = format!(
+            "{extra}\n[countries]\nallow = [\"US\", \"CA\", \"GB\", \"TH\"]\nmonitor = [\"MX\"]\n\
+             block = [\"NG\"]\ncrown-dependencies = \"separate\"\n"
+        );
+        match Policy::parse(&text, "test") {
+            Ok(p) => Engine::new(Arc::new(p)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn codes(d: &Decision) -> Vec<String> {
+        d.reasons()
+    }
+
+    const SRC: TriggerSource = TriggerSource::SignUp;
+
+    #[test]
+    fn allows_a_plain_mobile_in_an_allowed_country() {
+        let d = engine("").decide(SRC, "+14155552671");
+        assert_eq!(d.verdict, Verdict::Allow, "{d:?}");
+        assert_eq!(d.country.map(|c| c.to_string()), Some("US".into()));
+        assert!(d.findings.is_empty());
+        assert_eq!(d.block_code(Disclosure::Coarse), None);
+    }
+
+    #[test]
+    fn country_lists() {
+        let e = engine("");
+        let jm = e.decide(SRC, "+18762101234");
+        assert_eq!(jm.verdict, Verdict::Block);
+        assert_eq!(codes(&jm), ["COUNTRY_NOT_ALLOWED"]);
+        assert_eq!(
+            jm.block_code(Disclosure::Coarse).as_deref(),
+            Some("SMS_BLOCKED_COUNTRY")
+        );
+        let ng = e.decide(SRC, "+2348034517892");
+        assert_eq!(codes(&ng), ["COUNTRY_BLOCKED"]);
+        let mx = e.decide(SRC, "+525548172936");
+        assert_eq!(mx.verdict, Verdict::Monitor, "{mx:?}");
+        assert_eq!(codes(&mx), ["COUNTRY_MONITORED"]);
+    }
+
+    #[test]
+    fn crown_dependencies_follow_the_policy() {
+        let im = "+447624123456";
+        assert_eq!(engine("").decide(SRC, im).verdict, Verdict::Block);
+        let as_gb = Policy::parse(
+            "[countries]\nallow = [\"GB\"]\ncrown-dependencies = \"as-gb\"\n",
+            "t",
+        )
+        .expect("valid");
+        let d = Engine::new(Arc::new(as_gb)).decide(SRC, im);
+        assert_eq!(d.verdict, Verdict::Allow, "{d:?}");
+        assert_eq!(d.country.map(|c| c.to_string()), Some("IM".into()));
+    }
+
+    #[test]
+    fn unlisted_modes() {
+        let mk = |u: &str| {
+            Engine::new(Arc::new(
+                Policy::parse(
+                    &format!(
+                        "[countries]\nallow = [\"US\"]\nunlisted = \"{u}\"\n\
+                         crown-dependencies = \"separate\"\n"
+                    ),
+                    "t",
+                )
+                .expect("valid"),
+            ))
+        };
+        let fr = "+33645178290";
+        assert_eq!(mk("block").decide(SRC, fr).verdict, Verdict::Block);
+        assert_eq!(mk("monitor").decide(SRC, fr).verdict, Verdict::Monitor);
+        assert_eq!(mk("allow").decide(SRC, fr).verdict, Verdict::Allow);
+    }
+
+    #[test]
+    fn number_types() {
+        let e = engine("");
+        let prem = e.decide(SRC, "+19002345678");
+        assert_eq!(prem.verdict, Verdict::Block);
+        // 2345678 is also a sequential run; the number type is the first reason.
+        assert_eq!(
+            codes(&prem),
+            ["NUMBER_TYPE_PREMIUM_RATE", "SUSPICIOUS_SEQUENTIAL_DIGITS"]
+        );
+        assert_eq!(prem.number_type, Some(NumberType::PremiumRate));
+        assert_eq!(
+            prem.block_code(Disclosure::Detailed).as_deref(),
+            Some("SMS_BLOCKED_NUMBER:NUMBER_TYPE_PREMIUM_RATE")
+        );
+        assert_eq!(
+            prem.block_code(Disclosure::Generic).as_deref(),
+            Some("SMS_BLOCKED")
+        );
+        let voip = e.decide(SRC, "+445647182930");
+        assert_eq!(codes(&voip), ["NUMBER_TYPE_VOIP"]);
+        let toll = e.decide(SRC, "+18004571829");
+        assert_eq!(codes(&toll), ["NUMBER_TYPE_TOLL_FREE"]);
+        // Configurable: allow VoIP.
+        let e = engine("[number-types]\nblock = [\"premium-rate\"]\n");
+        assert_eq!(e.decide(SRC, "+445647182930").verdict, Verdict::Allow);
+    }
+
+    #[test]
+    fn form_and_typos() {
+        let e = engine("");
+        let lz = e.decide(SRC, "+66081234567");
+        assert_eq!(lz.verdict, Verdict::Block);
+        assert_eq!(lz.blocking().map(|f| f.reason), Some(Reason::TypoLeadingZero));
+        let lz = e.decide(SRC, "+66084571829");
+        assert_eq!(codes(&lz), ["TYPO_LEADING_ZERO", "NUMBER_TYPE_UNKNOWN"]);
+        let dbl = e.decide(SRC, "+6666845718290");
+        assert_eq!(codes(&dbl), ["TYPO_DOUBLED_COUNTRY_CODE", "NUMBER_TYPE_UNKNOWN"]);
+        let junk = e.decide(SRC, "call me");
+        assert_eq!(
+            codes(&junk),
+            ["COUNTRY_UNKNOWN", "INVALID_NUMBER", "NUMBER_TYPE_UNKNOWN"]
+        );
+        assert_eq!(junk.number_type, None);
+        assert_eq!(e.decide(SRC, "tel:+66 81-457-1829").verdict, Verdict::Allow);
+    }
+
+    #[test]
+    fn suspicious_patterns() {
+        let e = engine("");
+        let rep = e.decide(SRC, "+14155555555");
+        assert!(codes(&rep).contains(&"SUSPICIOUS_REPEATED_DIGITS".to_string()), "{rep:?}");
+        let seq = e.decide(SRC, "+12012345678");
+        assert!(codes(&seq).contains(&"SUSPICIOUS_SEQUENTIAL_DIGITS".to_string()), "{seq:?}");
+        let e = engine("[suspicious]\nmode = \"monitor\"\n");
+        assert_eq!(e.decide(SRC, "+12012345678").verdict, Verdict::Monitor);
+    }
+
+    #[test]
+    fn modes_off_and_ceiling() {
+        let e = engine("[number-types]\nmode = \"off\"\n");
+        assert_eq!(e.decide(SRC, "+19004571829").verdict, Verdict::Allow);
+        let e = engine("[trigger]\nmode = \"monitor\"\n");
+        let d = e.decide(SRC, "+19004571829");
+        assert_eq!(d.verdict, Verdict::Monitor);
+        assert_eq!(d.block_code(Disclosure::Coarse), None);
+        let e = engine("[trigger]\nmode = \"off\"\n");
+        assert_eq!(e.decide(SRC, "+2348034517892").verdict, Verdict::Allow);
+    }
+}

@@ -1,0 +1,17 @@
+//! pumpguard's guard engine.
+//!
+//! It decides, for every message Cognito is about to send by SMS, whether the
+//! SMS may go. The engine ([`engine`]) is pure: the policy ([`policy`]) and the
+//! number ([`phone`]) go in, a [`engine::Decision`] comes out. The Lambda
+//! adapter ([`trigger`]) and the `pumpguard` CLI are thin layers around it.
+
+pub mod country;
+pub mod engine;
+pub mod phone;
+pub mod policy;
+pub mod source;
+
+pub use country::Country;
+pub use engine::{Decision, Engine, Verdict};
+pub use policy::Policy;
+pub use source::TriggerSource;

@@ -1,0 +1,803 @@
+//! The policy file: one TOML document, read by the trigger and the CLI.
+//!
+//! Reading is "parse, don't validate": the wire structs below mirror the file
+//! (kebab-case keys), and [`Policy::parse`] turns them into domain types while
+//! collecting *every* problem — unknown keys, wrong types, bad values and
+//! contradictions — each named by its key, so one run of `pumpguard check`
+//! shows all that is wrong with a file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::country::Country;
+use crate::phone::NumberType;
+use crate::source::TriggerSource;
+
+/// The example policy shipped with pumpguard, also the embedded default.
+pub const EXAMPLE_POLICY: &str = include_str!("../../examples/policy.toml");
+
+/// The most characters Cognito accepts in an SMS message.
+pub const SMS_MAX_CHARS: usize = 140;
+
+/// What a check does with what it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Skip the check.
+    Off,
+    /// Decide and record, but let the SMS through.
+    Monitor,
+    /// Block the SMS.
+    Enforce,
+}
+
+impl Mode {
+    /// The weaker of the two: a `monitor` ceiling turns `enforce` into `monitor`.
+    pub fn capped_by(self, ceiling: Mode) -> Mode {
+        self.min(ceiling)
+    }
+}
+
+/// What happens to a destination country that is on no list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unlisted {
+    Block,
+    Monitor,
+    Allow,
+}
+
+/// How Guernsey, the Isle of Man and Jersey (+44, regions of their own) are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrownDependencies {
+    /// As their own regions GG, IM and JE: each must be listed to be allowed.
+    Separate,
+    /// As GB: they follow whatever GB's list says.
+    AsGb,
+}
+
+/// What the trigger does with a trigger source it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownSource {
+    /// Return the event untouched and log it (the default).
+    Pass,
+    /// Refuse it with `SMS_BLOCKED`.
+    Block,
+}
+
+/// How much a block error tells the end user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Disclosure {
+    /// Always `SMS_BLOCKED` (and `RATE_LIMITED` with its retry-after).
+    Generic,
+    /// A category: `SMS_BLOCKED_COUNTRY`, `SMS_BLOCKED_NUMBER`, `RATE_LIMITED` (default).
+    Coarse,
+    /// The category and the first enforced reason code.
+    Detailed,
+}
+
+/// One problem with a policy, named by its key (`countries.allow[2]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// A policy that cannot be used, with every problem found in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PolicyError {
+    /// The file (or other origin) the policy came from.
+    pub origin: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "policy {} has {n} problem{}; fix {} and run `pumpguard check --policy` again:",
+            self.origin,
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" },
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  - {}: {p}", self.origin)?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- wire format
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireTrigger {
+    #[serde(default = "default_mode")]
+    mode: Mode,
+    #[serde(default)]
+    sms_sources: Option<Vec<String>>,
+    #[serde(default = "default_unknown_source")]
+    unknown_source: UnknownSource,
+    #[serde(default = "default_disclosure")]
+    disclosure: Disclosure,
+    #[serde(default)]
+    sms_message: Option<String>,
+}
+
+impl Default for WireTrigger {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+            sms_sources: None,
+            unknown_source: UnknownSource::Pass,
+            disclosure: Disclosure::Coarse,
+            sms_message: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireCountries {
+    #[serde(default = "default_mode")]
+    mode: Mode,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    monitor: Vec<String>,
+    #[serde(default)]
+    block: Vec<String>,
+    #[serde(default = "default_unlisted")]
+    unlisted: Unlisted,
+    crown_dependencies: Option<CrownDependencies>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireNumberTypes {
+    #[serde(default = "default_mode")]
+    mode: Mode,
+    #[serde(default)]
+    block: Option<Vec<String>>,
+}
+
+impl Default for WireNumberTypes {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+            block: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireForm {
+    #[serde(default = "default_mode")]
+    mode: Mode,
+}
+
+impl Default for WireForm {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireSuspicious {
+    #[serde(default = "default_mode")]
+    mode: Mode,
+    #[serde(default = "default_max_repeated")]
+    max_repeated_digits: i64,
+    #[serde(default = "default_max_sequential")]
+    max_sequential_digits: i64,
+}
+
+impl Default for WireSuspicious {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+            max_repeated_digits: default_max_repeated(),
+            max_sequential_digits: default_max_sequential(),
+        }
+    }
+}
+
+fn default_mode() -> Mode {
+    Mode::Enforce
+}
+fn default_unknown_source() -> UnknownSource {
+    UnknownSource::Pass
+}
+fn default_disclosure() -> Disclosure {
+    Disclosure::Coarse
+}
+fn default_unlisted() -> Unlisted {
+    Unlisted::Block
+}
+fn default_max_repeated() -> i64 {
+    6
+}
+fn default_max_sequential() -> i64 {
+    7
+}
+
+/// The number types blocked when a policy does not list its own.
+pub const DEFAULT_BLOCKED_TYPES: [NumberType; 9] = [
+    NumberType::PremiumRate,
+    NumberType::SharedCost,
+    NumberType::Voip,
+    NumberType::PersonalNumber,
+    NumberType::Pager,
+    NumberType::Uan,
+    NumberType::Voicemail,
+    NumberType::TollFree,
+    NumberType::Unknown,
+];
+
+// ---------------------------------------------------------------- domain
+
+/// `[trigger]`: how the Lambda treats the events it gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TriggerPolicy {
+    /// A ceiling on every check's mode: `monitor` here turns every `enforce` into `monitor`.
+    pub mode: Mode,
+    /// The CustomMessage sources that deliver by SMS in this pool.
+    pub sms_sources: BTreeSet<TriggerSource>,
+    pub unknown_source: UnknownSource,
+    pub disclosure: Disclosure,
+    /// SMS text with `{####}`, at most 140 characters.
+    pub sms_message: Option<String>,
+}
+
+/// `[countries]`: the destination-country guard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CountryPolicy {
+    pub mode: Mode,
+    pub allow: BTreeSet<Country>,
+    pub monitor: BTreeSet<Country>,
+    pub block: BTreeSet<Country>,
+    pub unlisted: Unlisted,
+    pub crown_dependencies: CrownDependencies,
+}
+
+/// `[number-types]`: the number-type guard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NumberTypePolicy {
+    pub mode: Mode,
+    pub block: BTreeSet<NumberType>,
+}
+
+/// `[form]`: E.164 validity and typos.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FormPolicy {
+    pub mode: Mode,
+}
+
+/// `[suspicious]`: digit patterns in the subscriber number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SuspiciousPolicy {
+    pub mode: Mode,
+    /// Flag a run of this many identical digits or more.
+    pub max_repeated_digits: usize,
+    /// Flag an ascending or descending run of this many digits or more.
+    pub max_sequential_digits: usize,
+}
+
+/// A checked policy. Only [`Policy::parse`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Policy {
+    pub trigger: TriggerPolicy,
+    pub countries: CountryPolicy,
+    pub number_types: NumberTypePolicy,
+    pub form: FormPolicy,
+    pub suspicious: SuspiciousPolicy,
+    /// SHA-256 of the source text: which policy made a decision.
+    pub digest: String,
+}
+
+/// The top-level sections a policy may have.
+const SECTIONS: [&str; 6] = [
+    "version",
+    "trigger",
+    "countries",
+    "number-types",
+    "form",
+    "suspicious",
+];
+
+struct Collector {
+    problems: Vec<Problem>,
+}
+
+impl Collector {
+    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Deserializes one section, recording unknown keys and type errors.
+    fn section<T: DeserializeOwned>(
+        &mut self,
+        table: &toml::Table,
+        name: &str,
+        missing: impl FnOnce() -> Option<T>,
+    ) -> Option<T> {
+        let Some(value) = table.get(name) else {
+            let v = missing();
+            if v.is_none() {
+                self.push(name, "this section is required");
+            }
+            return v;
+        };
+        let mut unknown = Vec::new();
+        let result: Result<T, toml::de::Error> =
+            serde_ignored::deserialize(value.clone(), |path| unknown.push(path.to_string()));
+        for path in unknown {
+            self.push(format!("{name}.{path}"), "unknown key");
+        }
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.push(name, e.message().trim().to_string());
+                None
+            }
+        }
+    }
+}
+
+impl Policy {
+    /// Reads and checks a policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let origin = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, &origin),
+            Err(e) => Err(PolicyError {
+                origin,
+                problems: vec![Problem {
+                    key: "(file)".into(),
+                    message: format!("cannot read the file: {e}"),
+                }],
+            }),
+        }
+    }
+
+    /// The example policy compiled into the binaries.
+    pub fn example() -> Policy {
+        match Self::parse(EXAMPLE_POLICY, "examples/policy.toml") {
+            Ok(p) => p,
+            // A test (`example_policy_is_valid`) keeps this unreachable.
+            Err(e) => unreachable_policy(e),
+        }
+    }
+
+    /// Parses and checks policy text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        let err = |problems| PolicyError {
+            origin: origin.to_string(),
+            problems,
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            let key = match e.span() {
+                Some(span) => line_col(text, span.start),
+                None => "(syntax)".into(),
+            };
+            err(vec![Problem {
+                key,
+                message: format!("not valid TOML: {}", e.message().trim()),
+            }])
+        })?;
+
+        let mut c = Collector {
+            problems: Vec::new(),
+        };
+        for key in table.keys() {
+            if !SECTIONS.contains(&key.as_str()) {
+                c.push(
+                    key.clone(),
+                    format!("unknown key; expected one of: {}", SECTIONS.join(", ")),
+                );
+            }
+        }
+        match table.get("version") {
+            None => {}
+            Some(toml::Value::Integer(1)) => {}
+            Some(other) => c.push(
+                "version",
+                format!("must be 1 (this pumpguard reads version 1), found {other}"),
+            ),
+        }
+
+        let trigger = c.section::<WireTrigger>(&table, "trigger", || Some(WireTrigger::default()));
+        let countries = c.section::<WireCountries>(&table, "countries", || None);
+        let types =
+            c.section::<WireNumberTypes>(&table, "number-types", || Some(Default::default()));
+        let form = c.section::<WireForm>(&table, "form", || Some(Default::default()));
+        let suspicious =
+            c.section::<WireSuspicious>(&table, "suspicious", || Some(Default::default()));
+
+        let trigger = trigger.map(|t| check_trigger(t, &mut c));
+        let countries = countries.map(|w| check_countries(w, &mut c));
+        let number_types = types.map(|w| check_types(w, &mut c));
+        let suspicious = suspicious.map(|w| check_suspicious(w, &mut c));
+
+        match (trigger, countries, number_types, form, suspicious) {
+            (Some(trigger), Some(countries), Some(number_types), Some(form), Some(suspicious))
+                if c.problems.is_empty() =>
+            {
+                Ok(Policy {
+                    trigger,
+                    countries,
+                    number_types,
+                    form: FormPolicy { mode: form.mode },
+                    suspicious,
+                    digest: hex::encode(Sha256::digest(text.as_bytes())),
+                })
+            }
+            _ => Err(err(c.problems)),
+        }
+    }
+
+    /// The effective mode of a check after the `[trigger] mode` ceiling.
+    pub fn effective(&self, mode: Mode) -> Mode {
+        mode.capped_by(self.trigger.mode)
+    }
+}
+
+#[cold]
+fn unreachable_policy(e: PolicyError) -> ! {
+    // The embedded example is checked by a unit test; reaching this is a build defect.
+    #[allow(clippy::panic)]
+    {
+        panic!("the embedded example policy is invalid: {e}")
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {col}")
+}
+
+fn check_trigger(w: WireTrigger, c: &mut Collector) -> TriggerPolicy {
+    let sms_sources = match w.sms_sources {
+        None => TriggerSource::ALL.into_iter().collect(),
+        Some(list) => {
+            let mut set = BTreeSet::new();
+            for (i, name) in list.iter().enumerate() {
+                match TriggerSource::parse(name) {
+                    Some(s) => {
+                        set.insert(s);
+                    }
+                    None => c.push(
+                        format!("trigger.sms-sources[{i}]"),
+                        format!(
+                            "{name:?} is not a CustomMessage trigger source; expected one of: {}",
+                            TriggerSource::ALL.map(|s| s.as_str()).join(", ")
+                        ),
+                    ),
+                }
+            }
+            set
+        }
+    };
+    if let Some(msg) = &w.sms_message {
+        if !msg.contains("{####}") {
+            c.push(
+                "trigger.sms-message",
+                "must contain the code placeholder {####}, or Cognito rejects the message",
+            );
+        }
+        let n = msg.chars().count();
+        if n > SMS_MAX_CHARS {
+            c.push(
+                "trigger.sms-message",
+                format!("is {n} characters; Cognito allows at most {SMS_MAX_CHARS}"),
+            );
+        }
+    }
+    TriggerPolicy {
+        mode: w.mode,
+        sms_sources,
+        unknown_source: w.unknown_source,
+        disclosure: w.disclosure,
+        sms_message: w.sms_message,
+    }
+}
+
+fn country_list(list: &[String], key: &str, c: &mut Collector) -> BTreeSet<Country> {
+    let mut out = BTreeSet::new();
+    for (i, code) in list.iter().enumerate() {
+        match Country::parse(code) {
+            Some(country) => {
+                if !out.insert(country) {
+                    c.push(format!("{key}[{i}]"), format!("{code} is listed twice"));
+                }
+            }
+            None => {
+                let hint = match code.to_ascii_uppercase().as_str() {
+                    "UK" => " (the United Kingdom is GB)".to_string(),
+                    up if Country::parse(up).is_some() => format!(" (write it upper-case: {up})"),
+                    _ => String::new(),
+                };
+                c.push(
+                    format!("{key}[{i}]"),
+                    format!("{code:?} is not an ISO 3166-1 alpha-2 country code{hint}"),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn check_countries(w: WireCountries, c: &mut Collector) -> CountryPolicy {
+    let allow = country_list(&w.allow, "countries.allow", c);
+    let monitor = country_list(&w.monitor, "countries.monitor", c);
+    let block = country_list(&w.block, "countries.block", c);
+    let lists: [(&str, &BTreeSet<Country>); 3] =
+        [("allow", &allow), ("monitor", &monitor), ("block", &block)];
+    let mut seen: BTreeMap<Country, &str> = BTreeMap::new();
+    for (name, set) in lists {
+        for country in set {
+            if let Some(first) = seen.insert(*country, name) {
+                c.push(
+                    format!("countries.{name}"),
+                    format!("{country} is also in countries.{first}; a country belongs to one list"),
+                );
+            }
+        }
+    }
+    let crown = match w.crown_dependencies {
+        Some(v) => v,
+        None => {
+            c.push(
+                "countries.crown-dependencies",
+                "must be set: \"separate\" judges GG, IM and JE (which share +44) as their own \
+                 countries, \"as-gb\" judges them as GB",
+            );
+            CrownDependencies::Separate
+        }
+    };
+    if crown == CrownDependencies::AsGb {
+        for (name, set) in lists {
+            for country in set.iter().filter(|c| c.is_crown_dependency()) {
+                c.push(
+                    format!("countries.{name}"),
+                    format!(
+                        "{country} is listed, but crown-dependencies = \"as-gb\" judges it as GB; \
+                         remove it or set crown-dependencies = \"separate\""
+                    ),
+                );
+            }
+        }
+    }
+    if w.mode != Mode::Off && w.unlisted == Unlisted::Block && allow.is_empty() && monitor.is_empty()
+    {
+        c.push(
+            "countries.allow",
+            "is empty while unlisted = \"block\": every SMS would be blocked; list the countries \
+             you serve",
+        );
+    }
+    CountryPolicy {
+        mode: w.mode,
+        allow,
+        monitor,
+        block,
+        unlisted: w.unlisted,
+        crown_dependencies: crown,
+    }
+}
+
+fn check_types(w: WireNumberTypes, c: &mut Collector) -> NumberTypePolicy {
+    let block = match w.block {
+        None => DEFAULT_BLOCKED_TYPES.into_iter().collect(),
+        Some(list) => {
+            let mut set = BTreeSet::new();
+            for (i, name) in list.iter().enumerate() {
+                match NumberType::parse(name) {
+                    Some(t) => {
+                        set.insert(t);
+                    }
+                    None => c.push(
+                        format!("number-types.block[{i}]"),
+                        format!(
+                            "{name:?} is not a number type; expected one of: {}",
+                            NumberType::ALL.map(|t| t.as_str()).join(", ")
+                        ),
+                    ),
+                }
+            }
+            set
+        }
+    };
+    for t in [NumberType::Mobile, NumberType::FixedLineOrMobile] {
+        if block.contains(&t) && w.mode != Mode::Off {
+            c.push(
+                "number-types.block",
+                format!("blocks {t}: most legitimate users would be refused"),
+            );
+        }
+    }
+    NumberTypePolicy {
+        mode: w.mode,
+        block,
+    }
+}
+
+fn check_suspicious(w: WireSuspicious, c: &mut Collector) -> SuspiciousPolicy {
+    let mut bound = |v: i64, key: &str| -> usize {
+        if (3..=15).contains(&v) {
+            usize::try_from(v).unwrap_or(15)
+        } else {
+            c.push(
+                format!("suspicious.{key}"),
+                format!("must be between 3 and 15 digits, found {v}"),
+            );
+            15
+        }
+    };
+    let max_repeated_digits = bound(w.max_repeated_digits, "max-repeated-digits");
+    let max_sequential_digits = bound(w.max_sequential_digits, "max-sequential-digits");
+    SuspiciousPolicy {
+        mode: w.mode,
+        max_repeated_digits,
+        max_sequential_digits,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Policy::parse(text, "p.toml") {
+            Ok(_) => panic!("expected problems"),
+            Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    const MINIMAL: &str = r#"
+[countries]
+allow = ["US", "CA"]
+crown-dependencies = "separate"
+"#;
+
+    #[test]
+    fn example_policy_is_valid() {
+        let p = Policy::example();
+        assert!(p.countries.allow.contains(&Country::parse("US").expect("US")));
+        assert_eq!(p.countries.block.len(), 14);
+    }
+
+    #[test]
+    fn minimal_policy_gets_safe_defaults() {
+        let p = Policy::parse(MINIMAL, "p.toml").expect("valid");
+        assert_eq!(p.trigger.mode, Mode::Enforce);
+        assert_eq!(p.trigger.sms_sources.len(), 7);
+        assert_eq!(p.trigger.disclosure, Disclosure::Coarse);
+        assert_eq!(p.trigger.unknown_source, UnknownSource::Pass);
+        assert_eq!(p.countries.unlisted, Unlisted::Block);
+        assert_eq!(p.number_types.block.len(), 9);
+        assert!(p.number_types.block.contains(&NumberType::PremiumRate));
+        assert_eq!(p.digest.len(), 64);
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let text = r#"
+version = 2
+colour = "blue"
+[trigger]
+mode = "enforse"
+[countries]
+allow = ["US", "UK", "us", "US"]
+block = ["CA"]
+monitor = ["CA"]
+crown-dependencies = "as-gb"
+typo-key = 1
+[number-types]
+block = ["premium", "mobile"]
+[suspicious]
+max-repeated-digits = 1
+"#;
+        let got = problems(text);
+        let expect = [
+            "colour: unknown key",
+            "version: must be 1",
+            "trigger: unknown variant `enforse`",
+            "countries.typo-key: unknown key",
+            "countries.allow[1]: \"UK\" is not an ISO 3166-1 alpha-2 country code (the United Kingdom is GB)",
+            "countries.allow[2]: \"us\" is not an ISO 3166-1 alpha-2 country code (write it upper-case: US)",
+            "countries.allow[3]: US is listed twice",
+            "countries.block: CA is also in countries.monitor",
+            "number-types.block[0]: \"premium\" is not a number type",
+            "number-types.block: blocks mobile",
+            "suspicious.max-repeated-digits: must be between 3 and 15",
+        ];
+        for e in expect {
+            assert!(
+                got.iter().any(|g| g.starts_with(e)),
+                "missing {e:?} in {got:#?}"
+            );
+        }
+        assert_eq!(got.len(), expect.len(), "{got:#?}");
+    }
+
+    #[test]
+    fn error_display_names_the_file() {
+        let e = Policy::parse("[countries]\nallow = 3\n[form]\nmode = 1\n", "policy.toml")
+            .expect_err("bad");
+        let s = e.to_string();
+        assert!(s.starts_with("policy policy.toml has 2 problems"), "{s}");
+        assert!(s.contains("policy.toml: countries: invalid type"), "{s}");
+        assert!(s.contains("policy.toml: form: invalid type"), "{s}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_position() {
+        let got = problems("[countries\nallow = []\n");
+        assert!(got[0].starts_with("line 1, column"), "{got:?}");
+    }
+
+    #[test]
+    fn countries_section_is_required_and_not_empty() {
+        assert_eq!(problems(""), vec!["countries: this section is required"]);
+        let got = problems("[countries]\ncrown-dependencies = \"separate\"\n");
+        assert!(got[0].contains("every SMS would be blocked"), "{got:?}");
+    }
+
+    #[test]
+    fn crown_dependencies_as_gb_forbids_listing_them() {
+        let got = problems(
+            "[countries]\nallow = [\"GB\", \"IM\"]\ncrown-dependencies = \"as-gb\"\n",
+        );
+        assert!(got[0].starts_with("countries.allow: IM is listed"), "{got:?}");
+    }
+
+    #[test]
+    fn sms_message_needs_code_and_length() {
+        let long = "x".repeat(141);
+        let got = problems(&format!(
+            "[trigger]\nsms-message = \"{long}\"\n{MINIMAL}"
+        ));
+        assert_eq!(got.len(), 2, "{got:?}");
+        let ok = Policy::parse(
+            &format!("[trigger]\nsms-message = \"Your code is {{####}}\"\n{MINIMAL}"),
+            "p",
+        );
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn monitor_ceiling_caps_enforce() {
+        assert_eq!(Mode::Enforce.capped_by(Mode::Monitor), Mode::Monitor);
+        assert_eq!(Mode::Off.capped_by(Mode::Enforce), Mode::Off);
+        assert_eq!(Mode::Enforce.capped_by(Mode::Enforce), Mode::Enforce);
+    }
+}
