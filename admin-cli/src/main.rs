@@ -1,1 +1,168 @@
-fn main(){}
+//! `pumpguard`: the admin command.
+//!
+//! Each subcommand is a thin adapter: it reads arguments and files, calls the
+//! guard engine or an AWS client, and renders the result as text or JSON on
+//! stdout. Logs and progress go to stderr.
+//!
+//! Exit codes: 0 success (for `check`: allow or monitor), 1 error, 2 usage
+//! error, 3 `check` blocked the number.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use pumpguard::published::DynamoPolicyStore;
+use pumpguard::{Policy, TriggerSource};
+
+mod check;
+
+/// Exit code when `check` blocks the number.
+pub const EXIT_BLOCKED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "pumpguard", version, about = "Stops SMS pumping against Cognito user pools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Judge one phone number offline with the trigger's engine, or (without
+    /// PHONE) only check that a policy file is valid.
+    ///
+    /// Exit codes: 0 allow or monitor (or a valid policy), 3 block, 1 error.
+    Check {
+        /// The destination number, e.g. +14155552671 (spaces, dashes, tel: accepted).
+        phone: Option<String>,
+        /// The policy file; default: the built-in example policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The CustomMessage trigger source to judge the send as.
+        #[arg(long, default_value = "CustomMessage_SignUp", value_parser = parse_source)]
+        source: TriggerSource,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Check a policy and publish it to the trigger's DynamoDB table; running
+    /// triggers pick it up within their refresh interval (30 s by default).
+    Publish {
+        /// The policy file to publish.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The trigger's DynamoDB table (the stack's TableName output).
+        #[arg(long, env = "PUMPGUARD_TABLE")]
+        table: String,
+        /// AWS region; default: the SDK's usual lookup.
+        #[arg(long)]
+        region: Option<String>,
+        /// Endpoint override, e.g. a local DynamoDB-compatible server.
+        #[arg(long, env = "PUMPGUARD_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+    },
+}
+
+fn parse_source(s: &str) -> Result<TriggerSource, String> {
+    TriggerSource::parse(s).ok_or_else(|| {
+        format!(
+            "not a CustomMessage trigger source; use one of: {}",
+            TriggerSource::ALL.map(|s| s.as_str()).join(", ")
+        )
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check {
+            phone,
+            policy,
+            source,
+            output,
+        } => {
+            let (policy, origin) = load_policy(policy.as_deref())?;
+            let out = match phone {
+                Some(phone) => check::judge(&policy, &origin, source, &phone),
+                None => check::validate(&policy, &origin),
+            };
+            print!("{}", out.render(output)?);
+            Ok(if out.blocked() {
+                ExitCode::from(EXIT_BLOCKED)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Publish {
+            policy,
+            table,
+            region,
+            endpoint_url,
+        } => {
+            let text = std::fs::read_to_string(&policy)
+                .with_context(|| format!("cannot read {}", policy.display()))?;
+            // Check before touching AWS, so a broken file never reaches a trigger.
+            Policy::parse(&text, &policy.display().to_string())?;
+            let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let published = rt.block_on(async {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(r) = region {
+                    loader = loader.region(aws_config::Region::new(r));
+                }
+                if let Some(url) = endpoint_url {
+                    loader = loader.endpoint_url(url);
+                }
+                let config = loader.load().await;
+                let store = DynamoPolicyStore::new(aws_sdk_dynamodb::Client::new(&config), &table);
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                store
+                    .publish(&text, &policy.display().to_string(), now)
+                    .await
+            })?;
+            eprintln!(
+                "published {} (sha256 {}) to table {table}; running triggers use it within their \
+                 refresh interval",
+                policy.display(),
+                &published.digest[..12]
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<(Policy, String)> {
+    match path {
+        Some(p) => Ok((Policy::load(p)?, p.display().to_string())),
+        None => {
+            eprintln!("note: no --policy given; using the built-in example policy");
+            Ok((Policy::example(), "built-in example policy".into()))
+        }
+    }
+}

@@ -173,7 +173,7 @@ impl Engine {
         let classified = phone::classify(phone);
         let info = classified.as_ref().ok();
 
-        let mut add = |findings: &mut Vec<Finding>, check, mode: Mode, reason| {
+        let add = |findings: &mut Vec<Finding>, check, mode: Mode, reason| {
             let mode = p.effective(mode);
             if mode != Mode::Off {
                 findings.push(Finding {

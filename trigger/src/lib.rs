@@ -15,3 +15,6 @@ pub use country::Country;
 pub use engine::{Decision, Engine, Verdict};
 pub use policy::Policy;
 pub use source::TriggerSource;
+pub mod hash;
+pub mod trigger;
+pub mod published;

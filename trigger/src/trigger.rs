@@ -1,0 +1,240 @@
+//! The Cognito trigger adapter: event in, event or error out.
+//!
+//! It works on the raw JSON so that an allowed event goes back to Cognito with
+//! every field it came with; the typed `aws_lambda_events` structs are used to
+//! check the event's shape and read it. Every path ends in one of:
+//!
+//! | situation | answer |
+//! |---|---|
+//! | SMS allowed or monitored | the event, `smsMessage` set if the policy has `sms-message` |
+//! | SMS blocked | error `SmsBlocked`, message = the block code (`SMS_BLOCKED_COUNTRY` …) |
+//! | source not SMS-bound for this pool (`sms-sources`) | the event, untouched |
+//! | no `phone_number` attribute | the event, untouched (there is nowhere to send an SMS) |
+//! | PostConfirmation / PostAuthentication | the event, untouched (never blocked) |
+//! | unknown `triggerSource` | the event, untouched, logged (`unknown-source = "pass"`), or `SMS_BLOCKED` |
+//! | malformed event | error `MalformedEvent`, message `MALFORMED_EVENT` plus what is wrong |
+//!
+//! Exactly one structured log line is written per event, and it never holds
+//! the phone number: only its keyed hash.
+
+use std::time::Instant;
+
+use aws_lambda_events::event::cognito::CognitoEventUserPoolsCustomMessage;
+use serde_json::Value;
+
+use crate::engine::{Engine, Verdict};
+use crate::hash::PhoneHasher;
+use crate::policy::UnknownSource;
+use crate::source::TriggerSource;
+
+/// A trigger failure as Lambda reports it: `errorType` and `errorMessage`.
+/// Cognito shows the message to the client as
+/// `CustomMessage failed with error <message>.`, so it is short and safe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TriggerError {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl TriggerError {
+    fn malformed(what: impl Into<String>) -> Self {
+        Self {
+            error_type: "MalformedEvent",
+            message: format!("MALFORMED_EVENT: {}", what.into()),
+        }
+    }
+
+    fn blocked(code: String) -> Self {
+        Self {
+            error_type: "SmsBlocked",
+            message: code,
+        }
+    }
+}
+
+impl From<TriggerError> for lambda_runtime::Diagnostic {
+    fn from(e: TriggerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type.to_string(),
+            error_message: e.message,
+        }
+    }
+}
+
+/// The trigger families the Lambda is wired for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    CustomMessage(TriggerSource),
+    /// PostConfirmation / PostAuthentication: proof a code was used.
+    Verification,
+    Unknown,
+}
+
+fn family(source: &str) -> Family {
+    if let Some(s) = TriggerSource::parse(source) {
+        Family::CustomMessage(s)
+    } else if source.starts_with("PostConfirmation_") || source.starts_with("PostAuthentication_")
+    {
+        Family::Verification
+    } else {
+        Family::Unknown
+    }
+}
+
+/// Handles one Cognito event with the given engine.
+pub fn handle(engine: &Engine, hasher: &PhoneHasher, event: Value) -> Result<Value, TriggerError> {
+    let started = Instant::now();
+    let Some(source) = event.get("triggerSource").and_then(Value::as_str) else {
+        tracing::warn!(
+            target: "pumpguard::decision",
+            outcome = "malformed",
+            "event has no triggerSource string"
+        );
+        return Err(TriggerError::malformed("the event has no triggerSource"));
+    };
+    let source = source.to_string();
+    match family(&source) {
+        Family::Verification => {
+            log_pass(&source, "verification-trigger", started);
+            Ok(event)
+        }
+        Family::Unknown => match engine.policy().trigger.unknown_source {
+            UnknownSource::Pass => {
+                // The source name is Cognito's, not the caller's; still, cap its length.
+                let shown: String = source.chars().take(64).collect();
+                tracing::warn!(
+                    target: "pumpguard::decision",
+                    outcome = "pass",
+                    why = "unknown-trigger-source",
+                    trigger_source = %shown,
+                    latency_us = elapsed_us(started),
+                    "unknown trigger source passed through"
+                );
+                Ok(event)
+            }
+            UnknownSource::Block => {
+                tracing::warn!(
+                    target: "pumpguard::decision",
+                    outcome = "block",
+                    why = "unknown-trigger-source",
+                    latency_us = elapsed_us(started),
+                    "unknown trigger source blocked"
+                );
+                Err(TriggerError::blocked("SMS_BLOCKED".into()))
+            }
+        },
+        Family::CustomMessage(src) => custom_message(engine, hasher, src, event, started),
+    }
+}
+
+fn custom_message(
+    engine: &Engine,
+    hasher: &PhoneHasher,
+    source: TriggerSource,
+    mut event: Value,
+    started: Instant,
+) -> Result<Value, TriggerError> {
+    let typed: CognitoEventUserPoolsCustomMessage =
+        serde_json::from_value(event.clone()).map_err(|e| {
+            // serde's message can quote values (a phone number): report only where.
+            tracing::warn!(
+                target: "pumpguard::decision",
+                outcome = "malformed",
+                trigger_source = source.as_str(),
+                "CustomMessage event does not match Cognito's shape"
+            );
+            TriggerError::malformed(format!(
+                "the {source} event does not match Cognito's shape ({:?} error)",
+                e.classify()
+            ))
+        })?;
+    let policy = engine.policy();
+    let phone = match typed.request.user_attributes.get("phone_number") {
+        None | Some(Value::Null) => {
+            log_pass(source.as_str(), "no-phone-number", started);
+            return Ok(event);
+        }
+        Some(Value::String(s)) => s.clone(),
+        // A phone_number that is not a string is judged as an invalid number.
+        Some(_) => String::new(),
+    };
+    if !policy.trigger.sms_sources.contains(&source) {
+        log_pass(source.as_str(), "not-an-sms-source", started);
+        return Ok(event);
+    }
+
+    let decision = engine.decide(source, &phone);
+    let phone_hash = hasher.hash(&phone);
+    let reasons = decision.reasons().join(",");
+    let block = match decision.verdict {
+        Verdict::Block => decision.block_code(policy.trigger.disclosure),
+        Verdict::Allow | Verdict::Monitor => None,
+    };
+    tracing::info!(
+        target: "pumpguard::decision",
+        outcome = %decision.verdict,
+        verdict = %decision.verdict,
+        reasons = %reasons,
+        trigger_source = source.as_str(),
+        country = decision.country.as_ref().map_or("unknown", |c| c.as_str()),
+        number_type = decision.number_type.map_or("unparsable", |t| t.as_str()),
+        phone_hash = %phone_hash,
+        policy = &policy.digest[..12],
+        user_pool_id = typed.cognito_event_user_pools_header.user_pool_id.as_deref().unwrap_or(""),
+        latency_us = elapsed_us(started),
+        "decision"
+    );
+    if let Some(code) = block {
+        return Err(TriggerError::blocked(code));
+    }
+    if let Some(template) = &policy.trigger.sms_message {
+        set_sms_message(&mut event, template, source, &typed);
+    }
+    Ok(event)
+}
+
+/// Puts the policy's SMS text into `response.smsMessage`. AdminCreateUser
+/// messages must also carry `{username}`, so a template without it is not
+/// used there.
+fn set_sms_message(
+    event: &mut Value,
+    template: &str,
+    source: TriggerSource,
+    typed: &CognitoEventUserPoolsCustomMessage,
+) {
+    if source == TriggerSource::AdminCreateUser && !template.contains("{username}") {
+        return;
+    }
+    let code = typed.request.code_parameter.as_deref().unwrap_or("{####}");
+    let mut text = template.replace("{####}", code);
+    if let Some(user) = typed.request.username_parameter.as_deref() {
+        text = text.replace("{username}", user);
+    }
+    if let Some(obj) = event.as_object_mut() {
+        let response = obj
+            .entry("response")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !response.is_object() {
+            *response = Value::Object(Default::default());
+        }
+        if let Some(r) = response.as_object_mut() {
+            r.insert("smsMessage".into(), Value::String(text));
+        }
+    }
+}
+
+fn log_pass(source: &str, why: &'static str, started: Instant) {
+    tracing::info!(
+        target: "pumpguard::decision",
+        outcome = "pass",
+        why,
+        trigger_source = source,
+        latency_us = elapsed_us(started),
+        "passed through"
+    );
+}
+
+fn elapsed_us(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
