@@ -596,7 +596,11 @@ fn check_countries(w: WireCountries, c: &mut Collector) -> CountryPolicy {
             }
         }
     }
-    if w.mode != Mode::Off && w.unlisted == Unlisted::Block && allow.is_empty() && monitor.is_empty()
+    // Judged on the lists as written, so a bad code does not also report "empty".
+    if w.mode != Mode::Off
+        && w.unlisted == Unlisted::Block
+        && w.allow.is_empty()
+        && w.monitor.is_empty()
     {
         c.push(
             "countries.allow",

@@ -1,0 +1,67 @@
+//! Shared helpers for tests that talk to moto, the AWS emulator that
+//! `scripts/test.sh` starts on 127.0.0.1 and exports as `PUMPGUARD_TEST_MOTO`.
+
+#![allow(dead_code)]
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+
+/// The moto endpoint. Tests that need it fail, not skip, without it.
+pub fn moto_endpoint() -> String {
+    match std::env::var("PUMPGUARD_TEST_MOTO") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "PUMPGUARD_TEST_MOTO is not set: run the suite with scripts/test.sh, which starts \
+             moto in server mode and sets it"
+        ),
+    }
+}
+
+/// A DynamoDB client for `endpoint` with fixed test credentials.
+pub fn dynamo_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// Creates a fresh table with the trigger's key schema and returns its name.
+pub async fn fresh_table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .expect("key schema")
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .send()
+        .await
+        .expect("create table in moto");
+    name
+}

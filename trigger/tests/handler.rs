@@ -1,0 +1,274 @@
+//! Behaviour of the Cognito trigger adapter, driven by real-shaped events.
+//!
+//! `custommessage-sample.json` and the Post* samples are the sample events
+//! shipped by aws-lambda-rust-runtime (`lambda-events/src/fixtures`); the other
+//! fixtures are CustomMessage events as Cognito sends them, one per case. Each
+//! test goes through `trigger::handle`, the function the Lambda binary calls.
+
+use std::io::Write;
+use std::sync::{Arc, Once};
+
+use pumpguard::hash::PhoneHasher;
+use pumpguard::trigger::{handle, TriggerError};
+use pumpguard::{Engine, Policy, TriggerSource};
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn engine_with(extra: &str) -> Engine {
+    let text = format!(
+        "{extra}\n[countries]\nallow = [\"US\", \"CA\", \"GB\"]\ncrown-dependencies = \"separate\"\n"
+    );
+    let policy = Policy::parse(&text, "test").unwrap_or_else(|e| panic!("{e}"));
+    Engine::new(Arc::new(policy))
+}
+
+fn example() -> Engine {
+    Engine::new(Arc::new(Policy::example()))
+}
+
+fn hasher() -> PhoneHasher {
+    PhoneHasher::new(b"test-key-0123456789").expect("key")
+}
+
+fn with_source(mut event: Value, source: &str, phone: &str) -> Value {
+    event["triggerSource"] = json!(source);
+    event["request"]["userAttributes"]["phone_number"] = json!(phone);
+    event
+}
+
+fn blocked(r: Result<Value, TriggerError>) -> TriggerError {
+    match r {
+        Ok(v) => panic!("expected a block, got {v}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn real_sample_event_without_phone_passes_untouched() {
+    let event = fixture("custommessage-sample.json");
+    let out = handle(&example(), &hasher(), event.clone()).expect("pass");
+    assert_eq!(out, event);
+}
+
+#[test]
+fn real_sample_event_with_a_jamaican_number_is_blocked() {
+    let mut event = fixture("custommessage-sample.json");
+    event["request"]["userAttributes"]["phone_number"] = json!("+18762101234");
+    let e = blocked(handle(&example(), &hasher(), event));
+    assert_eq!(e.error_type, "SmsBlocked");
+    assert_eq!(e.message, "SMS_BLOCKED_COUNTRY");
+}
+
+#[test]
+fn every_custom_message_source_is_judged() {
+    let base = fixture("signup-allow.json");
+    for source in TriggerSource::ALL {
+        let allowed = with_source(base.clone(), source.as_str(), "+14155552671");
+        let out = handle(&example(), &hasher(), allowed.clone())
+            .unwrap_or_else(|e| panic!("{source}: {e}"));
+        assert_eq!(out, allowed, "{source}: an allowed event comes back unchanged");
+
+        let premium = with_source(base.clone(), source.as_str(), "+19002345678");
+        let e = blocked(handle(&example(), &hasher(), premium));
+        assert_eq!(e.message, "SMS_BLOCKED_NUMBER", "{source}");
+
+        let jm = with_source(base.clone(), source.as_str(), "+1 876 210 1234");
+        let e = blocked(handle(&example(), &hasher(), jm));
+        assert_eq!(e.message, "SMS_BLOCKED_COUNTRY", "{source}");
+    }
+}
+
+#[test]
+fn fixtures_used_by_the_lambda_end_to_end_test() {
+    let e = example();
+    let h = hasher();
+    let allow = fixture("signup-allow.json");
+    assert_eq!(handle(&e, &h, allow.clone()).expect("allow"), allow);
+    assert_eq!(
+        blocked(handle(&e, &h, fixture("resend-block-jamaica.json"))).message,
+        "SMS_BLOCKED_COUNTRY"
+    );
+    assert_eq!(
+        blocked(handle(&e, &h, fixture("forgot-block-premium.json"))).message,
+        "SMS_BLOCKED_NUMBER"
+    );
+    let unknown = fixture("unknown-source.json");
+    assert_eq!(handle(&e, &h, unknown.clone()).expect("pass"), unknown);
+}
+
+#[test]
+fn sources_outside_sms_sources_pass_untouched() {
+    let e = engine_with("[trigger]\nsms-sources = [\"CustomMessage_SignUp\"]\n");
+    let forgot = with_source(
+        fixture("signup-allow.json"),
+        "CustomMessage_ForgotPassword",
+        "+18762101234",
+    );
+    assert_eq!(handle(&e, &hasher(), forgot.clone()).expect("pass"), forgot);
+    let signup = with_source(forgot, "CustomMessage_SignUp", "+18762101234");
+    assert!(handle(&e, &hasher(), signup).is_err());
+}
+
+#[test]
+fn verification_triggers_are_never_blocked() {
+    for name in ["postconfirmation-sample.json", "postauthentication-sample.json"] {
+        let mut event = fixture(name);
+        event["request"]["userAttributes"]["phone_number"] = json!("+19002345678");
+        assert_eq!(handle(&example(), &hasher(), event.clone()).expect(name), event);
+    }
+}
+
+#[test]
+fn unknown_source_follows_the_policy() {
+    let event = fixture("unknown-source.json");
+    assert_eq!(
+        handle(&engine_with(""), &hasher(), event.clone()).expect("pass"),
+        event
+    );
+    let strict = engine_with("[trigger]\nunknown-source = \"block\"\n");
+    let e = blocked(handle(&strict, &hasher(), event));
+    assert_eq!(e.message, "SMS_BLOCKED");
+}
+
+#[test]
+fn malformed_events_get_a_clear_error_without_the_number() {
+    let cases = [
+        json!("not an object"),
+        json!({}),
+        json!({"triggerSource": 7}),
+        json!({"triggerSource": "CustomMessage_SignUp", "request": "+18762101234"}),
+        json!({"triggerSource": "CustomMessage_SignUp", "callerContext": {},
+               "request": {"userAttributes": {"phone_number": "+18762101234"},
+                           "codeParameter": ["+18762101234"]},
+               "response": {}}),
+    ];
+    for event in cases {
+        let e = handle(&example(), &hasher(), event.clone()).expect_err("malformed");
+        assert_eq!(e.error_type, "MalformedEvent", "{event}");
+        assert!(e.message.starts_with("MALFORMED_EVENT: "), "{}", e.message);
+        assert!(!e.message.contains("8762101234"), "{}", e.message);
+    }
+}
+
+#[test]
+fn a_non_string_phone_is_judged_invalid() {
+    let mut event = fixture("signup-allow.json");
+    event["request"]["userAttributes"]["phone_number"] = json!(14155552671u64);
+    let e = blocked(handle(&example(), &hasher(), event));
+    assert_eq!(e.message, "SMS_BLOCKED_COUNTRY");
+}
+
+#[test]
+fn configured_sms_message_keeps_the_code() {
+    let e = engine_with("[trigger]\nsms-message = \"Your Example code is {####}\"\n");
+    let out = handle(&e, &hasher(), fixture("signup-allow.json")).expect("allow");
+    assert_eq!(out["response"]["smsMessage"], json!("Your Example code is {####}"));
+    // The rest of the event is untouched.
+    let mut expected = fixture("signup-allow.json");
+    expected["response"]["smsMessage"] = out["response"]["smsMessage"].clone();
+    assert_eq!(out, expected);
+    // AdminCreateUser needs {username} too: a template without it is not used.
+    let admin = with_source(
+        fixture("signup-allow.json"),
+        "CustomMessage_AdminCreateUser",
+        "+14155552671",
+    );
+    let out = handle(&e, &hasher(), admin.clone()).expect("allow");
+    assert_eq!(out, admin);
+}
+
+#[test]
+fn disclosure_levels() {
+    let jm = fixture("resend-block-jamaica.json");
+    let generic = engine_with("[trigger]\ndisclosure = \"generic\"\n");
+    assert_eq!(
+        blocked(handle(&generic, &hasher(), jm.clone())).message,
+        "SMS_BLOCKED"
+    );
+    let detailed = engine_with("[trigger]\ndisclosure = \"detailed\"\n");
+    assert_eq!(
+        blocked(handle(&detailed, &hasher(), jm)).message,
+        "SMS_BLOCKED_COUNTRY:COUNTRY_NOT_ALLOWED"
+    );
+}
+
+#[test]
+fn monitor_mode_sends_and_records() {
+    let e = engine_with("[trigger]\nmode = \"monitor\"\n");
+    let jm = fixture("resend-block-jamaica.json");
+    assert_eq!(handle(&e, &hasher(), jm.clone()).expect("monitor"), jm);
+}
+
+thread_local! {
+    static LOG: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Appends to the current test thread's buffer, so parallel tests see only their own lines.
+struct ThreadLog;
+
+impl Write for ThreadLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOG.with(|l| l.borrow_mut().extend_from_slice(buf));
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `f` and returns the JSON log lines it wrote. One global subscriber
+/// avoids tracing's per-callsite interest cache racing across test threads.
+fn logged(f: impl FnOnce()) -> Vec<Value> {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(|| ThreadLog)
+            .try_init();
+    });
+    LOG.with(|l| l.borrow_mut().clear());
+    f();
+    let bytes = LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    String::from_utf8(bytes)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+#[test]
+fn one_json_log_line_per_decision_with_a_hash_not_the_number() {
+    let h = hasher();
+    let lines = logged(|| {
+        let _ = handle(&example(), &h, fixture("resend-block-jamaica.json"));
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let l = &lines[0];
+    assert_eq!(l["verdict"], "block");
+    assert_eq!(l["reasons"], "COUNTRY_NOT_ALLOWED");
+    assert_eq!(l["trigger_source"], "CustomMessage_ResendCode");
+    assert_eq!(l["country"], "JM");
+    assert_eq!(l["number_type"], "mobile");
+    assert_eq!(l["phone_hash"], json!(h.hash("+18762101234")));
+    assert!(l["latency_us"].is_u64());
+    let text = l.to_string();
+    assert!(!text.contains("8762101234"), "{text}");
+
+    for (name, why) in [
+        ("custommessage-sample.json", "no-phone-number"),
+        ("unknown-source.json", "unknown-trigger-source"),
+    ] {
+        let lines = logged(|| {
+            let _ = handle(&example(), &h, fixture(name));
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["why"], why);
+        assert!(!lines[0].to_string().contains("8762101234"));
+    }
+}
