@@ -227,20 +227,28 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
         None
     };
 
-    let number_type = if valid {
-        NumberType::from_lib(parsed.number_type(&phonenumber::metadata::DATABASE))
+    // `phonenumber` 0.3.10 looks up region and type on the national number as
+    // an integer, which drops an Italian-style leading zero (+39 06…): for
+    // those numbers, ask the same metadata with the digits as typed.
+    let leading_zero_region = if parsed.national().zeros() > 0 {
+        lookup_with_zeros(calling_code, &national)
     } else {
-        NumberType::Unknown
+        None
+    };
+    let number_type = match (valid, leading_zero_region) {
+        (false, _) => NumberType::Unknown,
+        (true, Some((_, t))) => NumberType::from_lib(t),
+        (true, None) => NumberType::from_lib(parsed.number_type(&phonenumber::metadata::DATABASE)),
     };
     // An invalid number under a shared calling code (+1, +44, +7 …) has no
     // trustworthy region: do not let it borrow the main country's.
     let shared_code = phonenumber::metadata::DATABASE
         .region(&calling_code)
         .is_some_and(|regions| regions.len() > 1);
-    let country = if valid || !shared_code {
-        resolve_country(&parsed)
-    } else {
-        None
+    let country = match leading_zero_region {
+        Some((id, _)) => Country::parse(id),
+        None if valid || !shared_code => resolve_country(&parsed),
+        None => None,
     };
     Ok(PhoneInfo {
         e164,
@@ -251,6 +259,67 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
         national,
         typo,
     })
+}
+
+/// Region and type for a national number kept with its leading zeros, using
+/// libphonenumber's own rules: the region whose leading digits match, else the
+/// first whose patterns fit; the type by the metadata's descriptors.
+fn lookup_with_zeros(code: u16, national: &str) -> Option<(&'static str, phonenumber::Type)> {
+    let db = &*phonenumber::metadata::DATABASE;
+    let regions = db.region(&code)?;
+    let mut fallback = None;
+    for region in regions {
+        let meta = db.by_id(region)?;
+        let t = type_of(meta, national);
+        let leads = meta
+            .leading_digits()
+            .and_then(|re| re.find(national))
+            .is_some_and(|m| m.start() == 0);
+        if leads {
+            return Some((meta.id(), t));
+        }
+        if fallback.is_none() && t != phonenumber::Type::Unknown {
+            fallback = Some((meta.id(), t));
+        }
+    }
+    fallback
+}
+
+fn type_of(meta: &'static phonenumber::Metadata, national: &str) -> phonenumber::Type {
+    use phonenumber::Type as T;
+    let fits = |d: Option<&phonenumber::metadata::Descriptor>| d.is_some_and(|d| d.is_match(national));
+    let meta = meta.descriptors();
+    if !meta.general().is_match(national) {
+        return T::Unknown;
+    }
+    for t in [
+        T::PremiumRate,
+        T::TollFree,
+        T::SharedCost,
+        T::Voip,
+        T::PersonalNumber,
+        T::Pager,
+        T::Uan,
+        T::Voicemail,
+    ] {
+        if fits(meta.get(t)) {
+            return t;
+        }
+    }
+    if fits(meta.fixed_line()) {
+        let same = meta.fixed_line().map(|d| d.national_number().as_str())
+            == meta.mobile().map(|d| d.national_number().as_str());
+        return if same || fits(meta.mobile()) {
+            T::FixedLineOrMobile
+        } else {
+            T::FixedLine
+        };
+    }
+    if fits(meta.mobile()) {
+        T::Mobile
+    } else {
+        T::Unknown
+    }
 }
 
 fn stripped_is_valid(cc: &str, rest: &str) -> bool {
@@ -352,9 +421,13 @@ mod tests {
         assert_eq!(info("+444420794609").typo, None);
         assert_eq!(info("+66812345678").typo, None);
         // Italy keeps its leading zero: not a typo.
-        let it = info("+390612345678");
+        let it = info("+390648291735");
         assert!(it.valid, "{it:?}");
         assert_eq!(it.typo, None);
+        assert_eq!(it.country, Country::parse("IT"));
+        assert_eq!(it.number_type, NumberType::FixedLine);
+        // Vatican City shares +39 and its 06 698 range.
+        assert_eq!(info("+390669812345").country, Country::parse("VA"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - `PUMPGUARD_TABLE`: the DynamoDB table holding the published policy.
 //! - `PUMPGUARD_POLICY_REFRESH_SECONDS` (30) and `PUMPGUARD_POLICY_FETCH_TIMEOUT_MS` (500).
 //! - `PUMPGUARD_PHONE_HASH_KEY`: key (≥ 16 bytes) for the phone hashes in logs.
-//! - `RUST_LOG`: log filter (default `info`).
+//! - `RUST_LOG`: log filter (default `info`, without the runtime's per-error line).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,7 +36,11 @@ async fn main() -> Result<(), Error> {
         .with_current_span(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // A block is logged once, by pumpguard; the runtime's own error
+                // line for each returned error would only repeat it.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,lambda_runtime::layers::panic=off")
+                }),
         )
         .with_ansi(false)
         .init();

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole test suite, runnable on a fresh machine with only Rust and Python:
+# installs the Python tools into .venv, starts moto (the AWS emulator) on
+# 127.0.0.1, runs formatting, lints, unit/integration tests, docs and the
+# Lambda end-to-end test under cargo lambda, and stops moto at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python tools (.venv)"
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+export PATH="$root/.venv/bin:$PATH"
+
+step "moto server on 127.0.0.1"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+moto_log=$(mktemp)
+moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+moto_pid=$!
+stop_moto() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$moto_log"; }
+trap stop_moto EXIT
+for _ in $(seq 1 120); do
+  if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then break; fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then cat "$moto_log"; echo "moto_server exited"; exit 1; fi
+  sleep 0.5
+done
+export PUMPGUARD_TEST_MOTO="http://127.0.0.1:$port"
+# The SDK must never fall through to instance metadata in tests.
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "Lambda end to end (cargo lambda watch / invoke)"
+scripts/lambda-e2e.sh
