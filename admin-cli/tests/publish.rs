@@ -1,0 +1,105 @@
+//! `pumpguard publish` against DynamoDB in moto: a valid policy lands as the
+//! published item the trigger reads; a broken one is refused before any AWS call.
+
+use std::process::Command;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+
+fn moto() -> String {
+    match std::env::var("PUMPGUARD_TEST_MOTO") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!("PUMPGUARD_TEST_MOTO is not set: run the suite with scripts/test.sh"),
+    }
+}
+
+async fn table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .expect("key")
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attr")
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .send()
+        .await
+        .expect("create table");
+}
+
+async fn published_body(client: &aws_sdk_dynamodb::Client, name: &str) -> Option<String> {
+    let out = client
+        .get_item()
+        .table_name(name)
+        .key("pk", AttributeValue::S("policy".into()))
+        .key("sk", AttributeValue::S("current".into()))
+        .send()
+        .await
+        .expect("get");
+    out.item
+        .and_then(|i| i.get("body").and_then(|b| b.as_s().ok()).cloned())
+}
+
+fn publish(policy: &str, table: &str) -> std::process::Output {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    Command::new(env!("CARGO_BIN_EXE_pumpguard"))
+        .args(["publish", "--policy", policy, "--table", table])
+        .args(["--region", "us-east-1", "--endpoint-url", &moto()])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .current_dir(root)
+        .output()
+        .expect("run pumpguard")
+}
+
+#[tokio::test]
+async fn publish_writes_valid_policies_only() {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(moto())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let name = format!("publish-{}", std::process::id());
+    table(&client, &name).await;
+
+    let broken = std::env::temp_dir().join(format!("pumpguard-broken-{}.toml", std::process::id()));
+    std::fs::write(&broken, "[countries]\nallow = [\"UK\"]\n").expect("write");
+    let o = publish(broken.to_str().expect("path"), &name);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("\"UK\" is not an ISO 3166-1"), "{err}");
+    assert_eq!(published_body(&client, &name).await, None);
+
+    let o = publish("examples/policy.toml", &name);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policy.toml"),
+    )
+    .expect("example");
+    assert_eq!(published_body(&client, &name).await, Some(example));
+
+    let o = publish("examples/policy.toml", "no-such-table");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("could not write the policy to table no-such-table"), "{err}");
+}
