@@ -61,9 +61,7 @@ impl CheckOutput {
     fn text(&self) -> String {
         let mut s = String::new();
         let opt = |v: &Option<Option<String>>| {
-            v.clone()
-                .flatten()
-                .unwrap_or_else(|| "(none)".to_string())
+            v.clone().flatten().unwrap_or_else(|| "(none)".to_string())
         };
         if let Some(v) = self.verdict {
             let _ = writeln!(s, "verdict:      {v}");
@@ -83,11 +81,7 @@ impl CheckOutput {
                             pumpguard::policy::Mode::Enforce => "blocks",
                             _ => "monitored",
                         };
-                        let _ = writeln!(
-                            s,
-                            "{label:<14}{} ({action})",
-                            f.reason.code()
-                        );
+                        let _ = writeln!(s, "{label:<14}{} ({action})", f.reason.code());
                     }
                 }
             }
@@ -138,11 +132,7 @@ pub fn judge(policy: &Policy, origin: &str, source: TriggerSource, phone: &str) 
     let d = engine.decide(source, phone);
     let sms_bound = policy.trigger.sms_sources.contains(&source);
     let (verdict, note, error_code) = if sms_bound {
-        (
-            d.verdict,
-            None,
-            d.block_code(policy.trigger.disclosure),
-        )
+        (d.verdict, None, d.block_code(policy.trigger.disclosure))
     } else {
         (
             Verdict::Allow,

@@ -22,7 +22,11 @@ mod check;
 pub const EXIT_BLOCKED: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "pumpguard", version, about = "Stops SMS pumping against Cognito user pools")]
+#[command(
+    name = "pumpguard",
+    version,
+    about = "Stops SMS pumping against Cognito user pools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

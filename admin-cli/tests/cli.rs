@@ -1,6 +1,8 @@
 //! `pumpguard` as a user runs it: arguments in, stdout/stderr and exit code out.
 //! Exit codes: 0 allow/monitor/valid, 1 error, 2 usage, 3 blocked.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -81,7 +83,10 @@ fn thai_trunk_zero_is_blocked_as_a_typo() {
     assert_eq!(code, 3);
     assert_eq!(v["verdict"], "block");
     assert_eq!(v["country"], "TH");
-    assert!(reasons(&v).contains(&"TYPO_LEADING_ZERO".to_string()), "{v}");
+    assert!(
+        reasons(&v).contains(&"TYPO_LEADING_ZERO".to_string()),
+        "{v}"
+    );
 }
 
 #[test]
@@ -98,7 +103,11 @@ fn allow_and_monitor_exit_zero() {
 fn default_policy_is_the_embedded_example() {
     let o = pumpguard(&["check", "+18762101234"]);
     assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("built-in example policy"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("built-in example policy"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -141,7 +150,9 @@ fn source_outside_sms_sources_is_explained() {
     assert_eq!(o.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["verdict"], "allow");
-    assert!(v["note"].as_str().is_some_and(|n| n.contains("not in trigger.sms-sources")));
+    assert!(v["note"]
+        .as_str()
+        .is_some_and(|n| n.contains("not in trigger.sms-sources")));
 }
 
 fn tempdir() -> PathBuf {

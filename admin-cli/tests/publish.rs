@@ -1,6 +1,8 @@
 //! `pumpguard publish` against DynamoDB in moto: a valid policy lands as the
 //! published item the trigger reads; a broken one is refused before any AWS call.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::process::Command;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -91,7 +93,12 @@ async fn publish_writes_valid_policies_only() {
     assert_eq!(published_body(&client, &name).await, None);
 
     let o = publish("examples/policy.toml", &name);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let example = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policy.toml"),
     )
@@ -101,5 +108,8 @@ async fn publish_writes_valid_policies_only() {
     let o = publish("examples/policy.toml", "no-such-table");
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("could not write the policy to table no-such-table"), "{err}");
+    assert!(
+        err.contains("could not write the policy to table no-such-table"),
+        "{err}"
+    );
 }

@@ -3,6 +3,8 @@
 //! the Lambda runtime API, served here by a listener on 127.0.0.1.
 //! Run: `cargo bench -p pumpguard-trigger --bench cold_start`.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};

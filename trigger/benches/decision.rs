@@ -2,6 +2,8 @@
 //! policy), and of the whole adapter path on a real-shaped event.
 //! Run: `cargo bench -p pumpguard-trigger --bench decision`.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -34,10 +36,8 @@ fn decide(c: &mut Criterion) {
     g.finish();
 
     let hasher = PhoneHasher::new(b"bench-key-0123456789").expect("key");
-    let event: serde_json::Value = serde_json::from_str(include_str!(
-        "../tests/fixtures/signup-allow.json"
-    ))
-    .expect("fixture");
+    let event: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/signup-allow.json")).expect("fixture");
     c.bench_function("handle_event_allow", |b| {
         b.iter(|| pumpguard::trigger::handle(&engine, &hasher, black_box(event.clone())))
     });

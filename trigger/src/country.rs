@@ -63,8 +63,14 @@ mod tests {
 
     #[test]
     fn parses_known_regions_only() {
-        assert_eq!(Country::parse("JM").map(|c| c.to_string()), Some("JM".into()));
-        assert!(Country::parse("UK").is_none(), "UK is not ISO 3166-1; GB is");
+        assert_eq!(
+            Country::parse("JM").map(|c| c.to_string()),
+            Some("JM".into())
+        );
+        assert!(
+            Country::parse("UK").is_none(),
+            "UK is not ISO 3166-1; GB is"
+        );
         assert!(Country::parse("us").is_none());
         assert!(Country::parse("USA").is_none());
         assert!(Country::parse("ZZ").is_none());

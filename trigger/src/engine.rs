@@ -83,7 +83,10 @@ impl Reason {
             Reason::TypoLeadingZero => "TYPO_LEADING_ZERO".into(),
             Reason::TypoDoubledCountryCode => "TYPO_DOUBLED_COUNTRY_CODE".into(),
             Reason::NumberType(t) => {
-                format!("NUMBER_TYPE_{}", t.as_str().replace('-', "_").to_uppercase())
+                format!(
+                    "NUMBER_TYPE_{}",
+                    t.as_str().replace('-', "_").to_uppercase()
+                )
             }
             Reason::SuspiciousRepeatedDigits => "SUSPICIOUS_REPEATED_DIGITS".into(),
             Reason::SuspiciousSequentialDigits => "SUSPICIOUS_SEQUENTIAL_DIGITS".into(),
@@ -402,11 +405,17 @@ mod tests {
         let e = engine("");
         let lz = e.decide(SRC, "+66081234567");
         assert_eq!(lz.verdict, Verdict::Block);
-        assert_eq!(lz.blocking().map(|f| f.reason), Some(Reason::TypoLeadingZero));
+        assert_eq!(
+            lz.blocking().map(|f| f.reason),
+            Some(Reason::TypoLeadingZero)
+        );
         let lz = e.decide(SRC, "+66084571829");
         assert_eq!(codes(&lz), ["TYPO_LEADING_ZERO", "NUMBER_TYPE_UNKNOWN"]);
         let dbl = e.decide(SRC, "+6666845718290");
-        assert_eq!(codes(&dbl), ["TYPO_DOUBLED_COUNTRY_CODE", "NUMBER_TYPE_UNKNOWN"]);
+        assert_eq!(
+            codes(&dbl),
+            ["TYPO_DOUBLED_COUNTRY_CODE", "NUMBER_TYPE_UNKNOWN"]
+        );
         let junk = e.decide(SRC, "call me");
         assert_eq!(
             codes(&junk),
@@ -420,9 +429,15 @@ mod tests {
     fn suspicious_patterns() {
         let e = engine("");
         let rep = e.decide(SRC, "+14155555555");
-        assert!(codes(&rep).contains(&"SUSPICIOUS_REPEATED_DIGITS".to_string()), "{rep:?}");
+        assert!(
+            codes(&rep).contains(&"SUSPICIOUS_REPEATED_DIGITS".to_string()),
+            "{rep:?}"
+        );
         let seq = e.decide(SRC, "+12012345678");
-        assert!(codes(&seq).contains(&"SUSPICIOUS_SEQUENTIAL_DIGITS".to_string()), "{seq:?}");
+        assert!(
+            codes(&seq).contains(&"SUSPICIOUS_SEQUENTIAL_DIGITS".to_string()),
+            "{seq:?}"
+        );
         let e = engine("[suspicious]\nmode = \"monitor\"\n");
         assert_eq!(e.decide(SRC, "+12012345678").verdict, Verdict::Monitor);
     }

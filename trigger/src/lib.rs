@@ -16,5 +16,5 @@ pub use engine::{Decision, Engine, Verdict};
 pub use policy::Policy;
 pub use source::TriggerSource;
 pub mod hash;
-pub mod trigger;
 pub mod published;
+pub mod trigger;

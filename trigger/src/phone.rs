@@ -198,10 +198,6 @@ fn formatted_e164(n: &PhoneNumber) -> String {
     n.format().mode(Mode::E164).to_string()
 }
 
-fn resolve_country(n: &PhoneNumber) -> Option<Country> {
-    n.country().id().and_then(|id| Country::parse(id.as_ref()))
-}
-
 /// Normalises and classifies one number.
 pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
     let e164 = normalise(raw)?;
@@ -215,7 +211,9 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
     // libphonenumber silently drops a trunk prefix ("+44 (0)20…"); compare the
     // round trip with what was typed to know whether the number is exact.
     let exact = formatted_e164(&parsed) == e164;
-    let valid = exact && parsed.is_valid();
+    // One region lookup serves region, type and validity (see `resolve`).
+    let resolved = resolve(calling_code, &national);
+    let valid = exact && resolved.is_some_and(|(_, t)| t != phonenumber::Type::Unknown);
 
     let typo = if valid {
         None
@@ -227,28 +225,18 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
         None
     };
 
-    // `phonenumber` 0.3.10 looks up region and type on the national number as
-    // an integer, which drops an Italian-style leading zero (+39 06…): for
-    // those numbers, ask the same metadata with the digits as typed.
-    let leading_zero_region = if parsed.national().zeros() > 0 {
-        lookup_with_zeros(calling_code, &national)
-    } else {
-        None
-    };
-    let number_type = match (valid, leading_zero_region) {
-        (false, _) => NumberType::Unknown,
-        (true, Some((_, t))) => NumberType::from_lib(t),
-        (true, None) => NumberType::from_lib(parsed.number_type(&phonenumber::metadata::DATABASE)),
+    let number_type = match resolved {
+        Some((_, t)) if valid => NumberType::from_lib(t),
+        _ => NumberType::Unknown,
     };
     // An invalid number under a shared calling code (+1, +44, +7 …) has no
-    // trustworthy region: do not let it borrow the main country's.
+    // trustworthy region: do not let it borrow one.
     let shared_code = phonenumber::metadata::DATABASE
         .region(&calling_code)
         .is_some_and(|regions| regions.len() > 1);
-    let country = match leading_zero_region {
-        Some((id, _)) => Country::parse(id),
-        None if valid || !shared_code => resolve_country(&parsed),
-        None => None,
+    let country = match resolved {
+        Some((meta, _)) if valid || !shared_code => Country::parse(meta.id()),
+        _ => None,
     };
     Ok(PhoneInfo {
         e164,
@@ -261,33 +249,54 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
     })
 }
 
-/// Region and type for a national number kept with its leading zeros, using
-/// libphonenumber's own rules: the region whose leading digits match, else the
-/// first whose patterns fit; the type by the metadata's descriptors.
-fn lookup_with_zeros(code: u16, national: &str) -> Option<(&'static str, phonenumber::Type)> {
+/// The region metadata and number type of `national` under calling code
+/// `code`, by libphonenumber's rules: a code's only region; else the first
+/// region whose leading digits match, or (for regions without leading digits)
+/// whose patterns fit. Non-geographic codes (+800, +882 …) resolve to their
+/// "001" metadata, whose id is not a country.
+///
+/// `phonenumber` 0.3.10 has this logic too, but looks the region up on the
+/// national number as an integer, which drops an Italian-style leading zero
+/// (+39 06… came back with no region and type unknown), and its
+/// `is_valid`, `country` and `number_type` each repeat the lookup. Here the
+/// digits are used as typed, once.
+fn resolve(
+    code: u16,
+    national: &str,
+) -> Option<(&'static phonenumber::Metadata, phonenumber::Type)> {
     let db = &*phonenumber::metadata::DATABASE;
     let regions = db.region(&code)?;
-    let mut fallback = None;
+    if let [only] = regions.as_slice() {
+        let meta = if *only == "001" {
+            db.by_code(&code)?.into_iter().next()?
+        } else {
+            db.by_id(*only)?
+        };
+        return Some((meta, type_of(meta, national)));
+    }
     for region in regions {
         let meta = db.by_id(region)?;
-        let t = type_of(meta, national);
-        let leads = meta
-            .leading_digits()
-            .and_then(|re| re.find(national))
-            .is_some_and(|m| m.start() == 0);
-        if leads {
-            return Some((meta.id(), t));
-        }
-        if fallback.is_none() && t != phonenumber::Type::Unknown {
-            fallback = Some((meta.id(), t));
+        match meta.leading_digits() {
+            Some(re) => {
+                if re.find(national).is_some_and(|m| m.start() == 0) {
+                    return Some((meta, type_of(meta, national)));
+                }
+            }
+            None => {
+                let t = type_of(meta, national);
+                if t != phonenumber::Type::Unknown {
+                    return Some((meta, t));
+                }
+            }
         }
     }
-    fallback
+    None
 }
 
 fn type_of(meta: &'static phonenumber::Metadata, national: &str) -> phonenumber::Type {
     use phonenumber::Type as T;
-    let fits = |d: Option<&phonenumber::metadata::Descriptor>| d.is_some_and(|d| d.is_match(national));
+    let fits =
+        |d: Option<&phonenumber::metadata::Descriptor>| d.is_some_and(|d| d.is_match(national));
     let meta = meta.descriptors();
     if !meta.general().is_match(national) {
         return T::Unknown;
@@ -368,8 +377,14 @@ mod tests {
     #[test]
     fn normalises_decorations() {
         assert_eq!(normalise("tel:+1-415-555-2671"), Ok("+14155552671".into()));
-        assert_eq!(normalise(" +44 (20) 7946.0958 "), Ok("+442079460958".into()));
-        assert_eq!(normalise("TEL:+33 6 12 34 56 78"), Ok("+33612345678".into()));
+        assert_eq!(
+            normalise(" +44 (20) 7946.0958 "),
+            Ok("+442079460958".into())
+        );
+        assert_eq!(
+            normalise("TEL:+33 6 12 34 56 78"),
+            Ok("+33612345678".into())
+        );
     }
 
     #[test]

@@ -567,7 +567,9 @@ fn check_countries(w: WireCountries, c: &mut Collector) -> CountryPolicy {
             if let Some(first) = seen.insert(*country, name) {
                 c.push(
                     format!("countries.{name}"),
-                    format!("{country} is also in countries.{first}; a country belongs to one list"),
+                    format!(
+                        "{country} is also in countries.{first}; a country belongs to one list"
+                    ),
                 );
             }
         }
@@ -695,7 +697,10 @@ crown-dependencies = "separate"
     #[test]
     fn example_policy_is_valid() {
         let p = Policy::example();
-        assert!(p.countries.allow.contains(&Country::parse("US").expect("US")));
+        assert!(p
+            .countries
+            .allow
+            .contains(&Country::parse("US").expect("US")));
         assert_eq!(p.countries.block.len(), 14);
     }
 
@@ -778,18 +783,18 @@ max-repeated-digits = 1
 
     #[test]
     fn crown_dependencies_as_gb_forbids_listing_them() {
-        let got = problems(
-            "[countries]\nallow = [\"GB\", \"IM\"]\ncrown-dependencies = \"as-gb\"\n",
+        let got =
+            problems("[countries]\nallow = [\"GB\", \"IM\"]\ncrown-dependencies = \"as-gb\"\n");
+        assert!(
+            got[0].starts_with("countries.allow: IM is listed"),
+            "{got:?}"
         );
-        assert!(got[0].starts_with("countries.allow: IM is listed"), "{got:?}");
     }
 
     #[test]
     fn sms_message_needs_code_and_length() {
         let long = "x".repeat(141);
-        let got = problems(&format!(
-            "[trigger]\nsms-message = \"{long}\"\n{MINIMAL}"
-        ));
+        let got = problems(&format!("[trigger]\nsms-message = \"{long}\"\n{MINIMAL}"));
         assert_eq!(got.len(), 2, "{got:?}");
         let ok = Policy::parse(
             &format!("[trigger]\nsms-message = \"Your code is {{####}}\"\n{MINIMAL}"),

@@ -135,7 +135,9 @@ impl PolicyFetch for DynamoPolicyStore {
         };
         let s = |k: &str| match item.get(k) {
             Some(AttributeValue::S(v)) => Ok(v.clone()),
-            _ => Err(format!("the published policy item has no string attribute {k:?}")),
+            _ => Err(format!(
+                "the published policy item has no string attribute {k:?}"
+            )),
         };
         let published_at = match item.get("published_at") {
             Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
@@ -285,9 +287,15 @@ pub struct Bootstrap {
 
 /// Picks the bootstrap policy from the environment (passed in as a lookup
 /// function so tests need not touch the process environment).
-pub fn bootstrap_policy(env: impl Fn(&str) -> Option<String>, exe_dir: Option<&std::path::Path>) -> Bootstrap {
+pub fn bootstrap_policy(
+    env: impl Fn(&str) -> Option<String>,
+    exe_dir: Option<&std::path::Path>,
+) -> Bootstrap {
     let loaded = if let Some(text) = env("PUMPGUARD_POLICY") {
-        Some(("PUMPGUARD_POLICY".to_string(), Policy::parse(&text, "PUMPGUARD_POLICY")))
+        Some((
+            "PUMPGUARD_POLICY".to_string(),
+            Policy::parse(&text, "PUMPGUARD_POLICY"),
+        ))
     } else if let Some(path) = env("PUMPGUARD_POLICY_FILE") {
         Some((path.clone(), Policy::load(std::path::Path::new(&path))))
     } else {
@@ -365,16 +373,40 @@ mod tests {
         let s = |n| Duration::from_secs(n);
         let jm = "+18762101234";
         let src = crate::TriggerSource::SignUp;
-        assert_eq!(cache.current().decide(src, jm).verdict, crate::Verdict::Monitor);
-        assert!(matches!(cache.refresh(s(1000)).await, Refresh::Loaded { .. }));
-        assert_eq!(cache.current().decide(src, jm).verdict, crate::Verdict::Block);
+        assert_eq!(
+            cache.current().decide(src, jm).verdict,
+            crate::Verdict::Monitor
+        );
+        assert!(matches!(
+            cache.refresh(s(1000)).await,
+            Refresh::Loaded { .. }
+        ));
+        assert_eq!(
+            cache.current().decide(src, jm).verdict,
+            crate::Verdict::Block
+        );
         assert_eq!(cache.refresh(s(1029)).await, Refresh::Skipped);
-        assert_eq!(cache.refresh(s(1030)).await, Refresh::Rejected { problems: 2 });
-        assert_eq!(cache.current().decide(src, jm).verdict, crate::Verdict::Block);
-        assert!(matches!(cache.refresh(s(1060)).await, Refresh::Failed { .. }));
-        assert_eq!(cache.current().decide(src, jm).verdict, crate::Verdict::Block);
+        assert_eq!(
+            cache.refresh(s(1030)).await,
+            Refresh::Rejected { problems: 2 }
+        );
+        assert_eq!(
+            cache.current().decide(src, jm).verdict,
+            crate::Verdict::Block
+        );
+        assert!(matches!(
+            cache.refresh(s(1060)).await,
+            Refresh::Failed { .. }
+        ));
+        assert_eq!(
+            cache.current().decide(src, jm).verdict,
+            crate::Verdict::Block
+        );
         assert_eq!(cache.refresh(s(1090)).await, Refresh::Bootstrap);
-        assert_eq!(cache.current().decide(src, jm).verdict, crate::Verdict::Monitor);
+        assert_eq!(
+            cache.current().decide(src, jm).verdict,
+            crate::Verdict::Monitor
+        );
     }
 
     #[tokio::test]
@@ -393,7 +425,12 @@ mod tests {
         );
         tokio::time::pause();
         let r = cache.refresh(Duration::from_secs(1)).await;
-        assert_eq!(r, Refresh::Failed { error: "timed out after 50 ms".into() });
+        assert_eq!(
+            r,
+            Refresh::Failed {
+                error: "timed out after 50 ms".into()
+            }
+        );
     }
 
     #[test]
@@ -416,6 +453,8 @@ mod tests {
             |k| (k == "PUMPGUARD_POLICY_FILE").then(|| "/nonexistent/p.toml".to_string()),
             None,
         );
-        assert!(missing.error.is_some_and(|e| e.contains("cannot read the file")));
+        assert!(missing
+            .error
+            .is_some_and(|e| e.contains("cannot read the file")));
     }
 }

@@ -74,8 +74,7 @@ enum Family {
 fn family(source: &str) -> Family {
     if let Some(s) = TriggerSource::parse(source) {
         Family::CustomMessage(s)
-    } else if source.starts_with("PostConfirmation_") || source.starts_with("PostAuthentication_")
-    {
+    } else if source.starts_with("PostConfirmation_") || source.starts_with("PostAuthentication_") {
         Family::Verification
     } else {
         Family::Unknown

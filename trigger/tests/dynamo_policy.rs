@@ -3,15 +3,17 @@
 //! change up on its next refresh, ignores a broken item, and survives an
 //! unreachable or silent store.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use pumpguard::policy::EXAMPLE_POLICY;
 use pumpguard::published::{
     baseline, DynamoPolicyStore, PolicyCache, PolicyFetch, PublishError, Refresh,
 };
-use pumpguard::policy::EXAMPLE_POLICY;
 use pumpguard::{TriggerSource, Verdict};
 
 const MX: &str = "+525548172936";
@@ -29,7 +31,10 @@ async fn publish_refuses_a_broken_policy_and_writes_nothing() {
         .publish("[countries]\nallow = [\"UK\"]\n", "bad.toml", 1)
         .await
         .expect_err("invalid");
-    assert!(matches!(err, PublishError::Invalid(ref e) if e.problems.len() == 2), "{err}");
+    assert!(
+        matches!(err, PublishError::Invalid(ref e) if e.problems.len() == 2),
+        "{err}"
+    );
     assert_eq!(store.fetch().await, Ok(None));
 }
 
@@ -44,7 +49,8 @@ async fn a_published_change_reaches_the_trigger_on_its_next_refresh() {
         secs(30),
         Duration::from_secs(2),
     );
-    let mx = |c: &PolicyCache<DynamoPolicyStore>| c.current().decide(TriggerSource::SignUp, MX).verdict;
+    let mx =
+        |c: &PolicyCache<DynamoPolicyStore>| c.current().decide(TriggerSource::SignUp, MX).verdict;
 
     // Nothing published: the bootstrap (here the baseline) decides.
     assert_eq!(cache.refresh(secs(1_000)).await, Refresh::Unchanged);
@@ -52,17 +58,26 @@ async fn a_published_change_reaches_the_trigger_on_its_next_refresh() {
 
     // Incident response: stop all SMS to Mexico.
     let stop_mx = EXAMPLE_POLICY.replace("monitor = [\"MX\"]", "monitor = []");
-    let published = store.publish(&stop_mx, "policy.toml", 1_001).await.expect("publish");
+    let published = store
+        .publish(&stop_mx, "policy.toml", 1_001)
+        .await
+        .expect("publish");
     let stored = store.fetch().await.expect("read").expect("item");
     assert_eq!(stored.body, stop_mx);
     assert_eq!(stored.digest, published.digest);
     assert_eq!(stored.published_at, 1_001);
 
-    assert_eq!(cache.refresh(secs(1_010)).await, Refresh::Skipped, "not due yet");
+    assert_eq!(
+        cache.refresh(secs(1_010)).await,
+        Refresh::Skipped,
+        "not due yet"
+    );
     assert_eq!(mx(&cache), Verdict::Monitor);
     assert_eq!(
         cache.refresh(secs(1_030)).await,
-        Refresh::Loaded { digest: published.digest.clone() }
+        Refresh::Loaded {
+            digest: published.digest.clone()
+        }
     );
     assert_eq!(mx(&cache), Verdict::Block);
     assert_eq!(cache.refresh(secs(1_060)).await, Refresh::Unchanged);
@@ -79,7 +94,10 @@ async fn a_published_change_reaches_the_trigger_on_its_next_refresh() {
         .send()
         .await
         .expect("put");
-    assert!(matches!(cache.refresh(secs(1_090)).await, Refresh::Rejected { .. }));
+    assert!(matches!(
+        cache.refresh(secs(1_090)).await,
+        Refresh::Rejected { .. }
+    ));
     assert_eq!(mx(&cache), Verdict::Block);
 
     // Unpublishing returns the trigger to its bootstrap policy.
@@ -102,7 +120,10 @@ async fn outage(endpoint: &str) {
     );
     // The policy in use still decides.
     assert_eq!(
-        cache.current().decide(TriggerSource::SignUp, "+19002345678").verdict,
+        cache
+            .current()
+            .decide(TriggerSource::SignUp, "+19002345678")
+            .verdict,
         Verdict::Block
     );
 }

@@ -5,6 +5,8 @@
 //! fixtures are CustomMessage events as Cognito sends them, one per case. Each
 //! test goes through `trigger::handle`, the function the Lambda binary calls.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::io::Write;
 use std::sync::{Arc, Once};
 
@@ -71,7 +73,10 @@ fn every_custom_message_source_is_judged() {
         let allowed = with_source(base.clone(), source.as_str(), "+14155552671");
         let out = handle(&example(), &hasher(), allowed.clone())
             .unwrap_or_else(|e| panic!("{source}: {e}"));
-        assert_eq!(out, allowed, "{source}: an allowed event comes back unchanged");
+        assert_eq!(
+            out, allowed,
+            "{source}: an allowed event comes back unchanged"
+        );
 
         let premium = with_source(base.clone(), source.as_str(), "+19002345678");
         let e = blocked(handle(&example(), &hasher(), premium));
@@ -116,10 +121,16 @@ fn sources_outside_sms_sources_pass_untouched() {
 
 #[test]
 fn verification_triggers_are_never_blocked() {
-    for name in ["postconfirmation-sample.json", "postauthentication-sample.json"] {
+    for name in [
+        "postconfirmation-sample.json",
+        "postauthentication-sample.json",
+    ] {
         let mut event = fixture(name);
         event["request"]["userAttributes"]["phone_number"] = json!("+19002345678");
-        assert_eq!(handle(&example(), &hasher(), event.clone()).expect(name), event);
+        assert_eq!(
+            handle(&example(), &hasher(), event.clone()).expect(name),
+            event
+        );
     }
 }
 
@@ -167,7 +178,10 @@ fn a_non_string_phone_is_judged_invalid() {
 fn configured_sms_message_keeps_the_code() {
     let e = engine_with("[trigger]\nsms-message = \"Your Example code is {####}\"\n");
     let out = handle(&e, &hasher(), fixture("signup-allow.json")).expect("allow");
-    assert_eq!(out["response"]["smsMessage"], json!("Your Example code is {####}"));
+    assert_eq!(
+        out["response"]["smsMessage"],
+        json!("Your Example code is {####}")
+    );
     // The rest of the event is untouched.
     let mut expected = fixture("signup-allow.json");
     expected["response"]["smsMessage"] = out["response"]["smsMessage"].clone();

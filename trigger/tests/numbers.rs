@@ -8,6 +8,8 @@
 //! Every expectation is libphonenumber's own answer (phonenumber 0.3.10,
 //! metadata 9.0.x), not a hand-made prefix guess.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

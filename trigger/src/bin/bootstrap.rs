@@ -45,7 +45,8 @@ async fn main() -> Result<(), Error> {
         .with_ansi(false)
         .init();
 
-    let hasher = match env("PUMPGUARD_PHONE_HASH_KEY").and_then(|k| PhoneHasher::new(k.as_bytes())) {
+    let hasher = match env("PUMPGUARD_PHONE_HASH_KEY").and_then(|k| PhoneHasher::new(k.as_bytes()))
+    {
         Some(h) => h,
         None => {
             tracing::warn!(

@@ -1,6 +1,7 @@
 //! Shared helpers for tests that talk to moto, the AWS emulator that
 //! `scripts/test.sh` starts on 127.0.0.1 and exports as `PUMPGUARD_TEST_MOTO`.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
