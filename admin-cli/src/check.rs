@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use pumpguard::engine::Finding;
+use pumpguard::hash::PhoneHasher;
+use pumpguard::stateful::{judge as judge_with_state, Subject};
+use pumpguard::store::MemoryStore;
 use pumpguard::{Engine, Policy, TriggerSource, Verdict};
 use serde::Serialize;
 
@@ -126,10 +129,32 @@ pub fn validate(policy: &Policy, origin: &str) -> CheckOutput {
     }
 }
 
-/// `check PHONE`: what the trigger would do.
-pub fn judge(policy: &Policy, origin: &str, source: TriggerSource, phone: &str) -> CheckOutput {
+/// `check PHONE`: what the trigger would do for a first SMS to this number,
+/// with every guard, the stateful ones on an empty in-memory store.
+pub fn judge(
+    policy: &Policy,
+    origin: &str,
+    source: TriggerSource,
+    phone: &str,
+    now: i64,
+) -> anyhow::Result<CheckOutput> {
     let engine = Engine::new(Arc::new(policy.clone()));
-    let d = engine.decide(source, phone);
+    let store = MemoryStore::new();
+    let subject = Subject {
+        source,
+        phone,
+        user: None,
+        now,
+    };
+    let d = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?
+        .block_on(judge_with_state(
+            &engine,
+            &store,
+            &PhoneHasher::unkeyed(),
+            subject,
+        ));
     let sms_bound = policy.trigger.sms_sources.contains(&source);
     let (verdict, note, error_code) = if sms_bound {
         (d.verdict, None, d.block_code(policy.trigger.disclosure))
@@ -143,7 +168,7 @@ pub fn judge(policy: &Policy, origin: &str, source: TriggerSource, phone: &str) 
             None,
         )
     };
-    CheckOutput {
+    Ok(CheckOutput {
         verdict: Some(verdict),
         source: Some(source),
         country: Some(d.country.map(|c| c.to_string())),
@@ -153,5 +178,5 @@ pub fn judge(policy: &Policy, origin: &str, source: TriggerSource, phone: &str) 
         error_code,
         note,
         policy: summary(policy, origin),
-    }
+    })
 }

@@ -112,7 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let (policy, origin) = load_policy(policy.as_deref())?;
             let out = match phone {
-                Some(phone) => check::judge(&policy, &origin, source, &phone),
+                Some(phone) => check::judge(&policy, &origin, source, &phone, unix_now())?,
                 None => check::validate(&policy, &origin),
             };
             print!("{}", out.render(output)?);
@@ -143,9 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 let config = loader.load().await;
                 let store = DynamoPolicyStore::new(aws_sdk_dynamodb::Client::new(&config), &table);
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                let now = unix_now();
                 store
                     .publish(&text, &policy.display().to_string(), now)
                     .await
@@ -159,6 +157,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<(Policy, String)> {

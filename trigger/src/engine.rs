@@ -44,6 +44,27 @@ pub enum Check {
     Form,
     NumberType,
     Suspicious,
+    Cooldown,
+    UserLimits,
+    PrefixVelocity,
+    CountryVelocity,
+    PoolRate,
+    Budget,
+    Store,
+}
+
+impl Check {
+    /// Rate limits answer `RATE_LIMITED` with a retry-after.
+    pub fn is_rate_limit(self) -> bool {
+        matches!(
+            self,
+            Check::Cooldown
+                | Check::UserLimits
+                | Check::PrefixVelocity
+                | Check::CountryVelocity
+                | Check::PoolRate
+        )
+    }
 }
 
 /// A stable reason code. Its spelling (`Reason::code`) is part of the interface.
@@ -69,6 +90,27 @@ pub enum Reason {
     SuspiciousRepeatedDigits,
     /// A long ascending or descending run.
     SuspiciousSequentialDigits,
+    /// The phone is in its cooldown.
+    Cooldown,
+    /// The user has had SMS to too many distinct phones today.
+    UserPhonesPerDay,
+    /// The user has had too many SMS this hour.
+    UserSendsPerHour,
+    /// Too many SMS to numbers sharing this prefix in the window.
+    PrefixVelocity,
+    /// Too many SMS to this country this hour / day for its verified traffic.
+    CountryVelocityHour,
+    CountryVelocityDay,
+    /// Few of today's SMS to this country were verified.
+    CountryLowConversion,
+    /// Too many SMS across the pool this minute / hour.
+    PoolRateMinute,
+    PoolRateHour,
+    /// The daily / monthly spend budget is spent.
+    BudgetDaily,
+    BudgetMonthly,
+    /// The store failed and `on-store-error = "fail-closed"`.
+    StoreUnavailable,
 }
 
 impl Reason {
@@ -90,6 +132,18 @@ impl Reason {
             }
             Reason::SuspiciousRepeatedDigits => "SUSPICIOUS_REPEATED_DIGITS".into(),
             Reason::SuspiciousSequentialDigits => "SUSPICIOUS_SEQUENTIAL_DIGITS".into(),
+            Reason::Cooldown => "COOLDOWN".into(),
+            Reason::UserPhonesPerDay => "USER_PHONES_PER_DAY".into(),
+            Reason::UserSendsPerHour => "USER_SENDS_PER_HOUR".into(),
+            Reason::PrefixVelocity => "PREFIX_VELOCITY".into(),
+            Reason::CountryVelocityHour => "COUNTRY_VELOCITY_HOUR".into(),
+            Reason::CountryVelocityDay => "COUNTRY_VELOCITY_DAY".into(),
+            Reason::CountryLowConversion => "COUNTRY_LOW_CONVERSION".into(),
+            Reason::PoolRateMinute => "POOL_RATE_MINUTE".into(),
+            Reason::PoolRateHour => "POOL_RATE_HOUR".into(),
+            Reason::BudgetDaily => "BUDGET_DAILY".into(),
+            Reason::BudgetMonthly => "BUDGET_MONTHLY".into(),
+            Reason::StoreUnavailable => "STORE_UNAVAILABLE".into(),
         }
     }
 }
@@ -113,6 +167,9 @@ pub struct Finding {
     pub check: Check,
     /// `Enforce` blocks, `Monitor` only records.
     pub mode: Mode,
+    /// For rate limits: seconds until the same send would pass this guard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// The engine's answer for one SMS.
@@ -125,6 +182,15 @@ pub struct Decision {
     pub number_type: Option<NumberType>,
     /// Every finding, enforced and monitored, in check order.
     pub findings: Vec<Finding>,
+    /// An `exemptions.allow-numbers` entry: no check ran.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exempt: bool,
+    /// A store call failed or timed out; stateful guards followed `on-store-error`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub store_error: bool,
+    /// Estimated cost of this SMS (price table), in micro-USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_micro_usd: Option<u64>,
 }
 
 impl Decision {
@@ -138,18 +204,60 @@ impl Decision {
         self.findings.iter().find(|f| f.mode == Mode::Enforce)
     }
 
+    /// For a block by rate limits only: the seconds until every enforced
+    /// rate limit would let the send through.
+    pub fn retry_after(&self) -> Option<u64> {
+        let enforced = || self.findings.iter().filter(|f| f.mode == Mode::Enforce);
+        if self.verdict != Verdict::Block || !enforced().all(|f| f.check.is_rate_limit()) {
+            return None;
+        }
+        enforced().filter_map(|f| f.retry_after).max()
+    }
+
+    /// Recomputes the verdict from the findings.
+    pub(crate) fn settle(&mut self) {
+        self.verdict = if self.findings.iter().any(|f| f.mode == Mode::Enforce) {
+            Verdict::Block
+        } else if self.findings.is_empty() {
+            Verdict::Allow
+        } else {
+            Verdict::Monitor
+        };
+    }
+
     /// The short, end-user-safe code for a blocked SMS, at the given disclosure.
     /// `None` unless the verdict is `block`.
+    ///
+    /// | first enforced finding | coarse code |
+    /// |---|---|
+    /// | country | `SMS_BLOCKED_COUNTRY` |
+    /// | form, number type, suspicious digits | `SMS_BLOCKED_NUMBER` |
+    /// | rate limits only | `RATE_LIMITED retryAfterSeconds=N` |
+    /// | budget, store failure (fail-closed) | `SMS_UNAVAILABLE` |
+    ///
+    /// `generic` always says `SMS_BLOCKED`; `detailed` adds the reason
+    /// (`SMS_BLOCKED_NUMBER:NUMBER_TYPE_PREMIUM_RATE`).
     pub fn block_code(&self, disclosure: Disclosure) -> Option<String> {
         let f = self.blocking()?;
-        let category = match f.check {
-            Check::Country => "SMS_BLOCKED_COUNTRY",
-            Check::Form | Check::NumberType | Check::Suspicious => "SMS_BLOCKED_NUMBER",
-        };
-        Some(match disclosure {
-            Disclosure::Generic => "SMS_BLOCKED".to_string(),
-            Disclosure::Coarse => category.to_string(),
+        if disclosure == Disclosure::Generic {
+            return Some("SMS_BLOCKED".to_string());
+        }
+        let detail = |category: &str| match disclosure {
             Disclosure::Detailed => format!("{category}:{}", f.reason.code()),
+            Disclosure::Generic | Disclosure::Coarse => category.to_string(),
+        };
+        Some(match f.check {
+            Check::Country => detail("SMS_BLOCKED_COUNTRY"),
+            Check::Form | Check::NumberType | Check::Suspicious => detail("SMS_BLOCKED_NUMBER"),
+            Check::Budget | Check::Store => detail("SMS_UNAVAILABLE"),
+            Check::Cooldown
+            | Check::UserLimits
+            | Check::PrefixVelocity
+            | Check::CountryVelocity
+            | Check::PoolRate => match self.retry_after() {
+                Some(secs) => format!("{} retryAfterSeconds={secs}", detail("RATE_LIMITED")),
+                None => detail("RATE_LIMITED"),
+            },
         })
     }
 }
@@ -173,6 +281,21 @@ impl Engine {
     pub fn decide(&self, source: TriggerSource, phone: &str) -> Decision {
         let p = &*self.policy;
         let mut findings = Vec::new();
+        if let Ok(e164) = phone::normalise(phone) {
+            if p.exemptions.allow_numbers.contains(&e164) {
+                let info = phone::classify(phone).ok();
+                return Decision {
+                    verdict: Verdict::Allow,
+                    source,
+                    country: info.as_ref().and_then(|i| i.country),
+                    number_type: info.map(|i| i.number_type),
+                    findings,
+                    exempt: true,
+                    store_error: false,
+                    cost_micro_usd: None,
+                };
+            }
+        }
         let classified = phone::classify(phone);
         let info = classified.as_ref().ok();
 
@@ -183,6 +306,7 @@ impl Engine {
                     reason,
                     check,
                     mode,
+                    retry_after: None,
                 });
             }
         };
@@ -248,20 +372,18 @@ impl Engine {
             }
         }
 
-        let verdict = if findings.iter().any(|f| f.mode == Mode::Enforce) {
-            Verdict::Block
-        } else if findings.is_empty() {
-            Verdict::Allow
-        } else {
-            Verdict::Monitor
-        };
-        Decision {
-            verdict,
+        let mut d = Decision {
+            verdict: Verdict::Allow,
             source,
             country: info.and_then(|i| i.country),
             number_type: info.map(|i| i.number_type),
             findings,
-        }
+            exempt: false,
+            store_error: false,
+            cost_micro_usd: None,
+        };
+        d.settle();
+        d
     }
 
     fn country_finding(&self, country: Option<Country>) -> (Mode, Option<Reason>) {

@@ -51,6 +51,16 @@ impl PhoneHasher {
         }
     }
 
+    /// A hasher under a fixed, public key: stable across instances but not
+    /// secret. Used for store keys when no key is configured, so that state
+    /// is shared; the table itself is private to the account.
+    pub fn unkeyed() -> Self {
+        Self {
+            key: b"pumpguard-unkeyed-store-v1".to_vec(),
+            configured: false,
+        }
+    }
+
     /// Whether the key came from configuration.
     pub fn is_configured(&self) -> bool {
         self.configured
@@ -60,12 +70,17 @@ impl PhoneHasher {
     /// Spellings of one number (`tel:`, spaces) hash alike.
     pub fn hash(&self, raw: &str) -> String {
         let normalised = phone::normalise(raw).unwrap_or_else(|_| raw.trim().to_string());
+        self.hash_text(&normalised)
+    }
+
+    /// The same keyed hash of any text (a user id, a number prefix).
+    pub fn hash_text(&self, text: &str) -> String {
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.key) {
             Ok(m) => m,
             // HMAC accepts keys of any length; keep a total function anyway.
             Err(_) => return "unhashable".into(),
         };
-        mac.update(normalised.as_bytes());
+        mac.update(text.as_bytes());
         let out = mac.finalize().into_bytes();
         hex::encode(&out[..16])
     }

@@ -6,15 +6,20 @@
 //! adapter ([`trigger`]) and the `pumpguard` CLI are thin layers around it.
 
 pub mod country;
+pub mod dynamo;
 pub mod engine;
 pub mod phone;
 pub mod policy;
 pub mod source;
+pub mod stateful;
+pub mod store;
 
 pub use country::Country;
 pub use engine::{Decision, Engine, Verdict};
 pub use policy::Policy;
 pub use source::TriggerSource;
 pub mod hash;
+pub mod limits;
+pub mod prices;
 pub mod published;
 pub mod trigger;

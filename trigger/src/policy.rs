@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::country::Country;
+use crate::limits::{
+    self, BudgetPolicy, CooldownPolicy, CountryVelocityPolicy, Exemptions, PoolRatePolicy,
+    PrefixPolicy, StatePolicy, UserLimitsPolicy,
+};
 use crate::phone::NumberType;
 use crate::source::TriggerSource;
 
@@ -314,26 +318,43 @@ pub struct Policy {
     pub number_types: NumberTypePolicy,
     pub form: FormPolicy,
     pub suspicious: SuspiciousPolicy,
+    pub state: StatePolicy,
+    pub cooldown: CooldownPolicy,
+    pub user_limits: UserLimitsPolicy,
+    pub prefix_velocity: PrefixPolicy,
+    pub country_velocity: CountryVelocityPolicy,
+    pub pool_rate: PoolRatePolicy,
+    pub budget: BudgetPolicy,
+    pub exemptions: Exemptions,
     /// SHA-256 of the source text: which policy made a decision.
     pub digest: String,
 }
 
 /// The top-level sections a policy may have.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 14] = [
     "version",
     "trigger",
     "countries",
     "number-types",
     "form",
     "suspicious",
+    "state",
+    "cooldown",
+    "user-limits",
+    "prefix-velocity",
+    "country-velocity",
+    "pool-rate",
+    "budget",
+    "exemptions",
 ];
 
-struct Collector {
+/// Gathers every problem of a policy, each with its key.
+pub(crate) struct Collector {
     problems: Vec<Problem>,
 }
 
 impl Collector {
-    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             key: key.into(),
             message: message.into(),
@@ -341,7 +362,7 @@ impl Collector {
     }
 
     /// Deserializes one section, recording unknown keys and type errors.
-    fn section<T: DeserializeOwned>(
+    pub(crate) fn section<T: DeserializeOwned>(
         &mut self,
         table: &toml::Table,
         name: &str,
@@ -440,24 +461,48 @@ impl Policy {
         let suspicious =
             c.section::<WireSuspicious>(&table, "suspicious", || Some(Default::default()));
 
+        let state = c.section(&table, "state", || Some(Default::default()));
+        let cooldown = c.section(&table, "cooldown", || Some(Default::default()));
+        let user = c.section(&table, "user-limits", || Some(Default::default()));
+        let prefix = c.section(&table, "prefix-velocity", || Some(Default::default()));
+        let cv = c.section(&table, "country-velocity", || Some(Default::default()));
+        let pool = c.section(&table, "pool-rate", || Some(Default::default()));
+        let budget = c.section(&table, "budget", || Some(Default::default()));
+        let exemptions = c.section(&table, "exemptions", || Some(Default::default()));
+
         let trigger = trigger.map(|t| check_trigger(t, &mut c));
         let countries = countries.map(|w| check_countries(w, &mut c));
         let number_types = types.map(|w| check_types(w, &mut c));
         let suspicious = suspicious.map(|w| check_suspicious(w, &mut c));
+        let state = state.map(|w| limits::check_state(w, &mut c));
+        let cooldown = cooldown.map(|w| limits::check_cooldown(w, &mut c));
+        let user_limits = user.map(|w| limits::check_user(w, &mut c));
+        let prefix_velocity = prefix.map(|w| limits::check_prefix(w, &mut c));
+        let country_velocity = cv.map(|w| limits::check_country_velocity(w, &mut c));
+        let pool_rate = pool.map(|w| limits::check_pool(w, &mut c));
+        let budget = budget.map(|w| limits::check_budget(w, &mut c, country_list));
+        let exemptions = exemptions.map(|w| limits::check_exemptions(w, &mut c));
 
-        match (trigger, countries, number_types, form, suspicious) {
-            (Some(trigger), Some(countries), Some(number_types), Some(form), Some(suspicious))
-                if c.problems.is_empty() =>
-            {
-                Ok(Policy {
-                    trigger,
-                    countries,
-                    number_types,
-                    form: FormPolicy { mode: form.mode },
-                    suspicious,
-                    digest: hex::encode(Sha256::digest(text.as_bytes())),
-                })
-            }
+        let built = (|| {
+            Some(Policy {
+                trigger: trigger?,
+                countries: countries?,
+                number_types: number_types?,
+                form: FormPolicy { mode: form?.mode },
+                suspicious: suspicious?,
+                state: state?,
+                cooldown: cooldown?,
+                user_limits: user_limits?,
+                prefix_velocity: prefix_velocity?,
+                country_velocity: country_velocity?,
+                pool_rate: pool_rate?,
+                budget: budget?,
+                exemptions: exemptions?,
+                digest: hex::encode(Sha256::digest(text.as_bytes())),
+            })
+        })();
+        match built {
+            Some(policy) if c.problems.is_empty() => Ok(policy),
             _ => Err(err(c.problems)),
         }
     }
@@ -530,7 +575,7 @@ fn check_trigger(w: WireTrigger, c: &mut Collector) -> TriggerPolicy {
     }
 }
 
-fn country_list(list: &[String], key: &str, c: &mut Collector) -> BTreeSet<Country> {
+pub(crate) fn country_list(list: &[String], key: &str, c: &mut Collector) -> BTreeSet<Country> {
     let mut out = BTreeSet::new();
     for (i, code) in list.iter().enumerate() {
         match Country::parse(code) {

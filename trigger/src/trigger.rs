@@ -7,10 +7,11 @@
 //! | situation | answer |
 //! |---|---|
 //! | SMS allowed or monitored | the event, `smsMessage` set if the policy has `sms-message` |
-//! | SMS blocked | error `SmsBlocked`, message = the block code (`SMS_BLOCKED_COUNTRY` …) |
+//! | SMS blocked | error `SmsBlocked`, message = the block code (`SMS_BLOCKED_COUNTRY`, `RATE_LIMITED retryAfterSeconds=42` …) |
+//! | store failure or timeout | static guards still decide; stateful ones follow `on-store-error` |
 //! | source not SMS-bound for this pool (`sms-sources`) | the event, untouched |
 //! | no `phone_number` attribute | the event, untouched (there is nowhere to send an SMS) |
-//! | PostConfirmation / PostAuthentication | the event, untouched (never blocked) |
+//! | PostConfirmation / PostAuthentication | the event, untouched, never blocked; a pending code for the phone is recorded as verified |
 //! | unknown `triggerSource` | the event, untouched, logged (`unknown-source = "pass"`), or `SMS_BLOCKED` |
 //! | malformed event | error `MalformedEvent`, message `MALFORMED_EVENT` plus what is wrong |
 //!
@@ -26,6 +27,19 @@ use crate::engine::{Engine, Verdict};
 use crate::hash::PhoneHasher;
 use crate::policy::UnknownSource;
 use crate::source::TriggerSource;
+use crate::stateful::{self, Subject};
+use crate::store::Store;
+
+/// What the adapter needs besides the engine: the state store and the two
+/// hashers (one for logs, one for store keys).
+#[derive(Debug)]
+pub struct TriggerContext<S> {
+    pub store: S,
+    /// Hashes phone numbers for logs.
+    pub log_hasher: PhoneHasher,
+    /// Hashes phone numbers, users and prefixes for store keys.
+    pub store_keys: PhoneHasher,
+}
 
 /// A trigger failure as Lambda reports it: `errorType` and `errorMessage`.
 /// Cognito shows the message to the client as
@@ -81,8 +95,13 @@ fn family(source: &str) -> Family {
     }
 }
 
-/// Handles one Cognito event with the given engine.
-pub fn handle(engine: &Engine, hasher: &PhoneHasher, event: Value) -> Result<Value, TriggerError> {
+/// Handles one Cognito event with the given engine; `now` is Unix seconds.
+pub async fn handle<S: Store>(
+    engine: &Engine,
+    ctx: &TriggerContext<S>,
+    event: Value,
+    now: i64,
+) -> Result<Value, TriggerError> {
     let started = Instant::now();
     let Some(source) = event.get("triggerSource").and_then(Value::as_str) else {
         tracing::warn!(
@@ -95,7 +114,7 @@ pub fn handle(engine: &Engine, hasher: &PhoneHasher, event: Value) -> Result<Val
     let source = source.to_string();
     match family(&source) {
         Family::Verification => {
-            log_pass(&source, "verification-trigger", started);
+            verification(engine, ctx, &source, &event, now, started).await;
             Ok(event)
         }
         Family::Unknown => match engine.policy().trigger.unknown_source {
@@ -123,15 +142,50 @@ pub fn handle(engine: &Engine, hasher: &PhoneHasher, event: Value) -> Result<Val
                 Err(TriggerError::blocked("SMS_BLOCKED".into()))
             }
         },
-        Family::CustomMessage(src) => custom_message(engine, hasher, src, event, started),
+        Family::CustomMessage(src) => custom_message(engine, ctx, src, event, now, started).await,
     }
 }
 
-fn custom_message(
+/// PostConfirmation / PostAuthentication: never blocks, whatever happens.
+async fn verification<S: Store>(
     engine: &Engine,
-    hasher: &PhoneHasher,
+    ctx: &TriggerContext<S>,
+    source: &str,
+    event: &Value,
+    now: i64,
+    started: Instant,
+) {
+    let phone = event
+        .pointer("/request/userAttributes/phone_number")
+        .and_then(Value::as_str);
+    let Some(phone) = phone else {
+        log_pass(source, "verification-without-phone", started);
+        return;
+    };
+    let outcome = stateful::verified(engine, &ctx.store, &ctx.store_keys, phone, now).await;
+    let (recorded, store_error) = match &outcome {
+        Ok(v) => (*v, false),
+        Err(_) => (false, true),
+    };
+    tracing::info!(
+        target: "pumpguard::decision",
+        outcome = "pass",
+        why = "verification-trigger",
+        trigger_source = source,
+        verification_recorded = recorded,
+        store_error,
+        phone_hash = %ctx.log_hasher.hash(phone),
+        latency_us = elapsed_us(started),
+        "verification"
+    );
+}
+
+async fn custom_message<S: Store>(
+    engine: &Engine,
+    ctx: &TriggerContext<S>,
     source: TriggerSource,
     mut event: Value,
+    now: i64,
     started: Instant,
 ) -> Result<Value, TriggerError> {
     let typed: CognitoEventUserPoolsCustomMessage =
@@ -163,8 +217,19 @@ fn custom_message(
         return Ok(event);
     }
 
-    let decision = engine.decide(source, &phone);
-    let phone_hash = hasher.hash(&phone);
+    let header = &typed.cognito_event_user_pools_header;
+    let user = match typed.request.user_attributes.get("sub") {
+        Some(Value::String(sub)) => Some(sub.as_str()),
+        _ => header.user_name.as_deref(),
+    };
+    let subject = Subject {
+        source,
+        phone: &phone,
+        user,
+        now,
+    };
+    let decision = stateful::judge(engine, &ctx.store, &ctx.store_keys, subject).await;
+    let phone_hash = ctx.log_hasher.hash(&phone);
     let reasons = decision.reasons().join(",");
     let block = match decision.verdict {
         Verdict::Block => decision.block_code(policy.trigger.disclosure),
@@ -179,8 +244,12 @@ fn custom_message(
         country = decision.country.as_ref().map_or("unknown", |c| c.as_str()),
         number_type = decision.number_type.map_or("unparsable", |t| t.as_str()),
         phone_hash = %phone_hash,
+        retry_after = decision.retry_after(),
+        exempt = decision.exempt,
+        store_error = decision.store_error,
+        cost_micro_usd = decision.cost_micro_usd,
         policy = &policy.digest[..12],
-        user_pool_id = typed.cognito_event_user_pools_header.user_pool_id.as_deref().unwrap_or(""),
+        user_pool_id = header.user_pool_id.as_deref().unwrap_or(""),
         latency_us = elapsed_us(started),
         "decision"
     );

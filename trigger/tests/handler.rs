@@ -11,7 +11,8 @@ use std::io::Write;
 use std::sync::{Arc, Once};
 
 use pumpguard::hash::PhoneHasher;
-use pumpguard::trigger::{handle, TriggerError};
+use pumpguard::store::MemoryStore;
+use pumpguard::trigger::{handle, TriggerContext, TriggerError};
 use pumpguard::{Engine, Policy, TriggerSource};
 use serde_json::{json, Value};
 
@@ -37,6 +38,23 @@ fn hasher() -> PhoneHasher {
     PhoneHasher::new(b"test-key-0123456789").expect("key")
 }
 
+/// A fixed clock: 2026-11-21T12:00:00Z.
+const NOW: i64 = 1_795_262_400;
+
+/// One event through the adapter, with a fresh in-memory store.
+fn run(engine: &Engine, event: Value) -> Result<Value, TriggerError> {
+    let ctx = TriggerContext {
+        store: MemoryStore::new(),
+        log_hasher: hasher(),
+        store_keys: hasher(),
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+        .block_on(handle(engine, &ctx, event, NOW))
+}
+
 fn with_source(mut event: Value, source: &str, phone: &str) -> Value {
     event["triggerSource"] = json!(source);
     event["request"]["userAttributes"]["phone_number"] = json!(phone);
@@ -53,7 +71,7 @@ fn blocked(r: Result<Value, TriggerError>) -> TriggerError {
 #[test]
 fn real_sample_event_without_phone_passes_untouched() {
     let event = fixture("custommessage-sample.json");
-    let out = handle(&example(), &hasher(), event.clone()).expect("pass");
+    let out = run(&example(), event.clone()).expect("pass");
     assert_eq!(out, event);
 }
 
@@ -61,7 +79,7 @@ fn real_sample_event_without_phone_passes_untouched() {
 fn real_sample_event_with_a_jamaican_number_is_blocked() {
     let mut event = fixture("custommessage-sample.json");
     event["request"]["userAttributes"]["phone_number"] = json!("+18762101234");
-    let e = blocked(handle(&example(), &hasher(), event));
+    let e = blocked(run(&example(), event));
     assert_eq!(e.error_type, "SmsBlocked");
     assert_eq!(e.message, "SMS_BLOCKED_COUNTRY");
 }
@@ -71,19 +89,18 @@ fn every_custom_message_source_is_judged() {
     let base = fixture("signup-allow.json");
     for source in TriggerSource::ALL {
         let allowed = with_source(base.clone(), source.as_str(), "+14155552671");
-        let out = handle(&example(), &hasher(), allowed.clone())
-            .unwrap_or_else(|e| panic!("{source}: {e}"));
+        let out = run(&example(), allowed.clone()).unwrap_or_else(|e| panic!("{source}: {e}"));
         assert_eq!(
             out, allowed,
             "{source}: an allowed event comes back unchanged"
         );
 
         let premium = with_source(base.clone(), source.as_str(), "+19002345678");
-        let e = blocked(handle(&example(), &hasher(), premium));
+        let e = blocked(run(&example(), premium));
         assert_eq!(e.message, "SMS_BLOCKED_NUMBER", "{source}");
 
         let jm = with_source(base.clone(), source.as_str(), "+1 876 210 1234");
-        let e = blocked(handle(&example(), &hasher(), jm));
+        let e = blocked(run(&example(), jm));
         assert_eq!(e.message, "SMS_BLOCKED_COUNTRY", "{source}");
     }
 }
@@ -91,19 +108,18 @@ fn every_custom_message_source_is_judged() {
 #[test]
 fn fixtures_used_by_the_lambda_end_to_end_test() {
     let e = example();
-    let h = hasher();
     let allow = fixture("signup-allow.json");
-    assert_eq!(handle(&e, &h, allow.clone()).expect("allow"), allow);
+    assert_eq!(run(&e, allow.clone()).expect("allow"), allow);
     assert_eq!(
-        blocked(handle(&e, &h, fixture("resend-block-jamaica.json"))).message,
+        blocked(run(&e, fixture("resend-block-jamaica.json"))).message,
         "SMS_BLOCKED_COUNTRY"
     );
     assert_eq!(
-        blocked(handle(&e, &h, fixture("forgot-block-premium.json"))).message,
+        blocked(run(&e, fixture("forgot-block-premium.json"))).message,
         "SMS_BLOCKED_NUMBER"
     );
     let unknown = fixture("unknown-source.json");
-    assert_eq!(handle(&e, &h, unknown.clone()).expect("pass"), unknown);
+    assert_eq!(run(&e, unknown.clone()).expect("pass"), unknown);
 }
 
 #[test]
@@ -114,9 +130,9 @@ fn sources_outside_sms_sources_pass_untouched() {
         "CustomMessage_ForgotPassword",
         "+18762101234",
     );
-    assert_eq!(handle(&e, &hasher(), forgot.clone()).expect("pass"), forgot);
+    assert_eq!(run(&e, forgot.clone()).expect("pass"), forgot);
     let signup = with_source(forgot, "CustomMessage_SignUp", "+18762101234");
-    assert!(handle(&e, &hasher(), signup).is_err());
+    assert!(run(&e, signup).is_err());
 }
 
 #[test]
@@ -127,22 +143,16 @@ fn verification_triggers_are_never_blocked() {
     ] {
         let mut event = fixture(name);
         event["request"]["userAttributes"]["phone_number"] = json!("+19002345678");
-        assert_eq!(
-            handle(&example(), &hasher(), event.clone()).expect(name),
-            event
-        );
+        assert_eq!(run(&example(), event.clone()).expect(name), event);
     }
 }
 
 #[test]
 fn unknown_source_follows_the_policy() {
     let event = fixture("unknown-source.json");
-    assert_eq!(
-        handle(&engine_with(""), &hasher(), event.clone()).expect("pass"),
-        event
-    );
+    assert_eq!(run(&engine_with(""), event.clone()).expect("pass"), event);
     let strict = engine_with("[trigger]\nunknown-source = \"block\"\n");
-    let e = blocked(handle(&strict, &hasher(), event));
+    let e = blocked(run(&strict, event));
     assert_eq!(e.message, "SMS_BLOCKED");
 }
 
@@ -159,7 +169,7 @@ fn malformed_events_get_a_clear_error_without_the_number() {
                "response": {}}),
     ];
     for event in cases {
-        let e = handle(&example(), &hasher(), event.clone()).expect_err("malformed");
+        let e = run(&example(), event.clone()).expect_err("malformed");
         assert_eq!(e.error_type, "MalformedEvent", "{event}");
         assert!(e.message.starts_with("MALFORMED_EVENT: "), "{}", e.message);
         assert!(!e.message.contains("8762101234"), "{}", e.message);
@@ -170,14 +180,14 @@ fn malformed_events_get_a_clear_error_without_the_number() {
 fn a_non_string_phone_is_judged_invalid() {
     let mut event = fixture("signup-allow.json");
     event["request"]["userAttributes"]["phone_number"] = json!(14155552671u64);
-    let e = blocked(handle(&example(), &hasher(), event));
+    let e = blocked(run(&example(), event));
     assert_eq!(e.message, "SMS_BLOCKED_COUNTRY");
 }
 
 #[test]
 fn configured_sms_message_keeps_the_code() {
     let e = engine_with("[trigger]\nsms-message = \"Your Example code is {####}\"\n");
-    let out = handle(&e, &hasher(), fixture("signup-allow.json")).expect("allow");
+    let out = run(&e, fixture("signup-allow.json")).expect("allow");
     assert_eq!(
         out["response"]["smsMessage"],
         json!("Your Example code is {####}")
@@ -192,7 +202,7 @@ fn configured_sms_message_keeps_the_code() {
         "CustomMessage_AdminCreateUser",
         "+14155552671",
     );
-    let out = handle(&e, &hasher(), admin.clone()).expect("allow");
+    let out = run(&e, admin.clone()).expect("allow");
     assert_eq!(out, admin);
 }
 
@@ -200,13 +210,10 @@ fn configured_sms_message_keeps_the_code() {
 fn disclosure_levels() {
     let jm = fixture("resend-block-jamaica.json");
     let generic = engine_with("[trigger]\ndisclosure = \"generic\"\n");
-    assert_eq!(
-        blocked(handle(&generic, &hasher(), jm.clone())).message,
-        "SMS_BLOCKED"
-    );
+    assert_eq!(blocked(run(&generic, jm.clone())).message, "SMS_BLOCKED");
     let detailed = engine_with("[trigger]\ndisclosure = \"detailed\"\n");
     assert_eq!(
-        blocked(handle(&detailed, &hasher(), jm)).message,
+        blocked(run(&detailed, jm)).message,
         "SMS_BLOCKED_COUNTRY:COUNTRY_NOT_ALLOWED"
     );
 }
@@ -215,7 +222,7 @@ fn disclosure_levels() {
 fn monitor_mode_sends_and_records() {
     let e = engine_with("[trigger]\nmode = \"monitor\"\n");
     let jm = fixture("resend-block-jamaica.json");
-    assert_eq!(handle(&e, &hasher(), jm.clone()).expect("monitor"), jm);
+    assert_eq!(run(&e, jm.clone()).expect("monitor"), jm);
 }
 
 thread_local! {
@@ -260,7 +267,7 @@ fn logged(f: impl FnOnce()) -> Vec<Value> {
 fn one_json_log_line_per_decision_with_a_hash_not_the_number() {
     let h = hasher();
     let lines = logged(|| {
-        let _ = handle(&example(), &h, fixture("resend-block-jamaica.json"));
+        let _ = run(&example(), fixture("resend-block-jamaica.json"));
     });
     assert_eq!(lines.len(), 1, "{lines:?}");
     let l = &lines[0];
@@ -279,7 +286,7 @@ fn one_json_log_line_per_decision_with_a_hash_not_the_number() {
         ("unknown-source.json", "unknown-trigger-source"),
     ] {
         let lines = logged(|| {
-            let _ = handle(&example(), &h, fixture(name));
+            let _ = run(&example(), fixture(name));
         });
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert_eq!(lines[0]["why"], why);

@@ -3,23 +3,44 @@
 //! Configuration (environment):
 //! - `PUMPGUARD_POLICY` / `PUMPGUARD_POLICY_FILE`: the bootstrap policy
 //!   (default: `policy.toml` beside this binary, else the built-in baseline).
-//! - `PUMPGUARD_TABLE`: the DynamoDB table holding the published policy.
+//! - `PUMPGUARD_TABLE`: the DynamoDB table holding the published policy and
+//!   the stateful guards' counters. Without it, state lives in this instance's
+//!   memory only (not shared: for trials, never production).
 //! - `PUMPGUARD_POLICY_REFRESH_SECONDS` (30) and `PUMPGUARD_POLICY_FETCH_TIMEOUT_MS` (500).
-//! - `PUMPGUARD_PHONE_HASH_KEY`: key (≥ 16 bytes) for the phone hashes in logs.
+//! - `PUMPGUARD_PHONE_HASH_KEY`: key (≥ 16 bytes) for the phone hashes in logs
+//!   and in the table's keys.
 //! - `RUST_LOG`: log filter (default `info`, without the runtime's per-error line).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use pumpguard::dynamo::DynamoStore;
 use pumpguard::hash::PhoneHasher;
 use pumpguard::published::{bootstrap_policy, DynamoPolicyStore, PolicyCache};
-use pumpguard::trigger::{handle, TriggerError};
+use pumpguard::store::{MemoryStore, Op, OpResult, Store, StoreError};
+use pumpguard::trigger::{handle, TriggerContext, TriggerError};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
 fn env(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.is_empty())
+}
+
+/// The state store: the table when configured, else this instance's memory.
+#[derive(Debug)]
+enum AnyStore {
+    Dynamo(DynamoStore),
+    Memory(MemoryStore),
+}
+
+impl Store for AnyStore {
+    async fn execute(&self, op: Op) -> Result<OpResult, StoreError> {
+        match self {
+            AnyStore::Dynamo(s) => s.execute(op).await,
+            AnyStore::Memory(s) => s.execute(op).await,
+        }
+    }
 }
 
 fn env_u64(key: &str, default: u64, max: u64) -> u64 {
@@ -45,18 +66,18 @@ async fn main() -> Result<(), Error> {
         .with_ansi(false)
         .init();
 
-    let hasher = match env("PUMPGUARD_PHONE_HASH_KEY").and_then(|k| PhoneHasher::new(k.as_bytes()))
-    {
-        Some(h) => h,
-        None => {
-            tracing::warn!(
-                target: "pumpguard::config",
-                "PUMPGUARD_PHONE_HASH_KEY is unset or shorter than 16 bytes; phone hashes in \
-                 logs use a per-instance key and cannot be correlated across instances"
-            );
-            PhoneHasher::ephemeral()
-        }
-    };
+    let (log_hasher, store_keys) =
+        match env("PUMPGUARD_PHONE_HASH_KEY").and_then(|k| PhoneHasher::new(k.as_bytes())) {
+            Some(h) => (h.clone(), h),
+            None => {
+                tracing::warn!(
+                    target: "pumpguard::config",
+                    "PUMPGUARD_PHONE_HASH_KEY is unset or shorter than 16 bytes; phone hashes \
+                     in logs use a per-instance key, and table keys a public one"
+                );
+                (PhoneHasher::ephemeral(), PhoneHasher::unkeyed())
+            }
+        };
 
     let exe_dir = std::env::current_exe()
         .ok()
@@ -78,7 +99,7 @@ async fn main() -> Result<(), Error> {
     // Load the phone metadata now, not in the first user's request.
     let _ = pumpguard::phone::classify("+14155552671");
 
-    let store = match env("PUMPGUARD_TABLE") {
+    let (policy_store, state_store) = match env("PUMPGUARD_TABLE") {
         Some(table) => {
             let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .timeout_config(
@@ -90,23 +111,37 @@ async fn main() -> Result<(), Error> {
                 )
                 .load()
                 .await;
-            Some(DynamoPolicyStore::new(
-                aws_sdk_dynamodb::Client::new(&config),
-                table,
-            ))
+            let client = aws_sdk_dynamodb::Client::new(&config);
+            (
+                Some(DynamoPolicyStore::new(client.clone(), table.clone())),
+                AnyStore::Dynamo(DynamoStore::new(client, table)),
+            )
         }
-        None => None,
+        None => {
+            tracing::warn!(
+                target: "pumpguard::config",
+                "PUMPGUARD_TABLE is unset: cooldowns and limits are counted in this instance's \
+                 memory only, and policy changes need a redeploy"
+            );
+            (None, AnyStore::Memory(MemoryStore::new()))
+        }
     };
     let cache = Arc::new(Mutex::new(PolicyCache::new(
         boot.policy,
-        store,
+        policy_store,
         Duration::from_secs(env_u64("PUMPGUARD_POLICY_REFRESH_SECONDS", 30, 300)),
         Duration::from_millis(env_u64("PUMPGUARD_POLICY_FETCH_TIMEOUT_MS", 500, 2000)),
     )));
 
+    let ctx = Arc::new(TriggerContext {
+        store: state_store,
+        log_hasher,
+        store_keys,
+    });
+
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let cache = cache.clone();
-        let hasher = hasher.clone();
+        let ctx = ctx.clone();
         async move {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -116,7 +151,10 @@ async fn main() -> Result<(), Error> {
                 cache.refresh(now).await;
                 cache.current()
             };
-            handle(&engine, &hasher, event.payload).map_err(|e: TriggerError| e)
+            let unix = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            handle(&engine, &ctx, event.payload, unix)
+                .await
+                .map_err(|e: TriggerError| e)
         }
     }))
     .await

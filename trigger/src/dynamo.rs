@@ -1,0 +1,335 @@
+//! The DynamoDB [`Store`]: one table, single-table design.
+//!
+//! | item | pk | sk | attributes |
+//! |---|---|---|---|
+//! | phone cooldown | `phone#<hash>` | `cooldown` | `last_at`, `level`, `verified_at` |
+//! | user phones / sends | `user#<hash>` | `phones#d<day>` / `sends#h<hour>` | `phones` (string set), `sends` |
+//! | number prefix | `prefix#<hash>` | `w<window>#<bucket>` | `sends` |
+//! | country | `country#<CC>` | `h<hour>` / `d<day>` | `sent`, `verified`, `peak_hour` |
+//! | pool | `pool` | `m<minute>` / `h<hour>` | `sends` |
+//! | spend | `spend` | `d<day>` / `m<yyyymm>` | `micro_usd` |
+//! | published policy | `policy` | `current` | `body`, `digest`, `published_at` |
+//!
+//! Phone numbers, users and prefixes appear only as keyed hashes. Every
+//! counter item has `expires_at` for the table's TTL; the one policy item
+//! does not (it is a single item that is replaced, never accumulated).
+//!
+//! Each [`Op`] is one request except `Cooldown`, which sends two conditional
+//! updates at once (a new streak, or the next step of one): at most one can
+//! succeed, and together they are still one round trip.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::store::{cooldown_step, ItemKey, Op, OpResult, Store, StoreError};
+
+/// The trigger's table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn numbers(item: Option<&Item>) -> BTreeMap<String, i64> {
+    item.map(|i| {
+        i.iter()
+            .filter_map(|(k, v)| match v {
+                AttributeValue::N(x) => x.parse().ok().map(|x| (k.clone(), x)),
+                _ => None,
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn request_error<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Request(format!("{}", DisplayErrorContext(&e)))
+}
+
+/// `Ok(Some(old item))` when the condition failed, `Ok(None)` when the update applied.
+fn conditional<R: std::fmt::Debug>(
+    r: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<UpdateItemError, R>,
+    >,
+) -> Result<Option<Item>, StoreError> {
+    match r {
+        Ok(_) => Ok(None),
+        Err(SdkError::ServiceError(e)) => match e.into_err() {
+            UpdateItemError::ConditionalCheckFailedException(c) => {
+                Ok(Some(c.item.unwrap_or_default()))
+            }
+            other => Err(StoreError::Request(format!(
+                "{}",
+                DisplayErrorContext(&other)
+            ))),
+        },
+        Err(e) => Err(request_error(e)),
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn update(
+        &self,
+        key: &ItemKey,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&key.pk))
+            .key("sk", s(&key.sk))
+    }
+
+    async fn cooldown(
+        &self,
+        key: &ItemKey,
+        now: i64,
+        ladder: &[i64],
+        reset_after: i64,
+        expires_at: i64,
+    ) -> Result<OpResult, StoreError> {
+        let reset_cut = now - reset_after;
+        let fresh = self
+            .update(key)
+            .condition_expression("attribute_not_exists(last_at) OR last_at <= :reset_cut")
+            .update_expression("SET last_at = :now, #lv = :one, expires_at = :exp")
+            .expression_attribute_names("#lv", "level")
+            .expression_attribute_values(":reset_cut", n(reset_cut))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":exp", n(expires_at))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send();
+
+        // The next step of a streak: one clause per ladder step.
+        let last = ladder.len();
+        let mut clauses = Vec::with_capacity(last);
+        let mut streak = self
+            .update(key)
+            .update_expression("SET last_at = :now, expires_at = :exp ADD #lv :one")
+            .expression_attribute_names("#lv", "level")
+            .expression_attribute_values(":reset_cut", n(reset_cut))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":exp", n(expires_at))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (i, cooldown) in ladder.iter().enumerate() {
+            let k = i + 1;
+            let level = if last == 1 {
+                String::new()
+            } else if k == 1 {
+                "(attribute_not_exists(#lv) OR #lv <= :l1) AND ".to_string()
+            } else if k == last {
+                format!("#lv >= :l{k} AND ")
+            } else {
+                format!("#lv = :l{k} AND ")
+            };
+            clauses.push(format!("({level}last_at <= :c{k})"));
+            streak = streak.expression_attribute_values(format!(":c{k}"), n(now - cooldown));
+            if last > 1 {
+                streak = streak.expression_attribute_values(
+                    format!(":l{k}"),
+                    n(i64::try_from(k).unwrap_or(i64::MAX)),
+                );
+            }
+        }
+        let streak = streak
+            .condition_expression(format!(
+                "attribute_exists(last_at) AND last_at > :reset_cut AND ({})",
+                clauses.join(" OR ")
+            ))
+            .send();
+
+        let (fresh, streak) = futures_util::future::join(fresh, streak).await;
+        let (fresh, streak) = (conditional(fresh)?, conditional(streak)?);
+        match (fresh, streak) {
+            (None, _) | (_, None) => Ok(OpResult::Cooldown {
+                allowed: true,
+                retry_after: 0,
+            }),
+            (Some(a), Some(b)) => {
+                // Both saw a phone in cooldown; take the later state.
+                let (na, nb) = (numbers(Some(&a)), numbers(Some(&b)));
+                let old = if na.get("last_at") >= nb.get("last_at") {
+                    na
+                } else {
+                    nb
+                };
+                let (_, retry, _) = cooldown_step(
+                    old.get("last_at").copied(),
+                    old.get("level").copied(),
+                    now,
+                    ladder,
+                    reset_after,
+                );
+                Ok(OpResult::Cooldown {
+                    allowed: false,
+                    retry_after: retry.max(1),
+                })
+            }
+        }
+    }
+}
+
+impl Store for DynamoStore {
+    async fn execute(&self, op: Op) -> Result<OpResult, StoreError> {
+        match op {
+            Op::Cooldown {
+                key,
+                now,
+                ladder,
+                reset_after,
+                expires_at,
+            } => {
+                self.cooldown(&key, now, &ladder, reset_after, expires_at)
+                    .await
+            }
+            Op::Add {
+                key,
+                attr,
+                amount,
+                expires_at,
+            } => {
+                let out = self
+                    .update(&key)
+                    .update_expression("ADD #a :n SET expires_at = :exp")
+                    .expression_attribute_names("#a", attr)
+                    .expression_attribute_values(":n", n(amount))
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .return_values(ReturnValue::AllNew)
+                    .send()
+                    .await
+                    .map_err(request_error)?;
+                Ok(OpResult::Numbers(numbers(out.attributes.as_ref())))
+            }
+            Op::AddMember {
+                key,
+                attr,
+                member,
+                expires_at,
+            } => {
+                let out = self
+                    .update(&key)
+                    .update_expression("ADD #a :m SET expires_at = :exp")
+                    .expression_attribute_names("#a", attr.clone())
+                    .expression_attribute_values(":m", AttributeValue::Ss(vec![member]))
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .return_values(ReturnValue::UpdatedNew)
+                    .send()
+                    .await
+                    .map_err(request_error)?;
+                match out.attributes.as_ref().and_then(|a| a.get(&attr)) {
+                    Some(AttributeValue::Ss(set)) => Ok(OpResult::SetSize(set.len() as u64)),
+                    _ => Err(StoreError::Data(format!("{attr} is not a string set"))),
+                }
+            }
+            Op::Read { keys } => {
+                if keys.is_empty() {
+                    return Ok(OpResult::Items(Vec::new()));
+                }
+                let mut request = KeysAndAttributes::builder();
+                for k in &keys {
+                    request = request.keys(HashMap::from([
+                        ("pk".to_string(), s(&k.pk)),
+                        ("sk".to_string(), s(&k.sk)),
+                    ]));
+                }
+                let request = request
+                    .build()
+                    .map_err(|e| StoreError::Request(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(request_error)?;
+                if out
+                    .unprocessed_keys
+                    .as_ref()
+                    .is_some_and(|u| u.values().any(|k| !k.keys.is_empty()))
+                {
+                    return Err(StoreError::Request(
+                        "BatchGetItem left keys unprocessed (throttled)".into(),
+                    ));
+                }
+                let found: HashMap<(String, String), Item> = out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|item| {
+                        let pk = item.get("pk")?.as_s().ok()?.clone();
+                        let sk = item.get("sk")?.as_s().ok()?.clone();
+                        Some(((pk, sk), item))
+                    })
+                    .collect();
+                Ok(OpResult::Items(
+                    keys.iter()
+                        .map(|k| numbers(found.get(&(k.pk.clone(), k.sk.clone()))))
+                        .collect(),
+                ))
+            }
+            Op::Verify { key, now } => {
+                let r = self
+                    .update(&key)
+                    .condition_expression(
+                        "attribute_exists(last_at) AND \
+                         (attribute_not_exists(verified_at) OR last_at > verified_at)",
+                    )
+                    .update_expression("SET verified_at = :now, #lv = :one")
+                    .expression_attribute_names("#lv", "level")
+                    .expression_attribute_values(":now", n(now))
+                    .expression_attribute_values(":one", n(1))
+                    .send()
+                    .await;
+                Ok(OpResult::Verified(conditional(r)?.is_none()))
+            }
+            Op::RaiseTo {
+                key,
+                attr,
+                value,
+                expires_at,
+            } => {
+                let r = self
+                    .update(&key)
+                    .condition_expression("attribute_not_exists(#a) OR #a < :v")
+                    .update_expression("SET #a = :v, expires_at = :exp")
+                    .expression_attribute_names("#a", attr)
+                    .expression_attribute_values(":v", n(value))
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .send()
+                    .await;
+                conditional(r)?;
+                Ok(OpResult::Done)
+            }
+        }
+    }
+}

@@ -1,0 +1,543 @@
+//! The stateful guards: what to count for one SMS, and what the counts mean.
+//!
+//! [`Engine::plan`] turns a static decision into [`Op`]s (pure: the time comes
+//! in as a value); a [`Store`] runs them all at once; [`Engine::conclude`]
+//! reads the results into findings (pure again). [`judge`] and [`verified`]
+//! are the async glue the Lambda and the CLI share.
+//!
+//! Counters count *attempts* that passed the static guards (a number blocked
+//! by country or type never touches the store). Windows are fixed buckets
+//! (this minute, this hour, this UTC day, this UTC month). Each limit is exact
+//! under concurrency: every counter increment is atomic and returns its new
+//! value, so with a limit of K exactly K concurrent attempts see a count ≤ K.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use crate::country::Country;
+use crate::engine::{Check, Decision, Engine, Finding, Reason, Verdict};
+use crate::hash::PhoneHasher;
+use crate::limits::{OnStoreError, WhenExhausted};
+use crate::phone;
+use crate::policy::Mode;
+use crate::source::TriggerSource;
+use crate::store::{ItemKey, Op, OpResult, Store, StoreError};
+
+const MINUTE: i64 = 60;
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+/// Which stateful guard an op serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    Cooldown,
+    UserPhones,
+    UserSends,
+    Prefix,
+    CountryHour,
+    CountryDay,
+    CountryHistory,
+    PoolMinute,
+    PoolHour,
+    SpendDay,
+    SpendMonth,
+}
+
+/// The ops for one decision, each tagged with its guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<(Step, Op)>,
+    pub now: i64,
+}
+
+/// Who and what one SMS is for, beyond the number.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub source: TriggerSource,
+    pub phone: &'a str,
+    /// A stable user id (`sub`, else the username), if the event has one.
+    pub user: Option<&'a str>,
+    /// Unix seconds, from the caller's clock.
+    pub now: i64,
+}
+
+fn month_key(now: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(now) {
+        Ok(t) => format!("{:04}{:02}", t.year(), u8::from(t.month())),
+        Err(_) => "000000".into(),
+    }
+}
+
+fn month_end(now: i64) -> i64 {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(now) else {
+        return now + 31 * DAY;
+    };
+    let (y, m) = match t.month() {
+        time::Month::December => (t.year() + 1, time::Month::January),
+        m => (t.year(), m.next()),
+    };
+    time::Date::from_calendar_date(y, m, 1)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .unwrap_or(now + 31 * DAY)
+}
+
+fn bucket_end(now: i64, len: i64) -> i64 {
+    (now.div_euclid(len) + 1) * len
+}
+
+fn secs_until(end: i64, now: i64) -> u64 {
+    u64::try_from((end - now).max(1)).unwrap_or(1)
+}
+
+fn country_code(c: Option<Country>) -> String {
+    c.map_or_else(|| "ZZ".to_string(), |c| c.to_string())
+}
+
+fn jitter_fraction(hash: &str, step: usize) -> i64 {
+    // Two hex digits of the phone's store hash, offset by the step: 0..=255.
+    let i = (step * 2) % hash.len().saturating_sub(1).max(1);
+    hash.get(i..i + 2)
+        .and_then(|h| i64::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// The ops a static decision needs, or an empty plan when it needs none
+    /// (blocked already, exempt, or every stateful guard off).
+    pub fn plan(&self, d: &Decision, s: &Subject<'_>, keys: &PhoneHasher) -> Plan {
+        let p = &**self.policy();
+        let now = s.now;
+        let mut steps = Vec::new();
+        let on = |m: Mode| p.effective(m) != Mode::Off;
+        if d.verdict == Verdict::Block || d.exempt {
+            return Plan { steps, now };
+        }
+        let Ok(e164) = phone::normalise(s.phone) else {
+            return Plan { steps, now };
+        };
+        let phone_key = keys.hash(&e164);
+        let rate_exempt =
+            s.source == TriggerSource::AdminCreateUser && p.exemptions.admin_create_user;
+        let (hour, day) = (now.div_euclid(HOUR), now.div_euclid(DAY));
+
+        if !rate_exempt {
+            let c = &p.cooldown;
+            if on(c.mode) {
+                let ladder = c
+                    .ladder_seconds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, secs)| {
+                        let base = i64::from(*secs);
+                        base + base * i64::from(c.jitter_percent) * jitter_fraction(&phone_key, i)
+                            / (100 * 256)
+                    })
+                    .collect();
+                steps.push((
+                    Step::Cooldown,
+                    Op::Cooldown {
+                        key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+                        now,
+                        ladder,
+                        reset_after: i64::from(c.reset_after_seconds),
+                        expires_at: now + i64::from(c.reset_after_seconds) + DAY,
+                    },
+                ));
+            }
+            if let (Some(user), true) = (s.user, on(p.user_limits.mode)) {
+                let user_key = format!("user#{}", keys.hash_text(user));
+                steps.push((
+                    Step::UserPhones,
+                    Op::AddMember {
+                        key: ItemKey::new(user_key.clone(), format!("phones#d{day}")),
+                        attr: "phones".into(),
+                        member: phone_key.clone(),
+                        expires_at: bucket_end(now, DAY) + DAY,
+                    },
+                ));
+                steps.push((
+                    Step::UserSends,
+                    Op::Add {
+                        key: ItemKey::new(user_key, format!("sends#h{hour}")),
+                        attr: "sends".into(),
+                        amount: 1,
+                        expires_at: bucket_end(now, HOUR) + DAY,
+                    },
+                ));
+            }
+            let pv = &p.prefix_velocity;
+            if on(pv.mode) {
+                let hidden = usize::try_from(pv.hidden_digits).unwrap_or(3);
+                let prefix = &e164[..e164.len().saturating_sub(hidden)];
+                let window = i64::from(pv.window_seconds);
+                steps.push((
+                    Step::Prefix,
+                    Op::Add {
+                        key: ItemKey::new(
+                            format!("prefix#{}", keys.hash_text(prefix)),
+                            format!("w{window}#{}", now.div_euclid(window)),
+                        ),
+                        attr: "sends".into(),
+                        amount: 1,
+                        expires_at: bucket_end(now, window) + DAY,
+                    },
+                ));
+            }
+            let cv = &p.country_velocity;
+            if on(cv.mode) || on(cv.conversion_mode) {
+                let pk = format!("country#{}", country_code(d.country));
+                let keep = i64::from(cv.lookback_days) * DAY + 2 * DAY;
+                steps.push((
+                    Step::CountryHour,
+                    Op::Add {
+                        key: ItemKey::new(pk.clone(), format!("h{hour}")),
+                        attr: "sent".into(),
+                        amount: 1,
+                        expires_at: bucket_end(now, HOUR) + keep,
+                    },
+                ));
+                steps.push((
+                    Step::CountryDay,
+                    Op::Add {
+                        key: ItemKey::new(pk.clone(), format!("d{day}")),
+                        attr: "sent".into(),
+                        amount: 1,
+                        expires_at: bucket_end(now, DAY) + keep,
+                    },
+                ));
+                steps.push((
+                    Step::CountryHistory,
+                    Op::Read {
+                        keys: (1..=i64::from(cv.lookback_days))
+                            .map(|back| ItemKey::new(pk.clone(), format!("d{}", day - back)))
+                            .collect(),
+                    },
+                ));
+            }
+            if on(p.pool_rate.mode) {
+                steps.push((
+                    Step::PoolMinute,
+                    Op::Add {
+                        key: ItemKey::new("pool", format!("m{}", now.div_euclid(MINUTE))),
+                        attr: "sends".into(),
+                        amount: 1,
+                        expires_at: bucket_end(now, MINUTE) + HOUR,
+                    },
+                ));
+                steps.push((
+                    Step::PoolHour,
+                    Op::Add {
+                        key: ItemKey::new("pool", format!("h{hour}")),
+                        attr: "sends".into(),
+                        amount: 1,
+                        expires_at: bucket_end(now, HOUR) + DAY,
+                    },
+                ));
+            }
+        }
+        let b = &p.budget;
+        if on(b.mode) {
+            let cost = i64::try_from(b.prices.micro_usd(d.country)).unwrap_or(i64::MAX);
+            if b.daily_micro_usd.is_some() {
+                steps.push((
+                    Step::SpendDay,
+                    Op::Add {
+                        key: ItemKey::new("spend", format!("d{day}")),
+                        attr: "micro_usd".into(),
+                        amount: cost,
+                        expires_at: bucket_end(now, DAY) + 2 * DAY,
+                    },
+                ));
+            }
+            if b.monthly_micro_usd.is_some() {
+                steps.push((
+                    Step::SpendMonth,
+                    Op::Add {
+                        key: ItemKey::new("spend", format!("m{}", month_key(now))),
+                        attr: "micro_usd".into(),
+                        amount: cost,
+                        expires_at: month_end(now) + 32 * DAY,
+                    },
+                ));
+            }
+        }
+        Plan { steps, now }
+    }
+
+    /// Reads the results of `plan`'s ops (same order) into `d`'s findings.
+    pub fn conclude(
+        &self,
+        d: &mut Decision,
+        plan: &Plan,
+        results: Vec<Result<OpResult, StoreError>>,
+    ) {
+        let p = &**self.policy();
+        let now = plan.now;
+        d.cost_micro_usd = Some(p.budget.prices.micro_usd(d.country));
+        let mut found: Vec<Finding> = Vec::new();
+        let mut push = |check: Check, mode: Mode, reason: Reason, retry_after: Option<u64>| {
+            let mode = p.effective(mode);
+            if mode != Mode::Off {
+                found.push(Finding {
+                    reason,
+                    check,
+                    mode,
+                    retry_after,
+                });
+            }
+        };
+        let mut country_day: Option<BTreeMap<String, i64>> = None;
+        let mut country_hour: Option<BTreeMap<String, i64>> = None;
+        let mut history: Option<Vec<BTreeMap<String, i64>>> = None;
+        let count = |m: &BTreeMap<String, i64>, k: &str| m.get(k).copied().unwrap_or(0);
+
+        for ((step, _), result) in plan.steps.iter().zip(results) {
+            let result = match result {
+                Ok(r) => r,
+                Err(_) => {
+                    d.store_error = true;
+                    continue;
+                }
+            };
+            match (step, result) {
+                (
+                    Step::Cooldown,
+                    OpResult::Cooldown {
+                        allowed,
+                        retry_after,
+                    },
+                ) => {
+                    if !allowed {
+                        let secs = u64::try_from(retry_after.max(1)).unwrap_or(1);
+                        push(
+                            Check::Cooldown,
+                            p.cooldown.mode,
+                            Reason::Cooldown,
+                            Some(secs),
+                        );
+                    }
+                }
+                (Step::UserPhones, OpResult::SetSize(n)) => {
+                    if n > u64::from(p.user_limits.max_phones_per_day) {
+                        push(
+                            Check::UserLimits,
+                            p.user_limits.mode,
+                            Reason::UserPhonesPerDay,
+                            Some(secs_until(bucket_end(now, DAY), now)),
+                        );
+                    }
+                }
+                (Step::UserSends, OpResult::Numbers(m)) => {
+                    if count(&m, "sends") > i64::from(p.user_limits.max_sends_per_hour) {
+                        push(
+                            Check::UserLimits,
+                            p.user_limits.mode,
+                            Reason::UserSendsPerHour,
+                            Some(secs_until(bucket_end(now, HOUR), now)),
+                        );
+                    }
+                }
+                (Step::Prefix, OpResult::Numbers(m)) => {
+                    let pv = &p.prefix_velocity;
+                    if count(&m, "sends") > i64::from(pv.max_sends) {
+                        let end = bucket_end(now, i64::from(pv.window_seconds));
+                        push(
+                            Check::PrefixVelocity,
+                            pv.mode,
+                            Reason::PrefixVelocity,
+                            Some(secs_until(end, now)),
+                        );
+                    }
+                }
+                (Step::CountryHour, OpResult::Numbers(m)) => country_hour = Some(m),
+                (Step::CountryDay, OpResult::Numbers(m)) => country_day = Some(m),
+                (Step::CountryHistory, OpResult::Items(items)) => history = Some(items),
+                (Step::PoolMinute, OpResult::Numbers(m)) => {
+                    if count(&m, "sends") > i64::from(p.pool_rate.max_per_minute) {
+                        push(
+                            Check::PoolRate,
+                            p.pool_rate.mode,
+                            Reason::PoolRateMinute,
+                            Some(secs_until(bucket_end(now, MINUTE), now)),
+                        );
+                    }
+                }
+                (Step::PoolHour, OpResult::Numbers(m)) => {
+                    if count(&m, "sends") > i64::from(p.pool_rate.max_per_hour) {
+                        push(
+                            Check::PoolRate,
+                            p.pool_rate.mode,
+                            Reason::PoolRateHour,
+                            Some(secs_until(bucket_end(now, HOUR), now)),
+                        );
+                    }
+                }
+                (Step::SpendDay | Step::SpendMonth, OpResult::Numbers(m)) => {
+                    let b = &p.budget;
+                    let (limit, reason) = if *step == Step::SpendDay {
+                        (b.daily_micro_usd, Reason::BudgetDaily)
+                    } else {
+                        (b.monthly_micro_usd, Reason::BudgetMonthly)
+                    };
+                    let spent = u64::try_from(count(&m, "micro_usd")).unwrap_or(0);
+                    let core = b.when_exhausted == WhenExhausted::CoreOnly
+                        && d.country.is_some_and(|c| b.core_countries.contains(&c));
+                    if limit.is_some_and(|l| spent > l) && !core {
+                        push(Check::Budget, b.mode, reason, None);
+                    }
+                }
+                _ => {
+                    d.store_error = true;
+                }
+            }
+        }
+
+        // Country velocity against thresholds that grow with verified traffic.
+        let cv = &p.country_velocity;
+        if let (Some(hour), Some(day_item)) = (&country_hour, &country_day) {
+            let history = history.unwrap_or_default();
+            let days = history.iter().chain(std::iter::once(day_item));
+            let (peak_day, peak_hour) = days.fold((0, 0), |(d_max, h_max), m| {
+                (
+                    d_max.max(count(m, "verified")),
+                    h_max.max(count(m, "peak_hour")),
+                )
+            });
+            let grow = |floor: u32, peak: i64| {
+                let scaled = peak.saturating_mul(i64::from(cv.verified_multiplier_permille)) / 1000;
+                i64::from(floor).max(scaled)
+            };
+            if count(hour, "sent") > grow(cv.hourly_floor, peak_hour) {
+                push(
+                    Check::CountryVelocity,
+                    cv.mode,
+                    Reason::CountryVelocityHour,
+                    Some(secs_until(bucket_end(now, HOUR), now)),
+                );
+            }
+            if count(day_item, "sent") > grow(cv.daily_floor, peak_day) {
+                push(
+                    Check::CountryVelocity,
+                    cv.mode,
+                    Reason::CountryVelocityDay,
+                    Some(secs_until(bucket_end(now, DAY), now)),
+                );
+            }
+            let sent = count(day_item, "sent");
+            let verified = count(day_item, "verified");
+            if sent >= i64::from(cv.conversion_min_sends)
+                && verified.saturating_mul(1000) < sent * i64::from(cv.min_conversion_permille)
+            {
+                push(
+                    Check::CountryVelocity,
+                    cv.conversion_mode,
+                    Reason::CountryLowConversion,
+                    Some(secs_until(bucket_end(now, DAY), now)),
+                );
+            }
+        }
+
+        if d.store_error && p.state.on_store_error == OnStoreError::FailClosed {
+            push(Check::Store, Mode::Enforce, Reason::StoreUnavailable, None);
+        }
+        d.findings.extend(found);
+        d.settle();
+    }
+}
+
+/// Judges one SMS: the static guards, then (unless they block) the stateful
+/// ones, with every store call run at once and the whole stateful phase held
+/// to `state.timeout-ms`. Never fails: store trouble follows `on-store-error`.
+pub async fn judge<S: Store>(
+    engine: &Engine,
+    store: &S,
+    keys: &PhoneHasher,
+    subject: Subject<'_>,
+) -> Decision {
+    let mut d = engine.decide(subject.source, subject.phone);
+    let plan = engine.plan(&d, &subject, keys);
+    if plan.steps.is_empty() {
+        return d;
+    }
+    let timeout_ms = engine.policy().state.timeout_ms;
+    let calls = join_all(plan.steps.iter().map(|(_, op)| store.execute(op.clone())));
+    let results = match tokio::time::timeout(Duration::from_millis(timeout_ms), calls).await {
+        Ok(r) => r,
+        Err(_) => plan
+            .steps
+            .iter()
+            .map(|_| Err(StoreError::Timeout(timeout_ms)))
+            .collect(),
+    };
+    engine.conclude(&mut d, &plan, results);
+    d
+}
+
+/// Records that a code sent to `phone` was used (PostConfirmation /
+/// PostAuthentication): resets the phone's ladder and, if a send was pending,
+/// counts a verified SMS for its country. Returns whether it counted.
+pub async fn verified<S: Store>(
+    engine: &Engine,
+    store: &S,
+    keys: &PhoneHasher,
+    phone: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let Ok(info) = phone::classify(phone) else {
+        return Ok(false);
+    };
+    let phone_key = keys.hash(&info.e164);
+    let timeout_ms = engine.policy().state.timeout_ms;
+    let work = async {
+        let verified = store
+            .execute(Op::Verify {
+                key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+                now,
+            })
+            .await?;
+        if verified != OpResult::Verified(true) {
+            return Ok(false);
+        }
+        let cv = &engine.policy().country_velocity;
+        let keep = i64::from(cv.lookback_days) * DAY + 2 * DAY;
+        let pk = format!("country#{}", country_code(info.country));
+        let (hour, day) = (now.div_euclid(HOUR), now.div_euclid(DAY));
+        let day_key = ItemKey::new(pk.clone(), format!("d{day}"));
+        let (h, d) = futures_util::future::join(
+            store.execute(Op::Add {
+                key: ItemKey::new(pk, format!("h{hour}")),
+                attr: "verified".into(),
+                amount: 1,
+                expires_at: bucket_end(now, HOUR) + keep,
+            }),
+            store.execute(Op::Add {
+                key: day_key.clone(),
+                attr: "verified".into(),
+                amount: 1,
+                expires_at: bucket_end(now, DAY) + keep,
+            }),
+        )
+        .await;
+        d?;
+        if let OpResult::Numbers(m) = h? {
+            let in_hour = m.get("verified").copied().unwrap_or(0);
+            store
+                .execute(Op::RaiseTo {
+                    key: day_key,
+                    attr: "peak_hour".into(),
+                    value: in_hour,
+                    expires_at: bucket_end(now, DAY) + keep,
+                })
+                .await?;
+        }
+        Ok(true)
+    };
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
+        Ok(r) => r,
+        Err(_) => Err(StoreError::Timeout(timeout_ms)),
+    }
+}

@@ -1,0 +1,324 @@
+//! The state the stateful guards share across Lambda instances.
+//!
+//! The engine describes what it needs as [`Op`]s; a [`Store`] carries them
+//! out. Every op is one atomic step on one item (or one read), so a decision's
+//! ops can all run at once: a decision costs one round trip of wall time.
+//! Two stores implement the same contract (`tests/store_contract.rs`):
+//! [`MemoryStore`] here, for `pumpguard check` and replays, and
+//! [`crate::dynamo::DynamoStore`] for the Lambda.
+//!
+//! Every item carries `expires_at` (Unix seconds) for DynamoDB's TTL, so
+//! nothing grows without bound.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+
+/// The key of one item in the single table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl ItemKey {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+}
+
+/// One atomic step on the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Per-phone progressive cooldown: take the send if the phone is out of
+    /// cooldown. State: `last_at` (last send) and `level` (sends in the streak).
+    /// Allowed when there is no state, when `now - last_at >= reset_after`
+    /// (a new streak, level 1), or when `now - last_at >= ladder[level-1]`
+    /// (the last step repeats; level + 1). Otherwise blocked, unchanged.
+    Cooldown {
+        key: ItemKey,
+        now: i64,
+        /// Cooldown after the k-th send of a streak, seconds (≥ 1 each).
+        ladder: Vec<i64>,
+        reset_after: i64,
+        expires_at: i64,
+    },
+    /// Atomically add `amount` to numeric attribute `attr`; returns every
+    /// numeric attribute of the item afterwards.
+    Add {
+        key: ItemKey,
+        attr: String,
+        amount: i64,
+        expires_at: i64,
+    },
+    /// Atomically add `member` to the string set `attr`; returns its size.
+    AddMember {
+        key: ItemKey,
+        attr: String,
+        member: String,
+        expires_at: i64,
+    },
+    /// Read the numeric attributes of several items (missing items read empty).
+    Read { keys: Vec<ItemKey> },
+    /// A code sent to this phone was used: if a send happened since the last
+    /// verification, record `verified_at = now` and reset the ladder to its
+    /// first step (`level = 1`). Returns whether it counted.
+    Verify { key: ItemKey, now: i64 },
+    /// Set `attr` to `value` if it is missing or lower.
+    RaiseTo {
+        key: ItemKey,
+        attr: String,
+        value: i64,
+        expires_at: i64,
+    },
+}
+
+/// What an op returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpResult {
+    /// Cooldown: allowed, or blocked with the seconds until it would be.
+    Cooldown { allowed: bool, retry_after: i64 },
+    /// Add: the item's numeric attributes afterwards.
+    Numbers(BTreeMap<String, i64>),
+    /// AddMember: the set's size afterwards.
+    SetSize(u64),
+    /// Read: per key, in order.
+    Items(Vec<BTreeMap<String, i64>>),
+    /// Verify: whether a pending send was verified.
+    Verified(bool),
+    /// RaiseTo.
+    Done,
+}
+
+/// A store call that failed; the guard then follows `state.on-store-error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store did not answer within {0} ms")]
+    Timeout(u64),
+    #[error("store request failed: {0}")]
+    Request(String),
+    #[error("store returned an unexpected item: {0}")]
+    Data(String),
+}
+
+/// Carries out ops. Implementations must make each op atomic.
+pub trait Store: Send + Sync {
+    fn execute(&self, op: Op) -> impl Future<Output = Result<OpResult, StoreError>> + Send;
+}
+
+/// Cooldown arithmetic shared by every store: given the item's state, the
+/// outcome and the new state.
+pub fn cooldown_step(
+    last_at: Option<i64>,
+    level: Option<i64>,
+    now: i64,
+    ladder: &[i64],
+    reset_after: i64,
+) -> (bool, i64, Option<(i64, i64)>) {
+    let Some(last) = last_at else {
+        return (true, 0, Some((now, 1)));
+    };
+    if now - last >= reset_after {
+        return (true, 0, Some((now, 1)));
+    }
+    let level = level.unwrap_or(1).max(1);
+    let step = usize::try_from(level - 1)
+        .unwrap_or(0)
+        .min(ladder.len().saturating_sub(1));
+    let cooldown = ladder.get(step).copied().unwrap_or(0);
+    if now - last >= cooldown {
+        (true, 0, Some((now, level + 1)))
+    } else {
+        (false, last + cooldown - now, None)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct MemItem {
+    numbers: BTreeMap<String, i64>,
+    sets: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The embedded in-memory store: one process, no persistence.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    items: Mutex<HashMap<ItemKey, MemItem>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of items held (for tests of TTL coverage).
+    pub fn len(&self) -> usize {
+        self.items.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the store holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every item's `expires_at` (for tests: every item must have one).
+    pub fn expiries(&self) -> Vec<(ItemKey, Option<i64>)> {
+        self.items
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.numbers.get("expires_at").copied()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn apply(&self, op: Op) -> Result<OpResult, StoreError> {
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|_| StoreError::Request("memory store lock poisoned".into()))?;
+        Ok(match op {
+            Op::Cooldown {
+                key,
+                now,
+                ladder,
+                reset_after,
+                expires_at,
+            } => {
+                let item = items.entry(key.clone()).or_default();
+                let (allowed, retry_after, new) = cooldown_step(
+                    item.numbers.get("last_at").copied(),
+                    item.numbers.get("level").copied(),
+                    now,
+                    &ladder,
+                    reset_after,
+                );
+                if let Some((last, level)) = new {
+                    item.numbers.insert("last_at".into(), last);
+                    item.numbers.insert("level".into(), level);
+                    item.numbers.insert("expires_at".into(), expires_at);
+                } else if item.numbers.is_empty() && item.sets.is_empty() {
+                    items.remove(&key);
+                }
+                OpResult::Cooldown {
+                    allowed,
+                    retry_after,
+                }
+            }
+            Op::Add {
+                key,
+                attr,
+                amount,
+                expires_at,
+            } => {
+                let item = items.entry(key).or_default();
+                *item.numbers.entry(attr).or_insert(0) += amount;
+                item.numbers.insert("expires_at".into(), expires_at);
+                OpResult::Numbers(item.numbers.clone())
+            }
+            Op::AddMember {
+                key,
+                attr,
+                member,
+                expires_at,
+            } => {
+                let item = items.entry(key).or_default();
+                let set = item.sets.entry(attr).or_default();
+                set.insert(member);
+                let size = set.len() as u64;
+                item.numbers.insert("expires_at".into(), expires_at);
+                OpResult::SetSize(size)
+            }
+            Op::Read { keys } => OpResult::Items(
+                keys.iter()
+                    .map(|k| items.get(k).map(|i| i.numbers.clone()).unwrap_or_default())
+                    .collect(),
+            ),
+            Op::Verify { key, now } => {
+                let Some(item) = items.get_mut(&key) else {
+                    return Ok(OpResult::Verified(false));
+                };
+                let last = item.numbers.get("last_at").copied();
+                let verified = item.numbers.get("verified_at").copied();
+                let pending = match (last, verified) {
+                    (Some(l), Some(v)) => l > v,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                if pending {
+                    item.numbers.insert("verified_at".into(), now);
+                    item.numbers.insert("level".into(), 1);
+                }
+                OpResult::Verified(pending)
+            }
+            Op::RaiseTo {
+                key,
+                attr,
+                value,
+                expires_at,
+            } => {
+                let item = items.entry(key).or_default();
+                let cur = item.numbers.entry(attr).or_insert(i64::MIN);
+                if *cur < value {
+                    *cur = value;
+                }
+                item.numbers.insert("expires_at".into(), expires_at);
+                OpResult::Done
+            }
+        })
+    }
+}
+
+impl Store for MemoryStore {
+    async fn execute(&self, op: Op) -> Result<OpResult, StoreError> {
+        self.apply(op)
+    }
+}
+
+impl<S: Store> Store for std::sync::Arc<S> {
+    fn execute(&self, op: Op) -> impl Future<Output = Result<OpResult, StoreError>> + Send {
+        (**self).execute(op)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cooldown_ladder_arithmetic() {
+        let ladder = [60, 60, 300];
+        assert_eq!(
+            cooldown_step(None, None, 0, &ladder, 600),
+            (true, 0, Some((0, 1)))
+        );
+        assert_eq!(
+            cooldown_step(Some(0), Some(1), 59, &ladder, 600),
+            (false, 1, None)
+        );
+        assert_eq!(
+            cooldown_step(Some(0), Some(1), 60, &ladder, 600),
+            (true, 0, Some((60, 2)))
+        );
+        assert_eq!(
+            cooldown_step(Some(60), Some(2), 120, &ladder, 600),
+            (true, 0, Some((120, 3)))
+        );
+        assert_eq!(
+            cooldown_step(Some(120), Some(3), 180, &ladder, 600),
+            (false, 240, None)
+        );
+        assert_eq!(
+            cooldown_step(Some(120), Some(9), 420, &ladder, 600),
+            (true, 0, Some((420, 10)))
+        );
+        // A quiet pause starts a new streak.
+        assert_eq!(
+            cooldown_step(Some(120), Some(9), 720, &ladder, 600),
+            (true, 0, Some((720, 1)))
+        );
+    }
+}
