@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs the real `bootstrap` binary under cargo lambda's Lambda emulator and
-# invokes it with the trigger fixtures: allow, block (country and number type),
-# pass-through of an unknown source and of an event without a phone number.
-# Needs cargo-lambda on PATH (scripts/test.sh installs it into .venv).
+# Runs the real `bootstrap` binary under cargo lambda's Lambda emulator, with
+# its DynamoDB table in moto, and invokes it with the trigger fixtures: allow,
+# block (country, number type, cooldown), pass-through of an unknown source, of
+# an event without a phone number and of a verification trigger. A policy is
+# published to the table first, so the run also proves the function reads it.
+# Needs cargo-lambda and moto's Python packages on PATH and PUMPGUARD_TEST_MOTO
+# (scripts/test.sh provides all three).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,11 +13,35 @@ fixtures=trigger/tests/fixtures
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log="$work/watch.log"
+: "${PUMPGUARD_TEST_MOTO:?run this from scripts/test.sh, which starts moto}"
+table="e2e-$$"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+
+# The stack's table: pk/sk strings, TTL on expires_at.
+python3 - "$PUMPGUARD_TEST_MOTO" "$table" <<'PY'
+import sys, boto3
+ddb = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1")
+ddb.create_table(TableName=sys.argv[2], BillingMode="PAY_PER_REQUEST",
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}])
+ddb.update_time_to_live(TableName=sys.argv[2],
+    TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+PY
+
+# Publish a policy that monitors Jamaica instead of blocking it (as unlisted).
+sed 's/^monitor = \["MX"\]/monitor = ["MX", "JM"]/' examples/policy.toml >"$work/published.toml"
+grep -q '"JM"' "$work/published.toml"
+cargo run --quiet -p pumpguard-cli -- publish --policy "$work/published.toml" --table "$table" \
+  --region us-east-1 --endpoint-url "$PUMPGUARD_TEST_MOTO"
 
 cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" \
   -p pumpguard-trigger --bin bootstrap \
   --env-var PUMPGUARD_POLICY_FILE="$PWD/examples/policy.toml" \
   --env-var PUMPGUARD_PHONE_HASH_KEY=e2e-test-key-0123456789 \
+  --env-var PUMPGUARD_TABLE="$table" \
+  --env-var AWS_ENDPOINT_URL="$PUMPGUARD_TEST_MOTO" \
+  --env-var AWS_ACCESS_KEY_ID=testing --env-var AWS_SECRET_ACCESS_KEY=testing \
+  --env-var AWS_REGION=us-east-1 --env-var AWS_EC2_METADATA_DISABLED=true \
   >"$log" 2>&1 &
 watch_pid=$!
 cleanup() {
@@ -54,7 +81,10 @@ expect_blocked() {
 }
 
 expect_unchanged signup-allow.json
-expect_blocked resend-block-jamaica.json SMS_BLOCKED_COUNTRY
+# The same phone again at once: the cooldown, counted in the table.
+expect_blocked signup-allow.json "RATE_LIMITED retryAfterSeconds="
+# The bootstrap policy blocks Jamaica; the published one only monitors it.
+expect_unchanged resend-block-jamaica.json
 expect_blocked forgot-block-premium.json SMS_BLOCKED_NUMBER
 expect_unchanged unknown-source.json
 expect_unchanged custommessage-sample.json
@@ -62,7 +92,9 @@ expect_unchanged postconfirmation-sample.json
 
 # One decision line per judged event, and never a phone number in the log.
 decisions=$(grep -c '"message":"decision"' "$log" || true)
-if [ "$decisions" -eq 3 ]; then ok "3 decision log lines"; else failed=$((failed + 1)); echo "FAIL  expected 3 decision log lines, got $decisions"; fi
+if [ "$decisions" -eq 4 ]; then ok "4 decision log lines"; else failed=$((failed + 1)); echo "FAIL  expected 4 decision log lines, got $decisions"; fi
+if grep -q '"message":"published policy loaded"' "$log"; then ok "published policy loaded from the table"; else failed=$((failed + 1)); echo "FAIL  the function did not load the published policy"; fi
+if grep -q '"store_error":true' "$log"; then failed=$((failed + 1)); echo "FAIL  a store error was logged"; grep store_error "$log" | head -3; else ok "no store errors"; fi
 if grep -qE '8762101234|9002345678|4155552671' "$log"; then
   failed=$((failed + 1)); echo "FAIL  a phone number appears in the function's log"
 else

@@ -241,7 +241,7 @@ impl Store for DynamoStore {
                     .expression_attribute_names("#a", attr.clone())
                     .expression_attribute_values(":m", AttributeValue::Ss(vec![member]))
                     .expression_attribute_values(":exp", n(expires_at))
-                    .return_values(ReturnValue::UpdatedNew)
+                    .return_values(ReturnValue::AllNew)
                     .send()
                     .await
                     .map_err(request_error)?;
