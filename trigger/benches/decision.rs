@@ -87,7 +87,9 @@ fn decide(c: &mut Criterion) {
     // allows with cooldown and prefix-velocity blocks.
     let full = Engine::new(Arc::new(Policy::example()));
     let store = MemoryStore::new();
-    let phones: Vec<String> = (0..1000).map(|i| format!("+1415555{:04}", 1000 + i * 7)).collect();
+    let phones: Vec<String> = (0..1000)
+        .map(|i| format!("+1415555{:04}", 1000 + i * 7))
+        .collect();
     let mut i = 0usize;
     c.bench_function("judge_all_guards_memory_store", |b| {
         b.iter(|| {

@@ -297,6 +297,20 @@ impl Store for DynamoStore {
                         .collect(),
                 ))
             }
+            Op::MarkSent {
+                key,
+                now,
+                expires_at,
+            } => {
+                self.update(&key)
+                    .update_expression("SET last_at = :now, expires_at = :exp")
+                    .expression_attribute_values(":now", n(now))
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .send()
+                    .await
+                    .map_err(request_error)?;
+                Ok(OpResult::Done)
+            }
             Op::Verify { key, now } => {
                 let r = self
                     .update(&key)

@@ -199,9 +199,12 @@ impl Decision {
         self.findings.iter().map(|f| f.reason.code()).collect()
     }
 
-    /// The first finding that blocks, if any.
+    /// The finding that names the block: the first enforced one that is not
+    /// a rate limit, else the first enforced rate limit.
     pub fn blocking(&self) -> Option<&Finding> {
-        self.findings.iter().find(|f| f.mode == Mode::Enforce)
+        let mut enforced = self.findings.iter().filter(|f| f.mode == Mode::Enforce);
+        let first = enforced.clone().next();
+        enforced.find(|f| !f.check.is_rate_limit()).or(first)
     }
 
     /// For a block by rate limits only: the seconds until every enforced
@@ -228,7 +231,7 @@ impl Decision {
     /// The short, end-user-safe code for a blocked SMS, at the given disclosure.
     /// `None` unless the verdict is `block`.
     ///
-    /// | first enforced finding | coarse code |
+    /// | finding that names the block ([`Decision::blocking`]) | coarse code |
     /// |---|---|
     /// | country | `SMS_BLOCKED_COUNTRY` |
     /// | form, number type, suspicious digits | `SMS_BLOCKED_NUMBER` |

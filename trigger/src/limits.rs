@@ -48,7 +48,7 @@ impl Default for WireState {
     fn default() -> Self {
         Self {
             on_store_error: OnStoreError::FailOpen,
-            timeout_ms: 800,
+            timeout_ms: 700,
         }
     }
 }
@@ -349,13 +349,16 @@ pub(crate) fn check_cooldown(w: WireCooldown, c: &mut Collector) -> CooldownPoli
         1,
         7 * 86_400,
     );
+    let jitter = bounded(c, "cooldown.jitter-percent", w.jitter_percent, 0, 100);
     if let Some(max) = ladder.iter().max() {
-        if reset < *max {
+        // The longest a step can be once jittered.
+        let longest = u64::from(*max) * (100 + u64::from(jitter)) / 100;
+        if u64::from(reset) < longest {
             c.push(
                 "cooldown.reset-after-seconds",
                 format!(
-                    "is {reset}, shorter than the longest step ({max} s): a pause that ends the \
-                     streak must be at least as long as any cooldown"
+                    "is {reset}, shorter than the longest step with its jitter ({longest} s): \
+                     a pause that ends the streak must be at least as long as any cooldown"
                 ),
             );
         }
@@ -364,7 +367,7 @@ pub(crate) fn check_cooldown(w: WireCooldown, c: &mut Collector) -> CooldownPoli
         mode: w.mode,
         ladder_seconds: ladder,
         reset_after_seconds: reset,
-        jitter_percent: bounded(c, "cooldown.jitter-percent", w.jitter_percent, 0, 100),
+        jitter_percent: jitter,
     }
 }
 

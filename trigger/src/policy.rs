@@ -80,7 +80,7 @@ pub enum UnknownSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Disclosure {
-    /// Always `SMS_BLOCKED` (and `RATE_LIMITED` with its retry-after).
+    /// Always `SMS_BLOCKED`, for rate limits too (no retry-after).
     Generic,
     /// A category: `SMS_BLOCKED_COUNTRY`, `SMS_BLOCKED_NUMBER`, `RATE_LIMITED` (default).
     Coarse,

@@ -35,6 +35,8 @@ const DAY: i64 = 86_400;
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
     Cooldown,
+    /// Records the send for verification when the cooldown is off.
+    MarkSent,
     UserPhones,
     UserSends,
     Prefix,
@@ -145,6 +147,17 @@ impl Engine {
                         ladder,
                         reset_after: i64::from(c.reset_after_seconds),
                         expires_at: now + i64::from(c.reset_after_seconds) + DAY,
+                    },
+                ));
+            } else if on(p.country_velocity.mode) || on(p.country_velocity.conversion_mode) {
+                // Verification feedback (country thresholds) needs to know a
+                // code was sent; the cooldown item records it when it is on.
+                steps.push((
+                    Step::MarkSent,
+                    Op::MarkSent {
+                        key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+                        now,
+                        expires_at: now + DAY,
                     },
                 ));
             }
@@ -353,6 +366,7 @@ impl Engine {
                         );
                     }
                 }
+                (Step::MarkSent, OpResult::Done) => {}
                 (Step::CountryHour, OpResult::Numbers(m)) => country_hour = Some(m),
                 (Step::CountryDay, OpResult::Numbers(m)) => country_day = Some(m),
                 (Step::CountryHistory, OpResult::Items(items)) => history = Some(items),

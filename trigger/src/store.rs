@@ -63,6 +63,13 @@ pub enum Op {
     },
     /// Read the numeric attributes of several items (missing items read empty).
     Read { keys: Vec<ItemKey> },
+    /// Record a send to a phone without a cooldown (`[cooldown]` off), so
+    /// that a later verification can find it: `last_at = now`.
+    MarkSent {
+        key: ItemKey,
+        now: i64,
+        expires_at: i64,
+    },
     /// A code sent to this phone was used: if a send happened since the last
     /// verification, record `verified_at = now` and reset the ladder to its
     /// first step (`level = 1`). Returns whether it counted.
@@ -89,7 +96,7 @@ pub enum OpResult {
     Items(Vec<BTreeMap<String, i64>>),
     /// Verify: whether a pending send was verified.
     Verified(bool),
-    /// RaiseTo.
+    /// MarkSent, RaiseTo.
     Done,
 }
 
@@ -237,6 +244,16 @@ impl MemoryStore {
                     .map(|k| items.get(k).map(|i| i.numbers.clone()).unwrap_or_default())
                     .collect(),
             ),
+            Op::MarkSent {
+                key,
+                now,
+                expires_at,
+            } => {
+                let item = items.entry(key).or_default();
+                item.numbers.insert("last_at".into(), now);
+                item.numbers.insert("expires_at".into(), expires_at);
+                OpResult::Done
+            }
             Op::Verify { key, now } => {
                 let Some(item) = items.get_mut(&key) else {
                     return Ok(OpResult::Verified(false));

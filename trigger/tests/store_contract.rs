@@ -134,6 +134,29 @@ async fn verification<S: Store>(s: &S) {
     assert_eq!(cooldown(s, "phone#v", T + 180).await, (true, 0));
 }
 
+async fn marked_sends_can_be_verified<S: Store>(s: &S) {
+    let mark = |now| Op::MarkSent {
+        key: key("phone#m"),
+        now,
+        expires_at: now + 100,
+    };
+    let verify = |now| Op::Verify {
+        key: key("phone#m"),
+        now,
+    };
+    assert_eq!(s.execute(mark(T)).await, Ok(OpResult::Done));
+    assert_eq!(s.execute(verify(T + 5)).await, Ok(OpResult::Verified(true)));
+    assert_eq!(
+        s.execute(verify(T + 6)).await,
+        Ok(OpResult::Verified(false))
+    );
+    assert_eq!(s.execute(mark(T + 10)).await, Ok(OpResult::Done));
+    assert_eq!(
+        s.execute(verify(T + 11)).await,
+        Ok(OpResult::Verified(true))
+    );
+}
+
 async fn raise<S: Store>(s: &S) {
     let raise = |v| Op::RaiseTo {
         key: key("d#1"),
@@ -209,6 +232,7 @@ contract!(
     sets,
     reads,
     verification,
+    marked_sends_can_be_verified,
     raise,
     concurrent_counts_are_exact,
     concurrent_cooldown_lets_one_through,

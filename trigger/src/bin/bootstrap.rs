@@ -6,7 +6,7 @@
 //! - `PUMPGUARD_TABLE`: the DynamoDB table holding the published policy and
 //!   the stateful guards' counters. Without it, state lives in this instance's
 //!   memory only (not shared: for trials, never production).
-//! - `PUMPGUARD_POLICY_REFRESH_SECONDS` (30) and `PUMPGUARD_POLICY_FETCH_TIMEOUT_MS` (500).
+//! - `PUMPGUARD_POLICY_REFRESH_SECONDS` (30) and `PUMPGUARD_POLICY_FETCH_TIMEOUT_MS` (200).
 //! - `PUMPGUARD_PHONE_HASH_KEY`: key (≥ 16 bytes) for the phone hashes in logs
 //!   and in the table's keys.
 //! - `RUST_LOG`: log filter (default `info`, without the runtime's per-error line).
@@ -104,9 +104,9 @@ async fn main() -> Result<(), Error> {
             let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .timeout_config(
                     aws_config::timeout::TimeoutConfig::builder()
-                        .connect_timeout(Duration::from_millis(300))
-                        .operation_attempt_timeout(Duration::from_millis(400))
-                        .operation_timeout(Duration::from_millis(900))
+                        .connect_timeout(Duration::from_millis(200))
+                        .operation_attempt_timeout(Duration::from_millis(300))
+                        .operation_timeout(Duration::from_millis(650))
                         .build(),
                 )
                 .load()
@@ -130,7 +130,7 @@ async fn main() -> Result<(), Error> {
         boot.policy,
         policy_store,
         Duration::from_secs(env_u64("PUMPGUARD_POLICY_REFRESH_SECONDS", 30, 300)),
-        Duration::from_millis(env_u64("PUMPGUARD_POLICY_FETCH_TIMEOUT_MS", 500, 2000)),
+        Duration::from_millis(env_u64("PUMPGUARD_POLICY_FETCH_TIMEOUT_MS", 200, 1000)),
     )));
 
     let ctx = Arc::new(TriggerContext {
