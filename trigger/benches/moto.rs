@@ -7,14 +7,16 @@
 //! PUMPGUARD_TEST_MOTO=http://127.0.0.1:5055 cargo bench -p pumpguard-trigger --bench moto
 //! ```
 //!
-//! A "round trip" is a wave of requests that can all be in flight together:
-//! a request that starts after another request of the same decision has
-//! completed opens a new wave.
+//! A "round trip" is a wave of requests in flight together: requests that
+//! start when the same number of earlier requests have completed belong to
+//! one wave, so a decision whose requests all start before any answer costs
+//! one round trip.
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::interceptors::{
@@ -36,7 +38,8 @@ use pumpguard::{Engine, Policy, TriggerSource};
 struct Waves {
     started: AtomicUsize,
     completed: AtomicUsize,
-    late_starts: AtomicUsize,
+    /// How many requests had completed when each request started.
+    start_points: Mutex<BTreeSet<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,9 +56,8 @@ impl Intercept for Counter {
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.started.fetch_add(1, Ordering::SeqCst);
-        if self.0.completed.load(Ordering::SeqCst) > 0 {
-            self.0.late_starts.fetch_add(1, Ordering::SeqCst);
-        }
+        let done = self.0.completed.load(Ordering::SeqCst);
+        self.0.start_points.lock().unwrap().insert(done);
         Ok(())
     }
     fn read_after_transmit(
@@ -73,14 +75,13 @@ impl Counter {
     fn reset(&self) {
         self.0.started.store(0, Ordering::SeqCst);
         self.0.completed.store(0, Ordering::SeqCst);
-        self.0.late_starts.store(0, Ordering::SeqCst);
+        self.0.start_points.lock().unwrap().clear();
     }
     fn requests(&self) -> usize {
         self.0.started.load(Ordering::SeqCst)
     }
-    /// Waves, bounded by requests: every late start may open one.
     fn round_trips(&self) -> usize {
-        1 + self.0.late_starts.load(Ordering::SeqCst)
+        self.0.start_points.lock().unwrap().len()
     }
 }
 
