@@ -64,11 +64,7 @@ fn decide(c: &mut Criterion) {
         .build()
         .unwrap();
     let hasher = PhoneHasher::new(b"bench-key-0123456789").expect("key");
-    let ctx = TriggerContext {
-        store: MemoryStore::new(),
-        log_hasher: hasher.clone(),
-        store_keys: hasher.clone(),
-    };
+    let ctx = TriggerContext::new(MemoryStore::new(), hasher.clone(), hasher.clone());
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../tests/fixtures/signup-allow.json")).unwrap();
     c.bench_function("handle_event_allow_static_only", |b| {

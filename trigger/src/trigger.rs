@@ -18,6 +18,7 @@
 //! Exactly one structured log line is written per event, and it never holds
 //! the phone number: only its keyed hash.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsCustomMessage;
@@ -39,6 +40,24 @@ pub struct TriggerContext<S> {
     pub log_hasher: PhoneHasher,
     /// Hashes phone numbers, users and prefixes for store keys.
     pub store_keys: PhoneHasher,
+    /// Decisions and verifications whose store calls failed, this instance.
+    store_errors: AtomicU64,
+}
+
+impl<S> TriggerContext<S> {
+    pub fn new(store: S, log_hasher: PhoneHasher, store_keys: PhoneHasher) -> Self {
+        Self {
+            store,
+            log_hasher,
+            store_keys,
+            store_errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Store failures seen by this instance since it started.
+    pub fn store_errors(&self) -> u64 {
+        self.store_errors.load(Ordering::Relaxed)
+    }
 }
 
 /// A trigger failure as Lambda reports it: `errorType` and `errorMessage`.
@@ -167,6 +186,9 @@ async fn verification<S: Store>(
         Ok(v) => (*v, false),
         Err(_) => (false, true),
     };
+    if store_error {
+        ctx.store_errors.fetch_add(1, Ordering::Relaxed);
+    }
     tracing::info!(
         target: "pumpguard::decision",
         outcome = "pass",
@@ -174,6 +196,7 @@ async fn verification<S: Store>(
         trigger_source = source,
         verification_recorded = recorded,
         store_error,
+        store_errors_total = ctx.store_errors(),
         phone_hash = %ctx.log_hasher.hash(phone),
         latency_us = elapsed_us(started),
         "verification"
@@ -230,6 +253,9 @@ async fn custom_message<S: Store>(
     };
     let decision = stateful::judge(engine, &ctx.store, &ctx.store_keys, subject).await;
     let phone_hash = ctx.log_hasher.hash(&phone);
+    if decision.store_error {
+        ctx.store_errors.fetch_add(1, Ordering::Relaxed);
+    }
     let reasons = decision.reasons().join(",");
     let block = match decision.verdict {
         Verdict::Block => decision.block_code(policy.trigger.disclosure),
@@ -247,6 +273,7 @@ async fn custom_message<S: Store>(
         retry_after = decision.retry_after(),
         exempt = decision.exempt,
         store_error = decision.store_error,
+        store_errors_total = ctx.store_errors(),
         cost_micro_usd = decision.cost_micro_usd,
         policy = &policy.digest[..12],
         user_pool_id = header.user_pool_id.as_deref().unwrap_or(""),

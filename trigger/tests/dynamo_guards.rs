@@ -99,11 +99,7 @@ async fn a_prefix_limit_of_five_lets_exactly_five_through() {
 #[tokio::test]
 async fn the_trigger_answers_rate_limited_with_a_correct_retry_after() {
     let e = engine("");
-    let ctx = TriggerContext {
-        store: table().await,
-        log_hasher: keys(),
-        store_keys: keys(),
-    };
+    let ctx = TriggerContext::new(table().await, keys(), keys());
     let event = json!({
         "version": "1", "triggerSource": "CustomMessage_ResendCode", "region": "us-east-1",
         "userPoolId": "us-east-1_EXAMPLE", "userName": "u1",
@@ -161,4 +157,35 @@ async fn a_silent_store_times_out_and_follows_on_store_error() {
     let port = listener.local_addr().unwrap().port();
     outage_at(&format!("http://127.0.0.1:{port}")).await;
     drop(listener);
+}
+
+#[tokio::test]
+async fn store_failures_are_counted_by_the_trigger() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let store = DynamoStore::new(
+        common::dynamo_at(&format!("http://127.0.0.1:{port}")),
+        "any",
+    );
+    let ctx = TriggerContext::new(store, keys(), keys());
+    let e = engine("[state]\ntimeout-ms = 300\n");
+    let event = json!({
+        "version": "1", "triggerSource": "CustomMessage_SignUp", "region": "us-east-1",
+        "userPoolId": "us-east-1_EXAMPLE", "userName": "u1",
+        "callerContext": {"awsSdkVersion": "x", "clientId": "y"},
+        "request": {"userAttributes": {"phone_number": "+14155552671"}, "codeParameter": "{####}"},
+        "response": {}
+    });
+    // Fail-open: the SMS goes, and the failure is counted.
+    assert_eq!(handle(&e, &ctx, event.clone(), T).await.unwrap(), event);
+    assert_eq!(ctx.store_errors(), 1);
+    let mut confirm = event.clone();
+    confirm["triggerSource"] = json!("PostConfirmation_ConfirmSignUp");
+    assert_eq!(
+        handle(&e, &ctx, confirm.clone(), T + 5).await.unwrap(),
+        confirm
+    );
+    assert_eq!(ctx.store_errors(), 2);
 }

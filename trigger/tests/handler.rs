@@ -43,11 +43,7 @@ const NOW: i64 = 1_795_262_400;
 
 /// One event through the adapter, with a fresh in-memory store.
 fn run(engine: &Engine, event: Value) -> Result<Value, TriggerError> {
-    let ctx = TriggerContext {
-        store: MemoryStore::new(),
-        log_hasher: hasher(),
-        store_keys: hasher(),
-    };
+    let ctx = TriggerContext::new(MemoryStore::new(), hasher(), hasher());
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

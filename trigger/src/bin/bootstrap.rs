@@ -133,11 +133,7 @@ async fn main() -> Result<(), Error> {
         Duration::from_millis(env_u64("PUMPGUARD_POLICY_FETCH_TIMEOUT_MS", 200, 1000)),
     )));
 
-    let ctx = Arc::new(TriggerContext {
-        store: state_store,
-        log_hasher,
-        store_keys,
-    });
+    let ctx = Arc::new(TriggerContext::new(state_store, log_hasher, store_keys));
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let cache = cache.clone();
