@@ -93,6 +93,8 @@ expect_unchanged postconfirmation-sample.json
 # One decision line per judged event, and never a phone number in the log.
 decisions=$(grep -c '"message":"decision"' "$log" || true)
 if [ "$decisions" -eq 4 ]; then ok "4 decision log lines"; else failed=$((failed + 1)); echo "FAIL  expected 4 decision log lines, got $decisions"; fi
+emf=$(grep -c '"_aws":' "$log" || true)
+if [ "$emf" -eq 5 ]; then ok "5 EMF metric lines (4 decisions, 1 verification)"; else failed=$((failed + 1)); echo "FAIL  expected 5 EMF lines, got $emf"; fi
 if grep -q '"message":"published policy loaded"' "$log"; then ok "published policy loaded from the table"; else failed=$((failed + 1)); echo "FAIL  the function did not load the published policy"; fi
 if grep -q '"store_error":true' "$log"; then failed=$((failed + 1)); echo "FAIL  a store error was logged"; grep store_error "$log" | head -3; else ok "no store errors"; fi
 if grep -qE '8762101234|9002345678|4155552671' "$log"; then

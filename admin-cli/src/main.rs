@@ -17,6 +17,7 @@ use pumpguard::published::DynamoPolicyStore;
 use pumpguard::{Policy, TriggerSource};
 
 mod check;
+mod render;
 
 /// Exit code when `check` blocks the number.
 pub const EXIT_BLOCKED: u8 = 3;
@@ -72,6 +73,30 @@ enum Command {
         #[arg(long, env = "PUMPGUARD_ENDPOINT_URL")]
         endpoint_url: Option<String>,
     },
+    /// Render generated artefacts from the policy and waf/.
+    Render {
+        #[command(subcommand)]
+        what: RenderWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RenderWhat {
+    /// The generated blocks (WAF rules, protect country rules) of the
+    /// CloudFormation template. Prints the template; `--write` updates it in
+    /// place; `--check` exits 1 if it is out of date.
+    Cloudformation {
+        /// The policy whose countries and [waf] section to render.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The template to render into.
+        #[arg(long, default_value = "cloudformation/template.yaml")]
+        template: PathBuf,
+        #[arg(long, conflicts_with = "check")]
+        write: bool,
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn parse_source(s: &str) -> Result<TriggerSource, String> {
@@ -104,6 +129,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Render { what } => render(what),
         Command::Check {
             phone,
             policy,
@@ -155,6 +181,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &published.digest[..12]
             );
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn render(what: RenderWhat) -> anyhow::Result<ExitCode> {
+    match what {
+        RenderWhat::Cloudformation {
+            policy,
+            template,
+            write,
+            check,
+        } => {
+            let policy = Policy::load(&policy)?;
+            let mode = match (write, check) {
+                (true, _) => render::Mode::Write,
+                (_, true) => render::Mode::Check,
+                _ => render::Mode::Print,
+            };
+            Ok(if render::run(&policy, &template, mode)? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

@@ -5,6 +5,7 @@
 //! number ([`phone`]) go in, a [`engine::Decision`] comes out. The Lambda
 //! adapter ([`trigger`]) and the `pumpguard` CLI are thin layers around it.
 
+pub mod account;
 pub mod country;
 pub mod dynamo;
 pub mod engine;
@@ -20,6 +21,7 @@ pub use policy::Policy;
 pub use source::TriggerSource;
 pub mod hash;
 pub mod limits;
+pub mod metrics;
 pub mod prices;
 pub mod published;
 pub mod trigger;

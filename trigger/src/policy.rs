@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::account::{self, WafPolicy};
 use crate::country::Country;
 use crate::limits::{
     self, BudgetPolicy, CooldownPolicy, CountryVelocityPolicy, Exemptions, PoolRatePolicy,
@@ -326,12 +327,13 @@ pub struct Policy {
     pub pool_rate: PoolRatePolicy,
     pub budget: BudgetPolicy,
     pub exemptions: Exemptions,
+    pub waf: WafPolicy,
     /// SHA-256 of the source text: which policy made a decision.
     pub digest: String,
 }
 
 /// The top-level sections a policy may have.
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "version",
     "trigger",
     "countries",
@@ -346,6 +348,7 @@ const SECTIONS: [&str; 14] = [
     "pool-rate",
     "budget",
     "exemptions",
+    "waf",
 ];
 
 /// Gathers every problem of a policy, each with its key.
@@ -469,6 +472,7 @@ impl Policy {
         let pool = c.section(&table, "pool-rate", || Some(Default::default()));
         let budget = c.section(&table, "budget", || Some(Default::default()));
         let exemptions = c.section(&table, "exemptions", || Some(Default::default()));
+        let waf = c.section(&table, "waf", || Some(Default::default()));
 
         let trigger = trigger.map(|t| check_trigger(t, &mut c));
         let countries = countries.map(|w| check_countries(w, &mut c));
@@ -482,6 +486,7 @@ impl Policy {
         let pool_rate = pool.map(|w| limits::check_pool(w, &mut c));
         let budget = budget.map(|w| limits::check_budget(w, &mut c, country_list));
         let exemptions = exemptions.map(|w| limits::check_exemptions(w, &mut c));
+        let waf = waf.map(|w| account::check_waf(w, &mut c, country_list));
 
         let built = (|| {
             Some(Policy {
@@ -498,6 +503,7 @@ impl Policy {
                 pool_rate: pool_rate?,
                 budget: budget?,
                 exemptions: exemptions?,
+                waf: waf?,
                 digest: hex::encode(Sha256::digest(text.as_bytes())),
             })
         })();

@@ -18,7 +18,9 @@
 //! Exactly one structured log line is written per event, and it never holds
 //! the phone number: only its keyed hash.
 
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsCustomMessage;
@@ -26,10 +28,48 @@ use serde_json::Value;
 
 use crate::engine::{Engine, Verdict};
 use crate::hash::PhoneHasher;
+use crate::metrics;
 use crate::policy::UnknownSource;
 use crate::source::TriggerSource;
 use crate::stateful::{self, Subject};
 use crate::store::Store;
+
+/// Where the CloudWatch Embedded Metric Format lines go.
+#[derive(Debug)]
+pub enum MetricsSink {
+    /// Standard output, one line each: the Lambda's log stream.
+    Stdout,
+    /// Kept in memory (tests).
+    Capture(Mutex<Vec<String>>),
+    /// Nowhere.
+    Off,
+}
+
+impl MetricsSink {
+    fn emit(&self, line: &Value) {
+        match self {
+            MetricsSink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                // A lost metric line must never fail the decision.
+                let _ = writeln!(out, "{line}");
+            }
+            MetricsSink::Capture(lines) => {
+                if let Ok(mut l) = lines.lock() {
+                    l.push(line.to_string());
+                }
+            }
+            MetricsSink::Off => {}
+        }
+    }
+
+    /// The captured lines (empty unless `Capture`).
+    pub fn captured(&self) -> Vec<String> {
+        match self {
+            MetricsSink::Capture(lines) => lines.lock().map(|l| l.clone()).unwrap_or_default(),
+            MetricsSink::Stdout | MetricsSink::Off => Vec::new(),
+        }
+    }
+}
 
 /// What the adapter needs besides the engine: the state store and the two
 /// hashers (one for logs, one for store keys).
@@ -42,6 +82,9 @@ pub struct TriggerContext<S> {
     pub store_keys: PhoneHasher,
     /// Decisions and verifications whose store calls failed, this instance.
     store_errors: AtomicU64,
+    /// Where EMF metric lines go (`Off` unless set with [`Self::with_metrics`];
+    /// the Lambda sends them to stdout).
+    pub metrics: MetricsSink,
 }
 
 impl<S> TriggerContext<S> {
@@ -51,7 +94,14 @@ impl<S> TriggerContext<S> {
             log_hasher,
             store_keys,
             store_errors: AtomicU64::new(0),
+            metrics: MetricsSink::Off,
         }
+    }
+
+    /// The same context with another metrics sink.
+    pub fn with_metrics(mut self, metrics: MetricsSink) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Store failures seen by this instance since it started.
@@ -201,6 +251,16 @@ async fn verification<S: Store>(
         latency_us = elapsed_us(started),
         "verification"
     );
+    let pool = event
+        .get("userPoolId")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    ctx.metrics.emit(&metrics::verification_emf(
+        recorded,
+        store_error,
+        now.saturating_mul(1000),
+        pool,
+    ));
 }
 
 async fn custom_message<S: Store>(
@@ -280,6 +340,22 @@ async fn custom_message<S: Store>(
         latency_us = elapsed_us(started),
         "decision"
     );
+    let countries = policy
+        .countries
+        .allow
+        .iter()
+        .chain(&policy.countries.monitor)
+        .chain(&policy.countries.block)
+        .copied()
+        .collect();
+    ctx.metrics.emit(&metrics::decision_emf(
+        &decision,
+        &countries,
+        elapsed_us(started),
+        now.saturating_mul(1000),
+        header.user_pool_id.as_deref().unwrap_or(""),
+        ctx.store_errors(),
+    ));
     if let Some(code) = block {
         return Err(TriggerError::blocked(code));
     }

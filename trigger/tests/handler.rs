@@ -289,3 +289,52 @@ fn one_json_log_line_per_decision_with_a_hash_not_the_number() {
         assert!(!lines[0].to_string().contains("8762101234"));
     }
 }
+
+#[test]
+fn every_decision_and_verification_emits_one_emf_line() {
+    use pumpguard::trigger::MetricsSink;
+    let ctx = TriggerContext::new(MemoryStore::new(), hasher(), hasher())
+        .with_metrics(MetricsSink::Capture(Default::default()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let e = example();
+    let _ = rt.block_on(handle(&e, &ctx, fixture("resend-block-jamaica.json"), NOW));
+    let _ = rt.block_on(handle(&e, &ctx, fixture("signup-allow.json"), NOW));
+    let _ = rt.block_on(handle(
+        &e,
+        &ctx,
+        fixture("postconfirmation-sample.json"),
+        NOW,
+    ));
+    // No line for a pass-through.
+    let _ = rt.block_on(handle(&e, &ctx, fixture("unknown-source.json"), NOW));
+    let lines: Vec<Value> = ctx
+        .metrics
+        .captured()
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert_eq!(
+        lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "pumpguard"
+    );
+    assert_eq!(lines[0]["_aws"]["Timestamp"], json!(NOW * 1000));
+    assert_eq!(lines[0]["Verdict"], "block");
+    assert_eq!(
+        lines[0]["Country"], "OTHER",
+        "JM is on no list of the example"
+    );
+    assert_eq!(lines[0]["Reason"], "COUNTRY_NOT_ALLOWED");
+    assert_eq!(lines[1]["Verdict"], "allow");
+    assert_eq!(lines[1]["Country"], "US");
+    assert!(lines[1]["EstimatedSpendUSD"]
+        .as_f64()
+        .is_some_and(|v| v > 0.0));
+    assert_eq!(lines[2]["Verifications"], 0);
+    for l in &lines {
+        assert!(!l.to_string().contains("8762101234") && !l.to_string().contains("4155552671"));
+    }
+}

@@ -19,7 +19,7 @@ use pumpguard::dynamo::DynamoStore;
 use pumpguard::hash::PhoneHasher;
 use pumpguard::published::{bootstrap_policy, DynamoPolicyStore, PolicyCache};
 use pumpguard::store::{MemoryStore, Op, OpResult, Store, StoreError};
-use pumpguard::trigger::{handle, TriggerContext, TriggerError};
+use pumpguard::trigger::{handle, MetricsSink, TriggerContext, TriggerError};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -133,7 +133,9 @@ async fn main() -> Result<(), Error> {
         Duration::from_millis(env_u64("PUMPGUARD_POLICY_FETCH_TIMEOUT_MS", 200, 1000)),
     )));
 
-    let ctx = Arc::new(TriggerContext::new(state_store, log_hasher, store_keys));
+    let ctx = Arc::new(
+        TriggerContext::new(state_store, log_hasher, store_keys).with_metrics(MetricsSink::Stdout),
+    );
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let cache = cache.clone();

@@ -1,0 +1,256 @@
+//! CloudWatch metrics for trigger decisions, as Embedded Metric Format lines.
+//!
+//! The decision log line tells an operator what happened to one SMS; it does
+//! not give the graphs and alarms that catch a pumping wave (a jump in blocks,
+//! in spend, in one country's traffic) as it starts. A Lambda gets CloudWatch
+//! metrics without an API call by writing one JSON object in the Embedded
+//! Metric Format (EMF) to stdout, and these pure functions build that object.
+//! Every dimension value comes from a closed set (verdict, reason code, a
+//! country from the policy's lists or `OTHER`) plus the user pool id, so the
+//! number of custom metrics stays bounded; the phone number, its hash, the user
+//! and the request id never appear in a line.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::country::Country;
+use crate::engine::{Decision, Verdict};
+
+/// The CloudWatch namespace of every pumpguard metric.
+pub const NAMESPACE: &str = "pumpguard";
+
+/// The `Country` dimension of a country outside the policy's lists, or of none.
+pub const OTHER_COUNTRY: &str = "OTHER";
+
+/// The `Reason` dimension of a decision without findings.
+pub const NO_REASON: &str = "NONE";
+
+/// The `UserPoolId` dimension when the event names no pool.
+pub const UNKNOWN_POOL: &str = "UNKNOWN";
+
+/// The most characters the specification allows in a dimension value.
+const MAX_DIMENSION_CHARS: usize = 1024;
+
+/// The `Country` dimension: the decision's country if it is one of
+/// `countries_of_interest`, else [`OTHER_COUNTRY`].
+pub fn country_dimension(
+    country: Option<Country>,
+    countries_of_interest: &BTreeSet<Country>,
+) -> String {
+    match country {
+        Some(c) if countries_of_interest.contains(&c) => c.as_str().to_string(),
+        _ => OTHER_COUNTRY.to_string(),
+    }
+}
+
+/// The `Reason` dimension: for a block, the code of the finding that names it
+/// ([`Decision::blocking`]); otherwise the first finding's code; else
+/// [`NO_REASON`]. Reason codes are a closed set.
+pub fn reason_dimension(d: &Decision) -> String {
+    let named = match d.verdict {
+        Verdict::Block => d.blocking(),
+        Verdict::Allow | Verdict::Monitor => None,
+    };
+    named
+        .or_else(|| d.findings.first())
+        .map_or_else(|| NO_REASON.to_string(), |f| f.reason.code())
+}
+
+fn pool_dimension(user_pool_id: &str) -> String {
+    if user_pool_id.trim().is_empty() {
+        UNKNOWN_POOL.to_string()
+    } else {
+        user_pool_id.chars().take(MAX_DIMENSION_CHARS).collect()
+    }
+}
+
+fn flag(b: bool) -> u64 {
+    u64::from(b)
+}
+
+/// One EMF line for one CustomMessage decision.
+///
+/// Metrics: `Decisions` (1), `Blocked` and `Monitored` (1 or 0), `StoreErrors`
+/// (1 if a store call failed), `EstimatedSpendUSD` (the price-table cost when
+/// the SMS is sent, i.e. allowed or monitored; 0 when blocked or unpriced) and
+/// `LatencyMs`. Dimension sets: `[UserPoolId]`, `[UserPoolId, Verdict]`,
+/// `[UserPoolId, Reason]`, `[UserPoolId, Country]`. `StoreErrorsTotal` (this
+/// instance's running count) and `TriggerSource` ride along as plain members.
+pub fn decision_emf(
+    d: &Decision,
+    countries_of_interest: &BTreeSet<Country>,
+    latency_us: u64,
+    timestamp_ms: i64,
+    user_pool_id: &str,
+    store_errors_total: u64,
+) -> Value {
+    let sent = matches!(d.verdict, Verdict::Allow | Verdict::Monitor);
+    let spend_usd = match (sent, d.cost_micro_usd) {
+        (true, Some(micro)) => micro as f64 / 1e6,
+        _ => 0.0,
+    };
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [
+                    ["UserPoolId"],
+                    ["UserPoolId", "Verdict"],
+                    ["UserPoolId", "Reason"],
+                    ["UserPoolId", "Country"],
+                ],
+                "Metrics": [
+                    {"Name": "Decisions", "Unit": "Count"},
+                    {"Name": "Blocked", "Unit": "Count"},
+                    {"Name": "Monitored", "Unit": "Count"},
+                    {"Name": "EstimatedSpendUSD", "Unit": "None"},
+                    {"Name": "StoreErrors", "Unit": "Count"},
+                    {"Name": "LatencyMs", "Unit": "Milliseconds"},
+                ],
+            }],
+        },
+        "UserPoolId": pool_dimension(user_pool_id),
+        "Verdict": d.verdict.to_string(),
+        "Reason": reason_dimension(d),
+        "Country": country_dimension(d.country, countries_of_interest),
+        "Decisions": 1,
+        "Blocked": flag(d.verdict == Verdict::Block),
+        "Monitored": flag(d.verdict == Verdict::Monitor),
+        "EstimatedSpendUSD": spend_usd,
+        "StoreErrors": flag(d.store_error),
+        "LatencyMs": latency_us as f64 / 1000.0,
+        "StoreErrorsTotal": store_errors_total,
+        "TriggerSource": d.source.as_str(),
+    })
+}
+
+/// One EMF line for one PostConfirmation / PostAuthentication event:
+/// `Verifications` (1 if a verified send was recorded, else 0) and
+/// `StoreErrors` (1 or 0), by `[UserPoolId]`.
+pub fn verification_emf(
+    recorded: bool,
+    store_error: bool,
+    timestamp_ms: i64,
+    user_pool_id: &str,
+) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["UserPoolId"]],
+                "Metrics": [
+                    {"Name": "Verifications", "Unit": "Count"},
+                    {"Name": "StoreErrors", "Unit": "Count"},
+                ],
+            }],
+        },
+        "UserPoolId": pool_dimension(user_pool_id),
+        "Verifications": flag(recorded),
+        "StoreErrors": flag(store_error),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Check, Finding, Reason};
+    use crate::policy::Mode;
+    use crate::source::TriggerSource;
+
+    fn country(code: &str) -> Country {
+        Country::parse(code).expect("a known region")
+    }
+
+    fn finding(reason: Reason, check: Check, mode: Mode) -> Finding {
+        Finding {
+            reason,
+            check,
+            mode,
+            retry_after: None,
+        }
+    }
+
+    fn decision(verdict: Verdict, findings: Vec<Finding>) -> Decision {
+        Decision {
+            verdict,
+            source: TriggerSource::SignUp,
+            country: Some(country("US")),
+            number_type: None,
+            findings,
+            exempt: false,
+            store_error: false,
+            cost_micro_usd: Some(8_830),
+        }
+    }
+
+    #[test]
+    fn countries_outside_the_lists_are_other() {
+        let lists: BTreeSet<Country> = ["US", "MX", "NG"].map(country).into();
+        assert_eq!(country_dimension(Some(country("US")), &lists), "US");
+        assert_eq!(country_dimension(Some(country("NG")), &lists), "NG");
+        assert_eq!(country_dimension(Some(country("JM")), &lists), "OTHER");
+        assert_eq!(country_dimension(None, &lists), "OTHER");
+        assert_eq!(
+            country_dimension(Some(country("US")), &BTreeSet::new()),
+            "OTHER"
+        );
+    }
+
+    #[test]
+    fn reason_is_the_one_that_names_the_block() {
+        assert_eq!(reason_dimension(&decision(Verdict::Allow, vec![])), "NONE");
+        let monitored = decision(
+            Verdict::Monitor,
+            vec![finding(
+                Reason::CountryMonitored,
+                Check::Country,
+                Mode::Monitor,
+            )],
+        );
+        assert_eq!(reason_dimension(&monitored), "COUNTRY_MONITORED");
+        // A monitored finding first, then the enforced one that blocks.
+        let blocked = decision(
+            Verdict::Block,
+            vec![
+                finding(Reason::CountryMonitored, Check::Country, Mode::Monitor),
+                finding(Reason::Cooldown, Check::Cooldown, Mode::Enforce),
+                finding(Reason::BudgetDaily, Check::Budget, Mode::Enforce),
+            ],
+        );
+        // A rate limit gives way to a non-rate-limit block, as in the block code.
+        assert_eq!(reason_dimension(&blocked), "BUDGET_DAILY");
+        let rate = decision(
+            Verdict::Block,
+            vec![finding(Reason::Cooldown, Check::Cooldown, Mode::Enforce)],
+        );
+        assert_eq!(reason_dimension(&rate), "COOLDOWN");
+    }
+
+    #[test]
+    fn spend_counts_only_sent_sms() {
+        let lists = BTreeSet::from([country("US")]);
+        let allowed = decision_emf(
+            &decision(Verdict::Allow, vec![]),
+            &lists,
+            1500,
+            1,
+            "eu-west-1_abc",
+            0,
+        );
+        assert_eq!(allowed["EstimatedSpendUSD"], json!(0.00883));
+        assert_eq!(allowed["LatencyMs"], json!(1.5));
+        assert_eq!(allowed["Blocked"], json!(0));
+        let blocked = decision(
+            Verdict::Block,
+            vec![finding(Reason::BudgetDaily, Check::Budget, Mode::Enforce)],
+        );
+        let line = decision_emf(&blocked, &lists, 0, 1, "", 3);
+        assert_eq!(line["EstimatedSpendUSD"], json!(0.0));
+        assert_eq!(line["Blocked"], json!(1));
+        assert_eq!(line["UserPoolId"], json!("UNKNOWN"));
+        assert_eq!(line["StoreErrorsTotal"], json!(3));
+    }
+}
