@@ -42,5 +42,19 @@ cargo test --workspace --locked
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
+step "cfn-lint cloudformation/template.yaml"
+cfn-lint cloudformation/template.yaml
+
+step "Lambda zip (scripts/package.sh)"
+zip=$(scripts/package.sh --policy examples/policy.toml)
+python3 - "$zip" <<'PY'
+import stat, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+names = {i.filename: i for i in z.infolist()}
+assert set(names) == {"bootstrap", "policy.toml"}, sorted(names)
+assert stat.S_IMODE(names["bootstrap"].external_attr >> 16) & 0o111, "bootstrap is not executable"
+print(f"{sys.argv[1]}: bootstrap {names['bootstrap'].file_size} bytes, policy.toml; zip {sum(i.compress_size for i in z.infolist())} bytes")
+PY
+
 step "Lambda end to end (cargo lambda watch / invoke)"
 scripts/lambda-e2e.sh

@@ -86,7 +86,7 @@ enum RenderWhat {
     /// CloudFormation template. Prints the template; `--write` updates it in
     /// place; `--check` exits 1 if it is out of date.
     Cloudformation {
-        /// The policy whose countries and [waf] section to render.
+        /// The policy whose countries and `[waf]` section to render.
         #[arg(long)]
         policy: PathBuf,
         /// The template to render into.

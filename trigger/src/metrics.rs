@@ -126,6 +126,26 @@ pub fn decision_emf(
     })
 }
 
+/// Adds a `[FunctionName]` dimension set to an EMF line from this module, so
+/// that a stack's alarms can select one function's metrics (one value per
+/// function: bounded). Lines without a directive are left alone.
+pub fn with_function(mut line: Value, function_name: &str) -> Value {
+    let name: String = function_name.chars().take(MAX_DIMENSION_CHARS).collect();
+    if name.trim().is_empty() {
+        return line;
+    }
+    if let Some(sets) = line
+        .pointer_mut("/_aws/CloudWatchMetrics/0/Dimensions")
+        .and_then(Value::as_array_mut)
+    {
+        sets.insert(0, json!(["FunctionName"]));
+        if let Some(obj) = line.as_object_mut() {
+            obj.insert("FunctionName".into(), Value::String(name));
+        }
+    }
+    line
+}
+
 /// One EMF line for one PostConfirmation / PostAuthentication event:
 /// `Verifications` (1 if a verified send was recorded, else 0) and
 /// `StoreErrors` (1 or 0), by `[UserPoolId]`.

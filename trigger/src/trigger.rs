@@ -85,6 +85,8 @@ pub struct TriggerContext<S> {
     /// Where EMF metric lines go (`Off` unless set with [`Self::with_metrics`];
     /// the Lambda sends them to stdout).
     pub metrics: MetricsSink,
+    /// The Lambda function's name, an extra metric dimension when set.
+    pub function_name: Option<String>,
 }
 
 impl<S> TriggerContext<S> {
@@ -95,7 +97,22 @@ impl<S> TriggerContext<S> {
             store_keys,
             store_errors: AtomicU64::new(0),
             metrics: MetricsSink::Off,
+            function_name: None,
         }
+    }
+
+    /// The same context with the function's name as a metric dimension.
+    pub fn with_function_name(mut self, name: Option<String>) -> Self {
+        self.function_name = name;
+        self
+    }
+
+    fn emit(&self, line: Value) {
+        let line = match &self.function_name {
+            Some(name) => metrics::with_function(line, name),
+            None => line,
+        };
+        self.metrics.emit(&line);
     }
 
     /// The same context with another metrics sink.
@@ -255,7 +272,7 @@ async fn verification<S: Store>(
         .get("userPoolId")
         .and_then(Value::as_str)
         .unwrap_or("");
-    ctx.metrics.emit(&metrics::verification_emf(
+    ctx.emit(metrics::verification_emf(
         recorded,
         store_error,
         now.saturating_mul(1000),
@@ -348,7 +365,7 @@ async fn custom_message<S: Store>(
         .chain(&policy.countries.block)
         .copied()
         .collect();
-    ctx.metrics.emit(&metrics::decision_emf(
+    ctx.emit(metrics::decision_emf(
         &decision,
         &countries,
         elapsed_us(started),

@@ -388,3 +388,26 @@ fn verification_lines() {
         );
     }
 }
+
+#[test]
+fn the_function_dimension_keeps_lines_valid() {
+    let v = validator();
+    let engine = Engine::new(Arc::new(Policy::example()));
+    let d = engine.decide(TriggerSource::SignUp, PREMIUM);
+    let countries = countries_of_interest(&engine);
+    let line = pumpguard::metrics::with_function(
+        decision_emf(&d, &countries, 80, TS_MS, POOL, 0),
+        "pumpguard-trigger",
+    );
+    assert_valid_line(&v, &line, PREMIUM, &countries);
+    assert_eq!(line["FunctionName"], "pumpguard-trigger");
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+        json!(["FunctionName"])
+    );
+    let line = pumpguard::metrics::with_function(
+        pumpguard::metrics::verification_emf(true, false, TS_MS, POOL),
+        "pumpguard-trigger",
+    );
+    assert_valid_line(&v, &line, US, &BTreeSet::new());
+}

@@ -134,7 +134,9 @@ async fn main() -> Result<(), Error> {
     )));
 
     let ctx = Arc::new(
-        TriggerContext::new(state_store, log_hasher, store_keys).with_metrics(MetricsSink::Stdout),
+        TriggerContext::new(state_store, log_hasher, store_keys)
+            .with_metrics(MetricsSink::Stdout)
+            .with_function_name(env("AWS_LAMBDA_FUNCTION_NAME")),
     );
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
