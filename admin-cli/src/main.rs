@@ -4,20 +4,20 @@
 //! guard engine or an AWS client, and renders the result as text or JSON on
 //! stdout. Logs and progress go to stderr.
 //!
-//! Exit codes: 0 success (for `check`: allow or monitor), 1 error, 2 usage
-//! error, 3 `check` blocked the number.
+//! Exit codes: 0 success (for `check`: allow or monitor; for `plan`: no
+//! changes), 1 error, 2 usage error or (`plan`) changes pending, 3 `check`
+//! blocked the number.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use pumpguard::published::DynamoPolicyStore;
 use pumpguard::{Policy, TriggerSource};
 
-mod check;
-mod render;
+use pumpguard_cli::{check, render, Output};
 
 /// Exit code when `check` blocks the number.
 pub const EXIT_BLOCKED: u8 = 3;
@@ -33,11 +33,6 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
-}
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -73,6 +68,30 @@ enum Command {
         #[arg(long, env = "PUMPGUARD_ENDPOINT_URL")]
         endpoint_url: Option<String>,
     },
+    /// Read the account and show what `apply` would change (exit 0: no
+    /// changes, 2: changes pending, 1: error).
+    Plan {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Converge the account to the policy: show the plan, confirm, apply in a
+    /// safe order. A second apply right after makes no write call.
+    Apply {
+        #[command(flatten)]
+        target: Target,
+        /// Apply without asking (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// What is in force now, per region, and its drift from the policy.
+    Status {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// Render generated artefacts from the policy and waf/.
     Render {
         #[command(subcommand)]
@@ -97,6 +116,120 @@ enum RenderWhat {
         #[arg(long)]
         check: bool,
     },
+}
+
+/// The policy and how to reach the account, common to plan/apply/status.
+#[derive(Debug, clap::Args)]
+struct Target {
+    /// The policy file.
+    #[arg(long)]
+    policy: PathBuf,
+    /// Replace a different trigger already wired into the pool.
+    #[arg(long)]
+    replace_triggers: bool,
+    /// AWS profile (default: the standard credential chain).
+    #[arg(long, env = "AWS_PROFILE")]
+    profile: Option<String>,
+    /// Work on this one of the policy's regions only.
+    #[arg(long)]
+    region: Option<String>,
+    /// Endpoint override for every service, e.g. a local emulator.
+    #[arg(long, env = "PUMPGUARD_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+}
+
+/// Exit code of `plan` when changes are pending.
+const EXIT_CHANGES: u8 = 2;
+
+fn account(command: Command) -> anyhow::Result<ExitCode> {
+    let (target, mode) = match command {
+        Command::Plan { target, output } => (target, Mode::Plan(output)),
+        Command::Apply { target, yes } => (target, Mode::Apply(yes)),
+        Command::Status { target, output } => (target, Mode::Status(output)),
+        _ => anyhow::bail!("not an account command"),
+    };
+    let text = std::fs::read_to_string(&target.policy)
+        .with_context(|| format!("cannot read {}", target.policy.display()))?;
+    let origin = target.policy.display().to_string();
+    let policy = Policy::parse(&text, &origin)?;
+    let pool = pumpguard_cli::account::user_pool(&policy)?;
+    let regions = pumpguard_cli::account::regions(pool, target.region.as_deref())?;
+    let conn = pumpguard_cli::account::Connection {
+        profile: target.profile,
+        region: target.region,
+        endpoint_url: target.endpoint_url,
+    };
+    let desired = pumpguard_cli::converge::Desired {
+        policy: &policy,
+        text: &text,
+        origin: &origin,
+        pool,
+        replace_triggers: target.replace_triggers,
+        now: unix_now(),
+    };
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let (plan, clients) = pumpguard_cli::account::plan(&conn, &desired, &regions).await?;
+        match mode {
+            Mode::Plan(output) => {
+                print_plan(&plan, output)?;
+                Ok(if plan.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_CHANGES)
+                })
+            }
+            Mode::Status(output) => {
+                let status = pumpguard_cli::status::Status::from_plan(&plan);
+                match output {
+                    Output::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+                    Output::Text => print!("{status}"),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Mode::Apply(yes) => {
+                print_plan(&plan, Output::Text)?;
+                if plan.is_empty() {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                if !pumpguard_cli::account::confirm(plan.len(), yes)? {
+                    eprintln!("nothing applied");
+                    return Ok(ExitCode::FAILURE);
+                }
+                let report = pumpguard_cli::account::apply(&plan, &clients).await;
+                for a in &report.applied {
+                    eprintln!("applied: {a}");
+                }
+                if let Some(f) = &report.failed {
+                    eprintln!("FAILED: {f}");
+                    for n in &report.not_applied {
+                        eprintln!("not applied: {n}");
+                    }
+                    anyhow::bail!(
+                        "apply stopped after {} of {} changes; fix the cause and run apply again:                          it plans from what is there now",
+                        report.applied.len(),
+                        plan.len()
+                    );
+                }
+                eprintln!("applied {} change{}", report.applied.len(), if report.applied.len() == 1 { "" } else { "s" });
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+enum Mode {
+    Plan(Output),
+    Apply(bool),
+    Status(Output),
+}
+
+fn print_plan(plan: &pumpguard_cli::plan::Plan, output: Output) -> anyhow::Result<()> {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(plan)?),
+        Output::Text => println!("{plan}"),
+    }
+    Ok(())
 }
 
 fn parse_source(s: &str) -> Result<TriggerSource, String> {
@@ -130,6 +263,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render { what } => render(what),
+        c @ (Command::Plan { .. } | Command::Apply { .. } | Command::Status { .. }) => account(c),
         Command::Check {
             phone,
             policy,

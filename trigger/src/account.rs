@@ -185,6 +185,7 @@ impl Policy {
     /// (or `block_status`, e.g. FILTER). The account never blocks what the
     /// trigger allows: with the country check in `monitor` mode the account
     /// only monitors, and with it `off` the account allows every country.
+    /// `[protect] country-overrides` are the explicit exceptions.
     pub fn protect_rules(&self, block_status: ProtectStatus) -> BTreeMap<Country, ProtectStatus> {
         let c = &self.countries;
         let mode = self.effective(c.mode);
@@ -219,6 +220,10 @@ impl Policy {
                     }
                 };
                 (country, status)
+            })
+            .map(|(country, status)| {
+                let explicit = self.protect.country_overrides.get(&country).copied();
+                (country, explicit.unwrap_or(status))
             })
             .collect()
     }
@@ -297,5 +302,252 @@ mod tests {
         let p = Policy::example();
         assert_eq!(p.waf.limits.len(), SMS_OPERATIONS.len());
         assert!(WAF_WINDOWS.contains(&p.waf.window_seconds));
+    }
+}
+
+// ---------------------------------------------------------------- [user-pool], [protect], [spend]
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct WireUserPool {
+    id: String,
+    trigger_arn: String,
+    table: String,
+    #[serde(default)]
+    sms_regions: Option<Vec<String>>,
+}
+
+/// `[user-pool]`: the pool `plan`/`apply` converge, and where the trigger is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct UserPoolPolicy {
+    /// `us-east-1_AbCdEf123`.
+    pub id: String,
+    /// The pool's region, from its id.
+    pub region: String,
+    /// The trigger Lambda's ARN (the stack's `TriggerArn` output).
+    pub trigger_arn: String,
+    /// The trigger's DynamoDB table (the stack's `TableName` output).
+    pub table: String,
+    /// Regions whose SMS settings (protect configuration, spend limits) are
+    /// converged; the pool's region first.
+    pub sms_regions: Vec<String>,
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+pub(crate) fn check_user_pool(w: WireUserPool, c: &mut Collector) -> UserPoolPolicy {
+    let region = match w.id.split_once('_') {
+        Some((region, rest))
+            if is_region(region) && !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            region.to_string()
+        }
+        _ => {
+            c.push(
+                "user-pool.id",
+                format!("{:?} is not a user pool id such as us-east-1_AbCdEf123", w.id),
+            );
+            String::new()
+        }
+    };
+    let arn_ok = {
+        let parts: Vec<&str> = w.trigger_arn.splitn(7, ':').collect();
+        parts.len() == 7
+            && parts[0] == "arn"
+            && parts[2] == "lambda"
+            && is_region(parts[3])
+            && parts[4].len() == 12
+            && parts[4].chars().all(|c| c.is_ascii_digit())
+            && parts[5] == "function"
+            && !parts[6].is_empty()
+    };
+    if !arn_ok {
+        c.push(
+            "user-pool.trigger-arn",
+            "must be a Lambda function ARN, arn:aws:lambda:REGION:ACCOUNT:function:NAME (the stack's TriggerArn output)",
+        );
+    } else if !region.is_empty() && w.trigger_arn.split(':').nth(3) != Some(region.as_str()) {
+        c.push(
+            "user-pool.trigger-arn",
+            format!("is in another region than the pool ({region}); Cognito invokes triggers in its own region"),
+        );
+    }
+    let table_ok = (3..=255).contains(&w.table.len())
+        && w.table.chars().all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch));
+    if !table_ok {
+        c.push("user-pool.table", "must be a DynamoDB table name (the stack's TableName output)");
+    }
+    let mut sms_regions = vec![region.clone()];
+    for (i, r) in w.sms_regions.unwrap_or_default().iter().enumerate() {
+        if !is_region(r) {
+            c.push(format!("user-pool.sms-regions[{i}]"), format!("{r:?} is not an AWS region"));
+        } else if !sms_regions.contains(r) {
+            sms_regions.push(r.clone());
+        }
+    }
+    sms_regions.retain(|r| !r.is_empty());
+    UserPoolPolicy {
+        id: w.id,
+        region,
+        trigger_arn: w.trigger_arn,
+        table: w.table,
+        sms_regions,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct WireNumberOverride {
+    number: String,
+    action: String,
+    #[serde(default)]
+    expires: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub(crate) struct WireProtect {
+    enabled: bool,
+    block_status: String,
+    country_overrides: BTreeMap<String, String>,
+    number_overrides: Vec<WireNumberOverride>,
+}
+
+impl Default for WireProtect {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            block_status: "block".into(),
+            country_overrides: BTreeMap::new(),
+            number_overrides: Vec::new(),
+        }
+    }
+}
+
+/// A per-number rule on the protect configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NumberOverride {
+    /// E.164. Kept out of logs; shown in plans only as a hash.
+    #[serde(skip)]
+    pub number: String,
+    /// ALLOW or BLOCK.
+    pub action: ProtectStatus,
+    /// Unix seconds.
+    pub expires: Option<i64>,
+}
+
+/// `[protect]`: the End User Messaging protect configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ProtectPolicy {
+    pub enabled: bool,
+    /// What the account does where the trigger blocks: BLOCK or FILTER.
+    pub block_status: ProtectStatus,
+    /// Deliberate exceptions to the trigger's lists.
+    pub country_overrides: BTreeMap<Country, ProtectStatus>,
+    pub number_overrides: Vec<NumberOverride>,
+}
+
+fn status(s: &str) -> Option<ProtectStatus> {
+    match s {
+        "allow" => Some(ProtectStatus::Allow),
+        "monitor" => Some(ProtectStatus::Monitor),
+        "block" => Some(ProtectStatus::Block),
+        "filter" => Some(ProtectStatus::Filter),
+        _ => None,
+    }
+}
+
+pub(crate) fn check_protect(w: WireProtect, c: &mut Collector) -> ProtectPolicy {
+    let block_status = match status(&w.block_status) {
+        Some(s @ (ProtectStatus::Block | ProtectStatus::Filter)) => s,
+        _ => {
+            c.push("protect.block-status", format!("must be \"block\" or \"filter\", found {:?}", w.block_status));
+            ProtectStatus::Block
+        }
+    };
+    let mut country_overrides = BTreeMap::new();
+    for (code, s) in &w.country_overrides {
+        let key = format!("protect.country-overrides.{code}");
+        match (Country::parse(code), status(s)) {
+            (Some(country), Some(st)) => {
+                country_overrides.insert(country, st);
+            }
+            (None, _) => c.push(key, "is not an ISO 3166-1 alpha-2 country code"),
+            (_, None) => c.push(key, format!("must be allow, monitor, block or filter, found {s:?}")),
+        }
+    }
+    let mut number_overrides = Vec::new();
+    for (i, o) in w.number_overrides.iter().enumerate() {
+        let key = format!("protect.number-overrides[{i}]");
+        let number = match crate::phone::normalise(&o.number) {
+            Ok(n) => n,
+            Err(_) => {
+                c.push(format!("{key}.number"), "is not an E.164 number");
+                continue;
+            }
+        };
+        let action = match status(&o.action) {
+            Some(s @ (ProtectStatus::Allow | ProtectStatus::Block)) => s,
+            _ => {
+                c.push(format!("{key}.action"), format!("must be \"allow\" or \"block\", found {:?}", o.action));
+                continue;
+            }
+        };
+        let expires = match &o.expires {
+            None => None,
+            Some(t) => match time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
+                Ok(t) => Some(t.unix_timestamp()),
+                Err(_) => {
+                    c.push(format!("{key}.expires"), format!("{t:?} is not an RFC 3339 time such as 2027-01-01T00:00:00Z"));
+                    continue;
+                }
+            },
+        };
+        number_overrides.push(NumberOverride { number, action, expires });
+    }
+    ProtectPolicy {
+        enabled: w.enabled,
+        block_status,
+        country_overrides,
+        number_overrides,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+pub(crate) struct WireSpend {
+    text_monthly_usd: Option<i64>,
+    sns_monthly_usd: Option<i64>,
+}
+
+/// `[spend]`: monthly SMS spend limits, per region (USD, whole dollars).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SpendPolicy {
+    /// End User Messaging's text-message monthly limit override.
+    pub text_monthly_usd: Option<u64>,
+    /// SNS's `MonthlySpendLimit` SMS attribute.
+    pub sns_monthly_usd: Option<u64>,
+}
+
+pub(crate) fn check_spend(w: WireSpend, c: &mut Collector) -> SpendPolicy {
+    let mut usd = |v: Option<i64>, key: &str| match v {
+        None => None,
+        Some(v) if (0..=1_000_000).contains(&v) => u64::try_from(v).ok(),
+        Some(v) => {
+            c.push(key, format!("must be whole US dollars between 0 and 1000000, found {v}"));
+            None
+        }
+    };
+    SpendPolicy {
+        text_monthly_usd: usd(w.text_monthly_usd, "spend.text-monthly-usd"),
+        sns_monthly_usd: usd(w.sns_monthly_usd, "spend.sns-monthly-usd"),
     }
 }

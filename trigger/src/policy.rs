@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::account::{self, WafPolicy};
+use crate::account::{self, ProtectPolicy, SpendPolicy, UserPoolPolicy, WafPolicy};
 use crate::country::Country;
 use crate::limits::{
     self, BudgetPolicy, CooldownPolicy, CountryVelocityPolicy, Exemptions, PoolRatePolicy,
@@ -328,12 +328,16 @@ pub struct Policy {
     pub budget: BudgetPolicy,
     pub exemptions: Exemptions,
     pub waf: WafPolicy,
+    pub protect: ProtectPolicy,
+    pub spend: SpendPolicy,
+    /// `None` when the policy names no pool (then `plan`/`apply` cannot run).
+    pub user_pool: Option<UserPoolPolicy>,
     /// SHA-256 of the source text: which policy made a decision.
     pub digest: String,
 }
 
 /// The top-level sections a policy may have.
-const SECTIONS: [&str; 15] = [
+const SECTIONS: [&str; 18] = [
     "version",
     "trigger",
     "countries",
@@ -349,6 +353,9 @@ const SECTIONS: [&str; 15] = [
     "budget",
     "exemptions",
     "waf",
+    "protect",
+    "spend",
+    "user-pool",
 ];
 
 /// Gathers every problem of a policy, each with its key.
@@ -473,6 +480,14 @@ impl Policy {
         let budget = c.section(&table, "budget", || Some(Default::default()));
         let exemptions = c.section(&table, "exemptions", || Some(Default::default()));
         let waf = c.section(&table, "waf", || Some(Default::default()));
+        let protect = c.section(&table, "protect", || Some(Default::default()));
+        let spend = c.section(&table, "spend", || Some(Default::default()));
+        let user_pool = if table.contains_key("user-pool") {
+            c.section::<account::WireUserPool>(&table, "user-pool", || None)
+                .map(|w| Some(account::check_user_pool(w, &mut c)))
+        } else {
+            Some(None)
+        };
 
         let trigger = trigger.map(|t| check_trigger(t, &mut c));
         let countries = countries.map(|w| check_countries(w, &mut c));
@@ -487,6 +502,8 @@ impl Policy {
         let budget = budget.map(|w| limits::check_budget(w, &mut c, country_list));
         let exemptions = exemptions.map(|w| limits::check_exemptions(w, &mut c));
         let waf = waf.map(|w| account::check_waf(w, &mut c, country_list));
+        let protect = protect.map(|w| account::check_protect(w, &mut c));
+        let spend = spend.map(|w| account::check_spend(w, &mut c));
 
         let built = (|| {
             Some(Policy {
@@ -504,6 +521,9 @@ impl Policy {
                 budget: budget?,
                 exemptions: exemptions?,
                 waf: waf?,
+                protect: protect?,
+                spend: spend?,
+                user_pool: user_pool?,
                 digest: hex::encode(Sha256::digest(text.as_bytes())),
             })
         })();

@@ -1,0 +1,17 @@
+//! The `pumpguard` command's library: every subcommand's logic, so that the
+//! binary (`main.rs`) only parses arguments and sets exit codes, and tests can
+//! drive the planners and AWS adapters directly.
+
+pub mod account;
+pub mod check;
+pub mod converge;
+pub mod plan;
+pub mod render;
+pub mod status;
+
+/// `--output text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}

@@ -1,0 +1,206 @@
+//! `pumpguard plan`, `apply --yes`, `plan` against moto in server mode: exit
+//! codes 2, 0, 0; afterwards the web ACL is associated with the pool, the
+//! trigger is wired, and the policy is published. End User Messaging, which
+//! moto lacks, is off in this policy (it is covered by SDK replays in
+//! `tests/protect.rs` and `tests/spend.rs`).
+
+#![allow(clippy::panic, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use aws_sdk_cognitoidentityprovider::types::{SmsConfigurationType, VerifiedAttributeType};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+
+fn moto() -> String {
+    match std::env::var("PUMPGUARD_TEST_MOTO") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!("PUMPGUARD_TEST_MOTO is not set: run the suite with scripts/test.sh"),
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+async fn sdk() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(moto())
+        .load()
+        .await
+}
+
+fn pumpguard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pumpguard"))
+        .args(args)
+        .args(["--endpoint-url", &moto()])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_apply_plan_converges_against_moto() {
+    let config = sdk().await;
+    let n = std::process::id();
+
+    // The stack's table.
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("converge-{n}");
+    let key = |a: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(a)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    let attr = |a: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(a)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    ddb.create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .send()
+        .await
+        .unwrap();
+
+    // A pool that sends SMS for sign-up and recovery.
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    let pool = cognito
+        .create_user_pool()
+        .pool_name(format!("converge-{n}"))
+        .auto_verified_attributes(VerifiedAttributeType::PhoneNumber)
+        .sms_configuration(
+            SmsConfigurationType::builder()
+                .sns_caller_arn("arn:aws:iam::123456789012:role/cognito-sms")
+                .external_id("x")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap();
+    let pool_id = pool.id.unwrap();
+
+    let trigger = "arn:aws:lambda:us-east-1:123456789012:function:pumpguard-trigger";
+    let example = std::fs::read_to_string(root().join("examples/policy.toml")).unwrap();
+    let text = example
+        .replace("[protect]\n", "[protect]\n# Off here: moto has no End User Messaging.\n")
+        .replace("\nenabled = true\n# What the account does", "\nenabled = false\n# What the account does")
+        .replace("text-monthly-usd = 100\n", "")
+        + &format!(
+            "\n[user-pool]\nid = \"{pool_id}\"\ntrigger-arn = \"{trigger}\"\ntable = \"{table}\"\n"
+        );
+    assert!(text.contains("enabled = false"), "the protect section changed shape");
+    let dir = std::env::temp_dir().join(format!("pumpguard-converge-{n}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, &text).unwrap();
+    let p = policy.to_str().unwrap();
+
+    let first = pumpguard(&["plan", "--policy", p]);
+    assert_eq!(first.status.code(), Some(2), "{}", show(&first));
+    let out = String::from_utf8_lossy(&first.stdout);
+    for resource in ["published-policy", "web-acl", "user-pool-triggers"] {
+        assert!(out.contains(resource), "{resource} missing from the plan:\n{out}");
+    }
+
+    let json = pumpguard(&["plan", "--policy", p, "--output", "json"]);
+    assert_eq!(json.status.code(), Some(2), "{}", show(&json));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(!v["regions"][0]["changes"].as_array().unwrap().is_empty());
+
+    // Not on a terminal: apply refuses without --yes.
+    let refused = pumpguard(&["apply", "--policy", p]);
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+
+    let applied = pumpguard(&["apply", "--policy", p, "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", show(&applied));
+
+    let second = pumpguard(&["plan", "--policy", p]);
+    assert_eq!(second.status.code(), Some(0), "{}", show(&second));
+    assert!(String::from_utf8_lossy(&second.stdout).contains("No changes"));
+
+    // A second apply right after has nothing to do.
+    let again = pumpguard(&["apply", "--policy", p, "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", show(&again));
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("applying"));
+
+    // What apply did.
+    let described = cognito
+        .describe_user_pool()
+        .user_pool_id(&pool_id)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap();
+    let lc = described.lambda_config.clone().unwrap();
+    assert_eq!(lc.custom_message.as_deref(), Some(trigger));
+    assert_eq!(lc.post_confirmation.as_deref(), Some(trigger));
+    assert_eq!(lc.post_authentication.as_deref(), Some(trigger));
+    assert_eq!(
+        described.auto_verified_attributes(),
+        [VerifiedAttributeType::PhoneNumber],
+        "other settings survive"
+    );
+
+    let waf = aws_sdk_wafv2::Client::new(&config);
+    let acl = waf
+        .get_web_acl_for_resource()
+        .resource_arn(described.arn.unwrap())
+        .send()
+        .await
+        .unwrap()
+        .web_acl
+        .expect("a web ACL is associated with the pool");
+    assert!(acl
+        .rules()
+        .iter()
+        .any(|r| r.name() == "pumpguard-rate-sign-up"));
+
+    let item = ddb
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("policy".into()))
+        .key("sk", AttributeValue::S("current".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the policy is published");
+    assert_eq!(item["body"].as_s().unwrap(), &text);
+
+    let status = pumpguard(&["status", "--policy", p]);
+    assert_eq!(status.status.code(), Some(0), "{}", show(&status));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("in sync"));
+}
