@@ -151,3 +151,77 @@ pub fn countries_summary<'a>(codes: impl IntoIterator<Item = &'a str>) -> String
         n => format!("{} … ({n} countries)", codes[..8].join(", ")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Plan {
+        Plan {
+            regions: vec![
+                RegionPlan {
+                    region: "us-east-1".into(),
+                    changes: vec![
+                        Change {
+                            resource: "published-policy".into(),
+                            name: "pumpguard-StateTable".into(),
+                            action: Action::Update,
+                            fields: vec![FieldChange::new(
+                                "sha256",
+                                Some("0123456789ab".into()),
+                                Some("ba9876543210".into()),
+                            )],
+                            order: 0,
+                            writes: vec![],
+                        },
+                        Change {
+                            resource: "protect-configuration".into(),
+                            name: "(new)".into(),
+                            action: Action::Create,
+                            fields: vec![
+                                FieldChange::new(
+                                    "SMS countries → ALLOW",
+                                    None,
+                                    Some(countries_summary(["CA", "GB", "US"])),
+                                ),
+                                FieldChange::new(
+                                    "SMS countries → BLOCK",
+                                    None,
+                                    Some(countries_summary(
+                                        ["AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AR", "AS", "AT", "AU", "AW"],
+                                    )),
+                                ),
+                                FieldChange::new("account default", Some("no".into()), Some("yes".into())),
+                            ],
+                            order: 10,
+                            writes: vec![],
+                        },
+                    ],
+                    warnings: vec!["the pool's web ACL is not pumpguard's: only pumpguard-* rules are managed".into()],
+                },
+                RegionPlan {
+                    region: "eu-west-1".into(),
+                    changes: vec![],
+                    warnings: vec![],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn rendered_plan() {
+        insta::assert_snapshot!(sample().to_string());
+        insta::assert_json_snapshot!(sample());
+    }
+
+    #[test]
+    fn empty_plan() {
+        let mut p = sample();
+        for r in &mut p.regions {
+            r.changes.clear();
+        }
+        assert!(p.is_empty());
+        assert_eq!(p.len(), 0);
+        assert!(p.to_string().ends_with("No changes: the account matches the policy."));
+    }
+}

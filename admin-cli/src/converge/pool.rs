@@ -1,24 +1,1140 @@
-//! Placeholder: being written.
+//! The user pool's side of pumpguard: wiring the trigger into the pool's
+//! `CustomMessage`, `PostConfirmation` and `PostAuthentication` slots, checking
+//! that Cognito may invoke it, and checking the policy's idea of which
+//! messages go by SMS against what the pool's settings allow.
+//!
+//! # Wiring without losing settings
+//!
+//! `UpdateUserPool` resets every setting it is not given, so [`apply`]
+//! describes the pool afresh, copies every member `UpdateUserPoolInput` has
+//! ([`UPDATE_USER_POOL_MEMBERS`]) from the description, changes only the three
+//! slots (every other `LambdaConfig` member is kept as described), and sends it
+//! all back. The SDK's schema for `UpdateUserPoolInput` is compared with that
+//! list before any write: a newer SDK with a member this module does not copy
+//! makes `apply` refuse rather than reset it. `apply` then describes the pool
+//! again and fails loudly if anything outside the three slots differs. MFA has
+//! its own API (`SetUserPoolMfaConfig`): the MFA configuration is read before
+//! and after the update and restored if the update changed it.
+//!
+//! Two details of the copy: `AcrConfiguration` is left out on `LITE` pools
+//! (custom ACR names need Essentials or Plus, so a Lite pool only has the
+//! defaults, which is what leaving it out gives), and when Cognito refuses the
+//! deprecated `AdminCreateUserConfig.UnusedAccountValidityDays` ("Please use
+//! TemporaryPasswordValidityDays"), the update is retried without it.
+//!
+//! # Which sources may go by SMS
+//!
+//! A CustomMessage event does not say its channel; it follows from the pool's
+//! settings. [`PoolSms::channel`] applies these rules:
+//!
+//! - No `SmsConfiguration` (and no `CustomSMSSender` trigger): the pool sends
+//!   no SMS at all, so no source goes by SMS.
+//! - `CustomMessage_SignUp`, `CustomMessage_ResendCode`: by SMS when
+//!   `phone_number` is in `AutoVerifiedAttributes`.
+//! - `CustomMessage_ForgotPassword`: by SMS when `AccountRecoverySetting` lists
+//!   `verified_phone_number`, or when there is no recovery setting (Cognito's
+//!   legacy behaviour then prefers SMS).
+//! - `CustomMessage_Authentication`: by SMS when MFA is `ON` or `OPTIONAL` with
+//!   SMS MFA enabled (`GetUserPoolMfaConfig` shows an `SmsMfaConfiguration`;
+//!   when it cannot be read, any MFA counts), or when `SMS_OTP` is an allowed
+//!   first sign-in factor (passwordless SMS codes).
+//! - `CustomMessage_UpdateUserAttribute`, `CustomMessage_VerifyUserAttribute`:
+//!   by SMS whenever the pool can send SMS, because any user can change or
+//!   verify a `phone_number`.
+//! - `CustomMessage_AdminCreateUser`: by SMS whenever the pool can send SMS,
+//!   because each `AdminCreateUser` call chooses its `DesiredDeliveryMediums`.
+//!
+//! A source the pool may send by SMS that `trigger.sms-sources` leaves out is
+//! *unguarded*: a warning per source. A source `sms-sources` lists that the
+//! pool never sends by SMS gets a milder warning: the trigger judges those
+//! email messages by the user's phone number, and may block them.
+//!
+//! # Invoke permission
+//!
+//! Cognito needs `lambda:InvokeFunction` on the trigger for principal
+//! `cognito-idp.amazonaws.com`, scoped with `AWS:SourceArn` = the pool's ARN.
+//! The CloudFormation stack grants it; [`read`] looks at the function's
+//! resource policy (`GetPolicy`) and [`plan`] warns, with the exact
+//! `aws lambda add-permission` command, when it is missing or unscoped.
+//! Nothing here ever writes the permission.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use anyhow::Context as _;
+use aws_sdk_cognitoidentityprovider as cognito;
+use cognito::error::ProvideErrorMetadata as _;
+use cognito::error::{DisplayErrorContext, SdkError};
+use cognito::operation::get_user_pool_mfa_config::GetUserPoolMfaConfigOutput;
+use cognito::operation::set_user_pool_mfa_config::builders::SetUserPoolMfaConfigFluentBuilder;
+use cognito::operation::set_user_pool_mfa_config::SetUserPoolMfaConfigInput;
+use cognito::operation::update_user_pool::builders::UpdateUserPoolFluentBuilder;
+use cognito::operation::update_user_pool::UpdateUserPoolInput;
+use cognito::types::{
+    AuthFactorType, EmailMfaConfigType, LambdaConfigType, RecoveryOptionNameType,
+    SmsMfaConfigType, SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolTierType,
+    UserPoolType, VerifiedAttributeType, WebAuthnConfigurationType,
+};
+use pumpguard::TriggerSource;
+use serde::Serialize;
 
 use crate::converge::{Clients, Desired};
-use crate::plan::Change;
+use crate::plan::{Action, Change, FieldChange, Write};
+
+/// The `resource` of this module's changes.
+pub const RESOURCE: &str = "user-pool-triggers";
+
+/// Where this module's change goes among a region's changes.
+pub const ORDER: u8 = 40;
+
+/// Every member of `UpdateUserPoolInput` that [`apply`] sends, copied from
+/// `DescribeUserPool` (`PoolName` from `Name`, `UserPoolId` from `Id`).
+pub const UPDATE_USER_POOL_MEMBERS: [&str; 24] = [
+    "UserPoolId",
+    "Policies",
+    "DeletionProtection",
+    "LambdaConfig",
+    "AutoVerifiedAttributes",
+    "SmsVerificationMessage",
+    "EmailVerificationMessage",
+    "EmailVerificationSubject",
+    "VerificationMessageTemplate",
+    "SmsAuthenticationMessage",
+    "UserAttributeUpdateSettings",
+    "MfaConfiguration",
+    "DeviceConfiguration",
+    "EmailConfiguration",
+    "SmsConfiguration",
+    "UserPoolTags",
+    "AdminCreateUserConfig",
+    "UserPoolAddOns",
+    "AccountRecoverySetting",
+    "PoolName",
+    "UserPoolTier",
+    "KeyConfiguration",
+    "IssuerConfiguration",
+    "AcrConfiguration",
+];
+
+/// Every member of `SetUserPoolMfaConfigInput` that [`apply`] restores from
+/// `GetUserPoolMfaConfig` when an update changed the MFA configuration.
+pub const SET_MFA_CONFIG_MEMBERS: [&str; 6] = [
+    "UserPoolId",
+    "SmsMfaConfiguration",
+    "SoftwareTokenMfaConfiguration",
+    "EmailMfaConfiguration",
+    "MfaConfiguration",
+    "WebAuthnConfiguration",
+];
+
+/// Members of `UpdateUserPoolInput` (in the SDK this was built with) that
+/// [`apply`] does not copy. Empty, or `apply` refuses to update the pool.
+pub fn uncopied_update_members() -> Vec<String> {
+    UpdateUserPoolInput::SCHEMA
+        .members()
+        .iter()
+        .filter_map(|m| m.member_name())
+        .filter(|n| !UPDATE_USER_POOL_MEMBERS.contains(n))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Members of `SetUserPoolMfaConfigInput` that [`apply`] could not restore.
+/// Empty, or `apply` refuses to update the pool.
+pub fn uncopied_mfa_members() -> Vec<String> {
+    SetUserPoolMfaConfigInput::SCHEMA
+        .members()
+        .iter()
+        .filter_map(|m| m.member_name())
+        .filter(|n| !SET_MFA_CONFIG_MEMBERS.contains(n))
+        .map(str::to_string)
+        .collect()
+}
+
+// ---------------------------------------------------------------- types
+
+/// One of the three trigger slots pumpguard wires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum TriggerSlot {
+    CustomMessage,
+    PostConfirmation,
+    PostAuthentication,
+}
+
+impl TriggerSlot {
+    pub const ALL: [TriggerSlot; 3] = [
+        TriggerSlot::CustomMessage,
+        TriggerSlot::PostConfirmation,
+        TriggerSlot::PostAuthentication,
+    ];
+
+    /// The `LambdaConfig` member's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerSlot::CustomMessage => "CustomMessage",
+            TriggerSlot::PostConfirmation => "PostConfirmation",
+            TriggerSlot::PostAuthentication => "PostAuthentication",
+        }
+    }
+
+    /// The ARN wired in this slot.
+    pub fn get(self, l: &LambdaConfigType) -> Option<&str> {
+        match self {
+            TriggerSlot::CustomMessage => l.custom_message.as_deref(),
+            TriggerSlot::PostConfirmation => l.post_confirmation.as_deref(),
+            TriggerSlot::PostAuthentication => l.post_authentication.as_deref(),
+        }
+        .filter(|s| !s.is_empty())
+    }
+
+    fn set(self, l: &mut LambdaConfigType, arn: Option<String>) {
+        let slot = match self {
+            TriggerSlot::CustomMessage => &mut l.custom_message,
+            TriggerSlot::PostConfirmation => &mut l.post_confirmation,
+            TriggerSlot::PostAuthentication => &mut l.post_authentication,
+        };
+        *slot = arn;
+    }
+}
+
+impl fmt::Display for TriggerSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The write calls of one change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolWrite {
+    /// Describe the pool, put `trigger_arn` in the three slots, and send every
+    /// updatable setting back with `UpdateUserPool`. `replace` holds the
+    /// foreign ARNs the plan agreed to replace; a slot holding anything else
+    /// at apply time (another trigger wired since the plan) stops the apply.
+    WireTriggers {
+        pool_id: String,
+        trigger_arn: String,
+        replace: BTreeMap<TriggerSlot, String>,
+    },
+}
+
+/// Whether Cognito may invoke the trigger, from the function's resource policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum InvokePermission {
+    /// Not looked at (the pool's ARN was unknown).
+    #[default]
+    NotChecked,
+    /// A statement allows `lambda:InvokeFunction` to `cognito-idp.amazonaws.com`
+    /// with `AWS:SourceArn` matching the pool's ARN.
+    Granted { statement: Option<String> },
+    /// Cognito may invoke it, but with no `AWS:SourceArn` condition: any pool,
+    /// in any account, may.
+    Unscoped { statement: Option<String> },
+    /// No statement lets this pool's Cognito invoke it (or no policy at all).
+    Missing,
+    /// `GetPolicy` failed: function not found, access denied, ...
+    Unreadable { reason: String },
+}
+
+/// The pool settings that decide which messages go by SMS.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PoolSms {
+    /// `SmsConfiguration` with an SNS caller role.
+    pub sms_configured: bool,
+    /// A `CustomSMSSender` trigger (it delivers the pool's SMS).
+    pub custom_sms_sender: bool,
+    /// `phone_number` is in `AutoVerifiedAttributes`.
+    pub phone_auto_verified: bool,
+    /// `AccountRecoverySetting`'s mechanisms in priority order; `None` when
+    /// the pool has none (legacy behaviour: SMS preferred).
+    pub recovery: Option<Vec<String>>,
+    /// `OFF`, `ON` or `OPTIONAL` (from `GetUserPoolMfaConfig` when readable).
+    pub mfa: String,
+    /// SMS MFA enabled; `None` when `GetUserPoolMfaConfig` failed.
+    pub sms_mfa: Option<bool>,
+    /// Why `GetUserPoolMfaConfig` failed.
+    pub mfa_read_error: Option<String>,
+    /// `SMS_OTP` is an allowed first sign-in factor.
+    pub sms_otp_sign_in: bool,
+}
+
+/// How the pool may deliver one CustomMessage source, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "channel", content = "why")]
+pub enum SmsChannel {
+    MaySms(String),
+    NeverSms(String),
+}
+
+impl PoolSms {
+    /// Whether the pool can send SMS at all.
+    pub fn sends_sms(&self) -> bool {
+        self.sms_configured || self.custom_sms_sender
+    }
+
+    /// The rules in the module documentation.
+    pub fn channel(&self, source: TriggerSource) -> SmsChannel {
+        use SmsChannel::{MaySms, NeverSms};
+        if !self.sends_sms() {
+            return NeverSms("the pool has no SMS configuration, so it sends no SMS".into());
+        }
+        match source {
+            TriggerSource::SignUp | TriggerSource::ResendCode => {
+                if self.phone_auto_verified {
+                    MaySms("phone_number is auto-verified, so confirmation codes go by SMS".into())
+                } else {
+                    NeverSms("phone_number is not auto-verified".into())
+                }
+            }
+            TriggerSource::ForgotPassword => match &self.recovery {
+                None => MaySms(
+                    "the pool has no account recovery setting, and Cognito's legacy behaviour \
+                     prefers SMS"
+                        .into(),
+                ),
+                Some(list) if list.iter().any(|m| m == "verified_phone_number") => {
+                    MaySms("account recovery includes verified_phone_number".into())
+                }
+                Some(list) => NeverSms(format!(
+                    "account recovery uses only {}",
+                    if list.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        list.join(", ")
+                    }
+                )),
+            },
+            TriggerSource::Authentication => {
+                if self.sms_otp_sign_in {
+                    return MaySms("SMS_OTP is an allowed first sign-in factor".into());
+                }
+                if self.mfa == "OFF" || self.mfa.is_empty() {
+                    return NeverSms(
+                        "MFA is OFF and SMS_OTP is not a sign-in factor".into(),
+                    );
+                }
+                match self.sms_mfa {
+                    Some(true) => MaySms(format!("MFA is {} with SMS MFA enabled", self.mfa)),
+                    Some(false) => NeverSms(format!(
+                        "MFA is {} but SMS MFA is not enabled, and SMS_OTP is not a sign-in factor",
+                        self.mfa
+                    )),
+                    None => MaySms(format!(
+                        "MFA is {} and its configuration could not be read, so SMS MFA may be on",
+                        self.mfa
+                    )),
+                }
+            }
+            TriggerSource::UpdateUserAttribute => {
+                MaySms("a user who changes phone_number gets a code by SMS".into())
+            }
+            TriggerSource::VerifyUserAttribute => {
+                MaySms("verifying a phone_number sends a code by SMS".into())
+            }
+            TriggerSource::AdminCreateUser => MaySms(
+                "each AdminCreateUser call may ask for SMS in DesiredDeliveryMediums".into(),
+            ),
+        }
+    }
+
+    /// [`channel`](Self::channel) for all seven sources.
+    pub fn channels(&self) -> BTreeMap<TriggerSource, SmsChannel> {
+        TriggerSource::ALL
+            .into_iter()
+            .map(|s| (s, self.channel(s)))
+            .collect()
+    }
+}
+
+/// What the read calls found. Also what `pumpguard status` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Observed {
+    pub pool_id: String,
+    pub pool_name: Option<String>,
+    pub pool_arn: Option<String>,
+    /// What each of the three slots holds (absent: nothing wired).
+    pub triggers: BTreeMap<TriggerSlot, String>,
+    /// The pool's other triggers (`PreSignUp`, `CustomSMSSender`, ...), kept as they are.
+    pub other_triggers: BTreeMap<String, String>,
+    pub sms: PoolSms,
+    /// Whether Cognito may invoke the policy's `trigger-arn`.
+    pub permission: InvokePermission,
+}
+
+impl Observed {
+    /// The ARN wired in `slot`.
+    pub fn wired(&self, slot: TriggerSlot) -> Option<&str> {
+        self.triggers.get(&slot).map(String::as_str)
+    }
+}
+
+// ---------------------------------------------------------------- read
+
+/// Read calls only: `DescribeUserPool`, `GetUserPoolMfaConfig` and Lambda
+/// `GetPolicy`.
+pub async fn read(c: &Clients, d: &Desired<'_>) -> anyhow::Result<Observed> {
+    let pool = describe(&c.cognito, &d.pool.id).await?;
+    let mfa = c
+        .cognito
+        .get_user_pool_mfa_config()
+        .user_pool_id(&d.pool.id)
+        .send()
+        .await;
+    let (mfa, mfa_read_error) = match mfa {
+        Ok(m) => (Some(MfaSnapshot::from(m)), None),
+        Err(e) => (None, Some(sdk_reason(&e))),
+    };
+    let permission = match pool.arn.as_deref() {
+        Some(arn) if !arn.is_empty() => {
+            read_permission(&c.lambda, &d.pool.trigger_arn, arn).await
+        }
+        _ => InvokePermission::NotChecked,
+    };
+    Ok(observe(&pool, mfa.as_ref(), mfa_read_error, permission))
+}
+
+async fn describe(client: &cognito::Client, id: &str) -> anyhow::Result<UserPoolType> {
+    let out = client
+        .describe_user_pool()
+        .user_pool_id(id)
+        .send()
+        .await
+        .map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                anyhow::anyhow!(
+                    "user pool {id} does not exist in this account and region; check \
+                     user-pool.id"
+                )
+            } else {
+                anyhow::anyhow!(
+                    "cannot describe user pool {id}: {}; check cognito-idp:DescribeUserPool \
+                     permission",
+                    sdk_reason(&e)
+                )
+            }
+        })?;
+    out.user_pool
+        .with_context(|| format!("DescribeUserPool returned no pool for {id}"))
+}
+
+fn observe(
+    pool: &UserPoolType,
+    mfa: Option<&MfaSnapshot>,
+    mfa_read_error: Option<String>,
+    permission: InvokePermission,
+) -> Observed {
+    let lambda = pool.lambda_config.as_ref();
+    let triggers = TriggerSlot::ALL
+        .into_iter()
+        .filter_map(|slot| {
+            lambda
+                .and_then(|l| slot.get(l))
+                .map(|arn| (slot, arn.to_string()))
+        })
+        .collect();
+    let sms = PoolSms {
+        sms_configured: pool
+            .sms_configuration
+            .as_ref()
+            .is_some_and(|s| !s.sns_caller_arn.is_empty()),
+        custom_sms_sender: lambda.is_some_and(|l| l.custom_sms_sender.is_some()),
+        phone_auto_verified: pool
+            .auto_verified_attributes()
+            .contains(&VerifiedAttributeType::PhoneNumber),
+        recovery: pool.account_recovery_setting.as_ref().map(|r| {
+            let mut m: Vec<_> = r.recovery_mechanisms().iter().collect();
+            m.sort_by_key(|o| o.priority);
+            m.iter().map(|o| o.name.as_str().to_string()).collect()
+        }),
+        mfa: mfa
+            .and_then(|m| m.mfa_configuration.as_ref())
+            .or(pool.mfa_configuration.as_ref())
+            .map_or("OFF", UserPoolMfaType::as_str)
+            .to_string(),
+        sms_mfa: mfa.map(|m| m.sms_mfa_configuration.is_some()),
+        mfa_read_error,
+        sms_otp_sign_in: pool
+            .policies
+            .as_ref()
+            .and_then(|p| p.sign_in_policy.as_ref())
+            .is_some_and(|s| s.allowed_first_auth_factors().contains(&AuthFactorType::SmsOtp)),
+    };
+    Observed {
+        pool_id: pool.id.clone().unwrap_or_default(),
+        pool_name: pool.name.clone(),
+        pool_arn: pool.arn.clone(),
+        triggers,
+        other_triggers: lambda.map(other_triggers).unwrap_or_default(),
+        sms,
+        permission,
+    }
+}
+
+fn other_triggers(l: &LambdaConfigType) -> BTreeMap<String, String> {
+    let plain = [
+        ("PreSignUp", &l.pre_sign_up),
+        ("PreAuthentication", &l.pre_authentication),
+        ("DefineAuthChallenge", &l.define_auth_challenge),
+        ("CreateAuthChallenge", &l.create_auth_challenge),
+        ("VerifyAuthChallengeResponse", &l.verify_auth_challenge_response),
+        ("PreTokenGeneration", &l.pre_token_generation),
+        ("UserMigration", &l.user_migration),
+        ("KMSKeyID", &l.kms_key_id),
+    ];
+    let mut out: BTreeMap<String, String> = plain
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+        .collect();
+    if let Some(p) = &l.pre_token_generation_config {
+        out.insert("PreTokenGenerationConfig".into(), p.lambda_arn.clone());
+    }
+    if let Some(s) = &l.custom_sms_sender {
+        out.insert("CustomSMSSender".into(), s.lambda_arn.clone());
+    }
+    if let Some(s) = &l.custom_email_sender {
+        out.insert("CustomEmailSender".into(), s.lambda_arn.clone());
+    }
+    if let Some(s) = &l.inbound_federation {
+        out.insert("InboundFederation".into(), s.lambda_arn.clone());
+    }
+    out
+}
+
+async fn read_permission(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    pool_arn: &str,
+) -> InvokePermission {
+    match lambda.get_policy().function_name(function).send().await {
+        Ok(out) => match out.policy.as_deref() {
+            Some(text) => permission_in(text, pool_arn),
+            None => InvokePermission::Missing,
+        },
+        Err(e) => {
+            let not_found = e
+                .as_service_error()
+                .filter(|s| s.is_resource_not_found_exception());
+            match not_found {
+                // Lambda answers ResourceNotFound both for a missing function
+                // ("Function not found: ...") and for a function without a
+                // resource policy.
+                Some(s) if s.message().is_some_and(|m| m.starts_with("Function not found")) => {
+                    InvokePermission::Unreadable {
+                        reason: "function not found".into(),
+                    }
+                }
+                Some(_) => InvokePermission::Missing,
+                None => InvokePermission::Unreadable {
+                    reason: sdk_reason(&e),
+                },
+            }
+        }
+    }
+}
+
+/// Judges a Lambda resource policy document for `pool_arn`.
+pub fn permission_in(policy: &str, pool_arn: &str) -> InvokePermission {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return InvokePermission::Unreadable {
+            reason: "the function's resource policy is not JSON".into(),
+        };
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    let mut unscoped = None;
+    for s in statements {
+        let sid = s.get("Sid").and_then(|v| v.as_str()).map(str::to_string);
+        let allow = s.get("Effect").and_then(|v| v.as_str()) == Some("Allow");
+        let principal = s
+            .get("Principal")
+            .and_then(|p| p.get("Service"))
+            .is_some_and(|v| strings(v).iter().any(|p| *p == "cognito-idp.amazonaws.com"));
+        let action = s.get("Action").is_some_and(|v| {
+            strings(v).iter().any(|a| {
+                let a = a.to_ascii_lowercase();
+                a == "lambda:invokefunction" || a == "lambda:*" || a == "*"
+            })
+        });
+        if !(allow && principal && action) {
+            continue;
+        }
+        match source_arn_condition(s.get("Condition")) {
+            None => {
+                unscoped.get_or_insert(sid);
+            }
+            Some(conds) => {
+                if conds.iter().any(|(like, v)| {
+                    if *like {
+                        glob(v, pool_arn)
+                    } else {
+                        *v == pool_arn
+                    }
+                }) {
+                    return InvokePermission::Granted { statement: sid };
+                }
+            }
+        }
+    }
+    match unscoped {
+        Some(statement) => InvokePermission::Unscoped { statement },
+        None => InvokePermission::Missing,
+    }
+}
+
+/// The `AWS:SourceArn` values a condition block restricts to, with whether
+/// each is a pattern (`ArnLike`/`StringLike`); `None` when it does not
+/// restrict `AWS:SourceArn`.
+fn source_arn_condition(cond: Option<&serde_json::Value>) -> Option<Vec<(bool, &str)>> {
+    let ops = cond?.as_object()?;
+    let mut out = Vec::new();
+    for (op, keys) in ops {
+        let like = match op.as_str() {
+            "ArnLike" | "StringLike" => true,
+            "ArnEquals" | "StringEquals" => false,
+            _ => continue,
+        };
+        let Some(keys) = keys.as_object() else {
+            continue;
+        };
+        for (k, v) in keys {
+            if k.eq_ignore_ascii_case("aws:SourceArn") {
+                out.extend(strings(v).into_iter().map(|s| (like, s)));
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn strings(v: &serde_json::Value) -> Vec<&str> {
+    match v {
+        serde_json::Value::String(s) => vec![s.as_str()],
+        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// IAM `*` / `?` matching.
+fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(c) if *c == '?' || *c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+// ---------------------------------------------------------------- plan
+
+/// Pure: the change wiring the trigger, and the warnings about the invoke
+/// permission and the SMS channel mapping. Err when a different trigger holds
+/// a slot and `--replace-triggers` was not given.
+pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<String>)> {
+    let want = &d.pool.trigger_arn;
+    let mut fields = Vec::new();
+    let mut replace = BTreeMap::new();
+    for slot in TriggerSlot::ALL {
+        match o.wired(slot) {
+            Some(arn) if arn == want => {}
+            Some(arn) => {
+                replace.insert(slot, arn.to_string());
+                fields.push(FieldChange::new(
+                    format!("LambdaConfig.{slot}"),
+                    Some(arn.to_string()),
+                    Some(want.clone()),
+                ));
+            }
+            None => fields.push(FieldChange::new(
+                format!("LambdaConfig.{slot}"),
+                None,
+                Some(want.clone()),
+            )),
+        }
+    }
+    if !replace.is_empty() && !d.replace_triggers {
+        let held: Vec<String> = replace
+            .iter()
+            .map(|(slot, arn)| format!("{slot} holds {arn}"))
+            .collect();
+        anyhow::bail!(
+            "user pool {} already has a different trigger wired: {}; pumpguard would replace \
+             it with {want}. Pass --replace-triggers to replace it (chain the other function \
+             from pumpguard's trigger yourself if it is still needed)",
+            d.pool.id,
+            held.join(", ")
+        );
+    }
+    let mut warnings = permission_warnings(d, o);
+    warnings.extend(channel_warnings(d, o));
+    let changes = if fields.is_empty() {
+        Vec::new()
+    } else {
+        vec![Change {
+            resource: RESOURCE.into(),
+            name: d.pool.id.clone(),
+            action: Action::Update,
+            fields,
+            order: ORDER,
+            writes: vec![Write::Pool(PoolWrite::WireTriggers {
+                pool_id: d.pool.id.clone(),
+                trigger_arn: want.clone(),
+                replace,
+            })],
+        }]
+    };
+    Ok((changes, warnings))
+}
+
+/// The command that grants Cognito the scoped invoke permission.
+pub fn add_permission_command(region: &str, trigger_arn: &str, pool_id: &str, pool_arn: &str) -> String {
+    let sid: String = format!("pumpguard-cognito-{pool_id}")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(100)
+        .collect();
+    format!(
+        "aws lambda add-permission --region {region} --function-name {trigger_arn} \
+         --statement-id {sid} --action lambda:InvokeFunction \
+         --principal cognito-idp.amazonaws.com --source-arn {pool_arn}"
+    )
+}
+
+fn permission_warnings(d: &Desired<'_>, o: &Observed) -> Vec<String> {
+    let arn = &d.pool.trigger_arn;
+    let pool_arn = o.pool_arn.as_deref().unwrap_or_default();
+    let command = || add_permission_command(&d.pool.region, arn, &d.pool.id, pool_arn);
+    match &o.permission {
+        InvokePermission::Granted { .. } => Vec::new(),
+        InvokePermission::NotChecked => vec![format!(
+            "cannot check that Cognito may invoke {arn}: DescribeUserPool returned no ARN for \
+             user pool {}",
+            d.pool.id
+        )],
+        InvokePermission::Unscoped { statement } => vec![format!(
+            "{arn} lets cognito-idp.amazonaws.com invoke it without an AWS:SourceArn condition \
+             (statement {}), so any user pool in any account may; scope it to this pool: {}",
+            statement.as_deref().unwrap_or("without Sid"),
+            command()
+        )],
+        InvokePermission::Missing => vec![format!(
+            "Cognito may not invoke {arn} for user pool {}: no statement allows \
+             lambda:InvokeFunction to cognito-idp.amazonaws.com with AWS:SourceArn {pool_arn}, \
+             so every CustomMessage would fail. The CloudFormation stack grants it; or run: {}",
+            d.pool.id,
+            command()
+        )],
+        InvokePermission::Unreadable { reason } => vec![format!(
+            "cannot check that Cognito may invoke {arn}: lambda:GetPolicy failed ({reason}); \
+             check user-pool.trigger-arn and lambda:GetPolicy permission. The permission it \
+             needs: {}",
+            command()
+        )],
+    }
+}
+
+fn channel_warnings(d: &Desired<'_>, o: &Observed) -> Vec<String> {
+    let listed: &BTreeSet<TriggerSource> = &d.policy.trigger.sms_sources;
+    let mut warnings = Vec::new();
+    if let Some(e) = &o.sms.mfa_read_error {
+        warnings.push(format!(
+            "cannot read user pool {}'s MFA configuration ({e}); assumed SMS MFA may be on",
+            d.pool.id
+        ));
+    }
+    let mut never = Vec::new();
+    for (source, channel) in o.sms.channels() {
+        match channel {
+            SmsChannel::MaySms(why) if !listed.contains(&source) => warnings.push(format!(
+                "unguarded: user pool {} may send {source} by SMS ({why}), but \
+                 trigger.sms-sources leaves it out, so the trigger lets those SMS through \
+                 unchecked; add \"{source}\" to trigger.sms-sources",
+                d.pool.id
+            )),
+            SmsChannel::NeverSms(why) if listed.contains(&source) => {
+                never.push(format!("{source} ({why})"));
+            }
+            _ => {}
+        }
+    }
+    if !never.is_empty() {
+        warnings.push(format!(
+            "trigger.sms-sources lists sources user pool {} never sends by SMS: {}; the trigger \
+             judges (and may block) those email messages by the user's phone number. Remove \
+             them unless you will enable SMS for them",
+            d.pool.id,
+            never.join(", ")
+        ));
+    }
+    warnings
+}
+
+// ---------------------------------------------------------------- apply
+
+pub async fn apply(c: &Clients, w: &PoolWrite) -> anyhow::Result<()> {
+    match w {
+        PoolWrite::WireTriggers {
+            pool_id,
+            trigger_arn,
+            replace,
+        } => wire(c, pool_id, trigger_arn, replace).await,
+    }
+}
+
+async fn wire(
+    c: &Clients,
+    pool_id: &str,
+    trigger_arn: &str,
+    replace: &BTreeMap<TriggerSlot, String>,
+) -> anyhow::Result<()> {
+    let missing = uncopied_update_members();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "refusing to update user pool {pool_id}: this build's UpdateUserPool has members \
+             pumpguard does not copy ({}), which UpdateUserPool would reset; upgrade pumpguard",
+            missing.join(", ")
+        );
+    }
+    let missing = uncopied_mfa_members();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "refusing to update user pool {pool_id}: this build's SetUserPoolMfaConfig has \
+             members pumpguard cannot restore ({}); upgrade pumpguard",
+            missing.join(", ")
+        );
+    }
+    let before = describe(&c.cognito, pool_id).await?;
+    let mut lambda = before
+        .lambda_config
+        .clone()
+        .unwrap_or_else(|| LambdaConfigType::builder().build());
+    let mut changed = false;
+    for slot in TriggerSlot::ALL {
+        match slot.get(&lambda) {
+            Some(arn) if arn == trigger_arn => continue,
+            Some(arn) if replace.get(&slot).map(String::as_str) != Some(arn) => anyhow::bail!(
+                "user pool {pool_id}'s {slot} trigger is now {arn}, which the plan did not \
+                 see; run plan again"
+            ),
+            _ => {}
+        }
+        slot.set(&mut lambda, Some(trigger_arn.to_string()));
+        changed = true;
+    }
+    if !changed {
+        return Ok(());
+    }
+    let mfa_before = read_mfa(&c.cognito, pool_id).await?;
+
+    let mut dropped_unused_days = false;
+    let first = update_request(c.cognito.update_user_pool(), &before, &lambda, false)
+        .send()
+        .await;
+    if let Err(e) = first {
+        let deprecated = e.as_service_error().and_then(|s| s.message()).is_some_and(|m| {
+            m.contains("Please use TemporaryPasswordValidityDays in PasswordPolicy instead of UnusedAccountValidityDays")
+        });
+        if !deprecated {
+            return Err(anyhow::anyhow!(
+                "UpdateUserPool on {pool_id} failed: {}; nothing was changed",
+                sdk_reason(&e)
+            ));
+        }
+        dropped_unused_days = true;
+        update_request(c.cognito.update_user_pool(), &before, &lambda, true)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "UpdateUserPool on {pool_id} failed: {}; nothing was changed",
+                    sdk_reason(&e)
+                )
+            })?;
+    }
+
+    // MFA lives behind its own API; put it back if the update moved it.
+    let mfa_after = read_mfa(&c.cognito, pool_id).await?;
+    if mfa_after != mfa_before {
+        mfa_before
+            .restore(c.cognito.set_user_pool_mfa_config().user_pool_id(pool_id))
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "UpdateUserPool on {pool_id} changed its MFA configuration from {mfa_before:?} \
+                     to {mfa_after:?} and restoring it failed: {}; restore it by hand",
+                    sdk_reason(&e)
+                )
+            })?;
+        let restored = read_mfa(&c.cognito, pool_id).await?;
+        if restored != mfa_before {
+            anyhow::bail!(
+                "user pool {pool_id}'s MFA configuration is {restored:?} after restoring \
+                 {mfa_before:?}; restore it by hand"
+            );
+        }
+    }
+
+    let after = describe(&c.cognito, pool_id).await?;
+    let diff = differences(&before, &after, dropped_unused_days);
+    if !diff.is_empty() {
+        anyhow::bail!(
+            "user pool {pool_id} was updated, but besides the trigger slots these settings \
+             changed: {}; compare with DescribeUserPool and restore them",
+            diff.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Every updatable member of the described pool, with `lambda` as the
+/// `LambdaConfig`. The destructuring names each copied field, so a field
+/// cannot be bound and then forgotten.
+fn update_request(
+    b: UpdateUserPoolFluentBuilder,
+    pool: &UserPoolType,
+    lambda: &LambdaConfigType,
+    drop_unused_account_validity_days: bool,
+) -> UpdateUserPoolFluentBuilder {
+    let UserPoolType {
+        id,
+        name,
+        policies,
+        deletion_protection,
+        lambda_config: _,
+        auto_verified_attributes,
+        sms_verification_message,
+        email_verification_message,
+        email_verification_subject,
+        verification_message_template,
+        sms_authentication_message,
+        user_attribute_update_settings,
+        mfa_configuration,
+        device_configuration,
+        email_configuration,
+        sms_configuration,
+        user_pool_tags,
+        admin_create_user_config,
+        user_pool_add_ons,
+        account_recovery_setting,
+        user_pool_tier,
+        key_configuration,
+        issuer_configuration,
+        acr_configuration,
+        ..
+    } = pool.clone();
+    let admin_create_user_config = admin_create_user_config.map(|mut a| {
+        if drop_unused_account_validity_days {
+            a.unused_account_validity_days = 0;
+        }
+        a
+    });
+    // Custom ACR names need Essentials or Plus; a Lite pool has the defaults,
+    // which leaving the member out keeps.
+    let acr_configuration = if user_pool_tier == Some(UserPoolTierType::Lite) {
+        None
+    } else {
+        acr_configuration
+    };
+    b.set_user_pool_id(id)
+        .set_pool_name(name)
+        .set_policies(policies)
+        .set_deletion_protection(deletion_protection)
+        .lambda_config(lambda.clone())
+        .set_auto_verified_attributes(auto_verified_attributes)
+        .set_sms_verification_message(sms_verification_message)
+        .set_email_verification_message(email_verification_message)
+        .set_email_verification_subject(email_verification_subject)
+        .set_verification_message_template(verification_message_template)
+        .set_sms_authentication_message(sms_authentication_message)
+        .set_user_attribute_update_settings(user_attribute_update_settings)
+        .set_mfa_configuration(mfa_configuration)
+        .set_device_configuration(device_configuration)
+        .set_email_configuration(email_configuration)
+        .set_sms_configuration(sms_configuration)
+        .set_user_pool_tags(user_pool_tags)
+        .set_admin_create_user_config(admin_create_user_config)
+        .set_user_pool_add_ons(user_pool_add_ons)
+        .set_account_recovery_setting(account_recovery_setting)
+        .set_user_pool_tier(user_pool_tier)
+        .set_key_configuration(key_configuration)
+        .set_issuer_configuration(issuer_configuration)
+        .set_acr_configuration(acr_configuration)
+}
+
+/// Fields that differ between two descriptions of a pool, apart from the
+/// three trigger slots and what changes by itself (`LastModifiedDate`,
+/// `EstimatedNumberOfUsers`, the deprecated `Status`, the SMS/email
+/// configuration failure notes Cognito re-evaluates).
+fn differences(before: &UserPoolType, after: &UserPoolType, dropped_unused_days: bool) -> Vec<String> {
+    let norm = |p: &UserPoolType| {
+        let mut p = p.clone();
+        p.last_modified_date = None;
+        p.estimated_number_of_users = 0;
+        p.status = None;
+        p.sms_configuration_failure = None;
+        p.email_configuration_failure = None;
+        if let Some(l) = p.lambda_config.as_mut() {
+            for slot in TriggerSlot::ALL {
+                slot.set(l, None);
+            }
+        }
+        if dropped_unused_days {
+            if let Some(a) = p.admin_create_user_config.as_mut() {
+                a.unused_account_validity_days = 0;
+            }
+        }
+        p
+    };
+    let (a, b) = (norm(before), norm(after));
+    if a == b {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    macro_rules! named {
+        ($($field:ident),* $(,)?) => {
+            $(if a.$field != b.$field {
+                out.push(stringify!($field).to_string());
+            })*
+        };
+    }
+    named!(
+        id,
+        name,
+        policies,
+        deletion_protection,
+        lambda_config,
+        creation_date,
+        schema_attributes,
+        auto_verified_attributes,
+        alias_attributes,
+        username_attributes,
+        sms_verification_message,
+        email_verification_message,
+        email_verification_subject,
+        verification_message_template,
+        sms_authentication_message,
+        user_attribute_update_settings,
+        mfa_configuration,
+        device_configuration,
+        email_configuration,
+        sms_configuration,
+        user_pool_tags,
+        domain,
+        custom_domain,
+        admin_create_user_config,
+        user_pool_add_ons,
+        username_configuration,
+        arn,
+        account_recovery_setting,
+        user_pool_tier,
+        key_configuration,
+        issuer_configuration,
+        acr_configuration,
+    );
+    if out.is_empty() {
+        out.push("a field this build does not name".into());
+    }
+    out
+}
+
+/// What `GetUserPoolMfaConfig` returns, without the request id.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PoolWrite {}
-
-/// What the read calls found.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Observed {}
-
-pub async fn read(_c: &Clients, _d: &Desired<'_>) -> anyhow::Result<Observed> {
-    Ok(Observed::default())
+struct MfaSnapshot {
+    mfa_configuration: Option<UserPoolMfaType>,
+    sms_mfa_configuration: Option<SmsMfaConfigType>,
+    software_token_mfa_configuration: Option<SoftwareTokenMfaConfigType>,
+    email_mfa_configuration: Option<EmailMfaConfigType>,
+    web_authn_configuration: Option<WebAuthnConfigurationType>,
 }
 
-pub fn plan(_d: &Desired<'_>, _o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<String>)> {
-    Ok((Vec::new(), Vec::new()))
+impl From<GetUserPoolMfaConfigOutput> for MfaSnapshot {
+    fn from(o: GetUserPoolMfaConfigOutput) -> Self {
+        let GetUserPoolMfaConfigOutput {
+            sms_mfa_configuration,
+            software_token_mfa_configuration,
+            email_mfa_configuration,
+            mfa_configuration,
+            web_authn_configuration,
+            ..
+        } = o;
+        Self {
+            mfa_configuration,
+            sms_mfa_configuration,
+            software_token_mfa_configuration,
+            email_mfa_configuration,
+            web_authn_configuration,
+        }
+    }
 }
 
-pub async fn apply(_c: &Clients, w: &PoolWrite) -> anyhow::Result<()> {
-    match *w {}
+impl MfaSnapshot {
+    fn restore(&self, b: SetUserPoolMfaConfigFluentBuilder) -> SetUserPoolMfaConfigFluentBuilder {
+        let MfaSnapshot {
+            mfa_configuration,
+            sms_mfa_configuration,
+            software_token_mfa_configuration,
+            email_mfa_configuration,
+            web_authn_configuration,
+        } = self.clone();
+        b.set_mfa_configuration(mfa_configuration)
+            .set_sms_mfa_configuration(sms_mfa_configuration)
+            .set_software_token_mfa_configuration(software_token_mfa_configuration)
+            .set_email_mfa_configuration(email_mfa_configuration)
+            .set_web_authn_configuration(web_authn_configuration)
+    }
+}
+
+async fn read_mfa(client: &cognito::Client, pool_id: &str) -> anyhow::Result<MfaSnapshot> {
+    client
+        .get_user_pool_mfa_config()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .map(MfaSnapshot::from)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read user pool {pool_id}'s MFA configuration ({}), which apply checks \
+                 UpdateUserPool keeps; check cognito-idp:GetUserPoolMfaConfig permission",
+                sdk_reason(&e)
+            )
+        })
+}
+
+/// A short reason from an SDK error: the service's code and message, or the
+/// whole error chain.
+fn sdk_reason<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: cognito::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    match e.as_service_error().map(|s| (s.code(), s.message())) {
+        Some((Some(code), Some(msg))) => format!("{code}: {msg}"),
+        Some((Some(code), None)) => code.to_string(),
+        _ => DisplayErrorContext(e).to_string(),
+    }
 }
