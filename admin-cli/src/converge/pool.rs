@@ -71,9 +71,9 @@ use cognito::operation::set_user_pool_mfa_config::SetUserPoolMfaConfigInput;
 use cognito::operation::update_user_pool::builders::UpdateUserPoolFluentBuilder;
 use cognito::operation::update_user_pool::UpdateUserPoolInput;
 use cognito::types::{
-    AuthFactorType, EmailMfaConfigType, LambdaConfigType, RecoveryOptionNameType,
-    SmsMfaConfigType, SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolTierType,
-    UserPoolType, VerifiedAttributeType, WebAuthnConfigurationType,
+    AuthFactorType, EmailMfaConfigType, LambdaConfigType, SmsMfaConfigType,
+    SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolTierType, UserPoolType,
+    VerifiedAttributeType, WebAuthnConfigurationType,
 };
 use pumpguard::TriggerSource;
 use serde::Serialize;
@@ -310,9 +310,7 @@ impl PoolSms {
                     return MaySms("SMS_OTP is an allowed first sign-in factor".into());
                 }
                 if self.mfa == "OFF" || self.mfa.is_empty() {
-                    return NeverSms(
-                        "MFA is OFF and SMS_OTP is not a sign-in factor".into(),
-                    );
+                    return NeverSms("MFA is OFF and SMS_OTP is not a sign-in factor".into());
                 }
                 match self.sms_mfa {
                     Some(true) => MaySms(format!("MFA is {} with SMS MFA enabled", self.mfa)),
@@ -332,9 +330,9 @@ impl PoolSms {
             TriggerSource::VerifyUserAttribute => {
                 MaySms("verifying a phone_number sends a code by SMS".into())
             }
-            TriggerSource::AdminCreateUser => MaySms(
-                "each AdminCreateUser call may ask for SMS in DesiredDeliveryMediums".into(),
-            ),
+            TriggerSource::AdminCreateUser => {
+                MaySms("each AdminCreateUser call may ask for SMS in DesiredDeliveryMediums".into())
+            }
         }
     }
 
@@ -387,9 +385,7 @@ pub async fn read(c: &Clients, d: &Desired<'_>) -> anyhow::Result<Observed> {
         Err(e) => (None, Some(sdk_reason(&e))),
     };
     let permission = match pool.arn.as_deref() {
-        Some(arn) if !arn.is_empty() => {
-            read_permission(&c.lambda, &d.pool.trigger_arn, arn).await
-        }
+        Some(arn) if !arn.is_empty() => read_permission(&c.lambda, &d.pool.trigger_arn, arn).await,
         _ => InvokePermission::NotChecked,
     };
     Ok(observe(&pool, mfa.as_ref(), mfa_read_error, permission))
@@ -461,7 +457,10 @@ fn observe(
             .policies
             .as_ref()
             .and_then(|p| p.sign_in_policy.as_ref())
-            .is_some_and(|s| s.allowed_first_auth_factors().contains(&AuthFactorType::SmsOtp)),
+            .is_some_and(|s| {
+                s.allowed_first_auth_factors()
+                    .contains(&AuthFactorType::SmsOtp)
+            }),
     };
     Observed {
         pool_id: pool.id.clone().unwrap_or_default(),
@@ -480,7 +479,10 @@ fn other_triggers(l: &LambdaConfigType) -> BTreeMap<String, String> {
         ("PreAuthentication", &l.pre_authentication),
         ("DefineAuthChallenge", &l.define_auth_challenge),
         ("CreateAuthChallenge", &l.create_auth_challenge),
-        ("VerifyAuthChallengeResponse", &l.verify_auth_challenge_response),
+        (
+            "VerifyAuthChallengeResponse",
+            &l.verify_auth_challenge_response,
+        ),
         ("PreTokenGeneration", &l.pre_token_generation),
         ("UserMigration", &l.user_migration),
         ("KMSKeyID", &l.kms_key_id),
@@ -522,7 +524,10 @@ async fn read_permission(
                 // Lambda answers ResourceNotFound both for a missing function
                 // ("Function not found: ...") and for a function without a
                 // resource policy.
-                Some(s) if s.message().is_some_and(|m| m.starts_with("Function not found")) => {
+                Some(s)
+                    if s.message()
+                        .is_some_and(|m| m.starts_with("Function not found")) =>
+                {
                     InvokePermission::Unreadable {
                         reason: "function not found".into(),
                     }
@@ -711,7 +716,12 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
 }
 
 /// The command that grants Cognito the scoped invoke permission.
-pub fn add_permission_command(region: &str, trigger_arn: &str, pool_id: &str, pool_arn: &str) -> String {
+pub fn add_permission_command(
+    region: &str,
+    trigger_arn: &str,
+    pool_id: &str,
+    pool_arn: &str,
+) -> String {
     let sid: String = format!("pumpguard-cognito-{pool_id}")
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
@@ -988,14 +998,17 @@ fn update_request(
 
 /// Fields that differ between two descriptions of a pool, apart from the
 /// three trigger slots and what changes by itself (`LastModifiedDate`,
-/// `EstimatedNumberOfUsers`, the deprecated `Status`, the SMS/email
-/// configuration failure notes Cognito re-evaluates).
-fn differences(before: &UserPoolType, after: &UserPoolType, dropped_unused_days: bool) -> Vec<String> {
+/// `EstimatedNumberOfUsers`, the SMS/email configuration failure notes
+/// Cognito re-evaluates).
+fn differences(
+    before: &UserPoolType,
+    after: &UserPoolType,
+    dropped_unused_days: bool,
+) -> Vec<String> {
     let norm = |p: &UserPoolType| {
         let mut p = p.clone();
         p.last_modified_date = None;
         p.estimated_number_of_users = 0;
-        p.status = None;
         p.sms_configuration_failure = None;
         p.email_configuration_failure = None;
         if let Some(l) = p.lambda_config.as_mut() {

@@ -667,8 +667,7 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> (Vec<Change>, Vec<String>) {
         owned.overrides.iter().map(|o| (&o.number, o)).collect();
     for (number, w) in &wanted {
         let before = observed.get(number);
-        let same = before
-            .is_some_and(|b| b.action == w.action.as_str() && b.expires == w.expires);
+        let same = before.is_some_and(|b| b.action == w.action.as_str() && b.expires == w.expires);
         if !same {
             writes.push(put(&target, number, *w));
             fields.push(override_field(
@@ -829,7 +828,9 @@ pub async fn apply(c: &Clients, w: &ProtectWrite) -> anyhow::Result<()> {
                 .put_protect_configuration_rule_set_number_override()
                 .protect_configuration_id(id)
                 .destination_phone_number(number.expose())
-                .action(ProtectConfigurationRuleOverrideAction::from(action.as_str()))
+                .action(ProtectConfigurationRuleOverrideAction::from(
+                    action.as_str(),
+                ))
                 .set_expiration_timestamp(expires.map(DateTime::from_secs))
                 .send()
                 .await

@@ -26,10 +26,9 @@ use std::time::Duration;
 use aws_sdk_wafv2::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::{
     AllowAction, BlockAction, ByteMatchStatement, CountryCode, DefaultAction, FieldToMatch,
-    GeoMatchStatement, ManagedRuleGroupStatement, NoneAction, OverrideAction,
-    PositionalConstraint, RateBasedStatement, RateBasedStatementAggregateKeyType, Rule,
-    RuleAction, Scope, SingleHeader, Statement, Tag, TextTransformation, TextTransformationType,
-    VisibilityConfig, WebAcl,
+    GeoMatchStatement, ManagedRuleGroupStatement, NoneAction, OverrideAction, PositionalConstraint,
+    RateBasedStatement, RateBasedStatementAggregateKeyType, Rule, RuleAction, Scope, SingleHeader,
+    Statement, Tag, TextTransformation, TextTransformationType, VisibilityConfig, WebAcl,
 };
 use aws_smithy_types::Blob;
 use pumpguard_waf::{capacity, metric_name, RuleDef, RuleKind, TARGET_HEADER, TARGET_PREFIX};
@@ -90,8 +89,9 @@ pub struct ObservedAcl {
     pub capacity: i64,
     pub default_allow: bool,
     pub managed_by_firewall_manager: bool,
-    /// Every rule, as WAF returned it. Empty for an ACL pumpguard found by
-    /// name only and does not own (it never needs their rules).
+    /// Every rule, as WAF returned it. For an ACL pumpguard found by name
+    /// only and does not own, nothing is read: no rules, capacity 0, and
+    /// `default_allow` false (pumpguard never uses them).
     pub rules: Vec<Rule>,
 }
 
@@ -145,7 +145,11 @@ pub fn to_sdk_rule(def: &RuleDef) -> Result<Rule, BuildError> {
         .cloud_watch_metrics_enabled(true)
         .metric_name(metric_name(&def.name))
         .build()?;
-    let block = || RuleAction::builder().block(BlockAction::builder().build()).build();
+    let block = || {
+        RuleAction::builder()
+            .block(BlockAction::builder().build())
+            .build()
+    };
     let rule = Rule::builder()
         .name(&def.name)
         .priority(def.priority)
@@ -175,13 +179,21 @@ pub fn to_sdk_rule(def: &RuleDef) -> Result<Rule, BuildError> {
                 .limit(i64::from(*limit))
                 .evaluation_window_sec(i64::from(*window_seconds))
                 .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
-                .scope_down_statement(Statement::builder().byte_match_statement(byte_match).build())
+                .scope_down_statement(
+                    Statement::builder()
+                        .byte_match_statement(byte_match)
+                        .build(),
+                )
                 .build()?;
             rule.action(block())
                 .statement(Statement::builder().rate_based_statement(rate).build())
         }
         RuleKind::Managed { name } => rule
-            .override_action(OverrideAction::builder().none(NoneAction::builder().build()).build())
+            .override_action(
+                OverrideAction::builder()
+                    .none(NoneAction::builder().build())
+                    .build(),
+            )
             .statement(
                 Statement::builder()
                     .managed_rule_group_statement(
@@ -212,7 +224,9 @@ pub fn to_sdk_rule(def: &RuleDef) -> Result<Rule, BuildError> {
 /// to Count, a pinned managed-group version or a custom response, is `None`.
 pub fn from_sdk_rule(rule: &Rule) -> Option<RuleDef> {
     let rule = normalized(rule);
-    if rule.rule_labels.is_some() || rule.captcha_config.is_some() || rule.challenge_config.is_some()
+    if rule.rule_labels.is_some()
+        || rule.captcha_config.is_some()
+        || rule.challenge_config.is_some()
     {
         return None;
     }
@@ -220,7 +234,9 @@ pub fn from_sdk_rule(rule: &Rule) -> Option<RuleDef> {
     let kind = if let Some(rate) = &st.rate_based_statement {
         let scope = rate.scope_down_statement.as_deref()?;
         let search = scope.byte_match_statement.as_ref()?.search_string.as_ref();
-        let operation = std::str::from_utf8(search).ok()?.strip_prefix(TARGET_PREFIX)?;
+        let operation = std::str::from_utf8(search)
+            .ok()?
+            .strip_prefix(TARGET_PREFIX)?;
         RuleKind::Rate {
             operation: operation.to_string(),
             limit: u32::try_from(rate.limit).ok()?,
@@ -323,9 +339,8 @@ pub fn describe_rule(def: &RuleDef) -> String {
 
 fn rule_fields(have: &RuleDef, want: &RuleDef) -> Vec<FieldChange> {
     let n = &want.name;
-    let field = |f: &str, a: String, b: String| {
-        FieldChange::new(format!("{n} {f}"), Some(a), Some(b))
-    };
+    let field =
+        |f: &str, a: String, b: String| FieldChange::new(format!("{n} {f}"), Some(a), Some(b));
     let mut out = Vec::new();
     match (&have.kind, &want.kind) {
         (
@@ -538,6 +553,10 @@ fn disabled_warnings(o: &Observed, prefix: &str, pool_id: &str) -> Vec<String> {
     out
 }
 
+/// Pure: the web ACL changes (order 30, `web-acl`) and the association
+/// (order 31, `web-acl-association`) that make the account match `[waf]`,
+/// and warnings (someone else's ACL, allow rules running first, capacity,
+/// an untagged ACL under pumpguard's name, leftovers while disabled).
 pub fn plan(d: &Desired<'_>, o: &Observed) -> (Vec<Change>, Vec<String>) {
     let waf = &d.policy.waf;
     let prefix = waf.name_prefix.as_str();
@@ -589,7 +608,11 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> (Vec<Change>, Vec<String>) {
             acl.name
         )),
         (None, None) => {
-            let mut fields = vec![FieldChange::new("default-action", None, Some("allow".into()))];
+            let mut fields = vec![FieldChange::new(
+                "default-action",
+                None,
+                Some("allow".into()),
+            )];
             fields.extend(
                 defs.iter()
                     .map(|r| FieldChange::new(r.name.clone(), None, Some(describe_rule(r)))),
@@ -750,10 +773,7 @@ async fn owner_tagged(c: &Clients, arn: &str) -> anyhow::Result<bool> {
             .tag_info_for_resource
             .and_then(|t| t.tag_list)
             .unwrap_or_default();
-        if tags
-            .iter()
-            .any(|t| t.key == OWNER_TAG && t.value == "true")
-        {
+        if tags.iter().any(|t| t.key == OWNER_TAG && t.value == "true") {
             return Ok(true);
         }
         match out.next_marker {
@@ -766,7 +786,10 @@ async fn owner_tagged(c: &Clients, arn: &str) -> anyhow::Result<bool> {
 
 fn observed(acl: WebAcl, owned: bool) -> ObservedAcl {
     ObservedAcl {
-        default_allow: acl.default_action.as_ref().is_some_and(|a| a.allow.is_some()),
+        default_allow: acl
+            .default_action
+            .as_ref()
+            .is_some_and(|a| a.allow.is_some()),
         name: acl.name,
         id: acl.id,
         arn: acl.arn,
@@ -851,6 +874,7 @@ pub async fn read(c: &Clients, d: &Desired<'_>) -> anyhow::Result<Observed> {
 
 // ----------------------------------------------------------------- writes
 
+/// Carries out one write (see [`WafWrite`] for the calls of each).
 pub async fn apply(c: &Clients, w: &WafWrite) -> anyhow::Result<()> {
     match w {
         WafWrite::Create {
@@ -927,8 +951,8 @@ async fn update_rules(
 ) -> anyhow::Result<()> {
     for attempt in 1..=UPDATE_ATTEMPTS {
         let (acl, lock) = get_web_acl(c, name, id).await?;
-        let lock = lock
-            .ok_or_else(|| anyhow::anyhow!("GetWebACL for {name} returned no lock token"))?;
+        let lock =
+            lock.ok_or_else(|| anyhow::anyhow!("GetWebACL for {name} returned no lock token"))?;
         let current = sorted(acl.rules.clone().unwrap_or_default());
         let merged = merge(&current, defs, prefix)?;
         if merged == current {
@@ -961,7 +985,9 @@ async fn update_rules(
             .await;
         match result {
             Ok(_) => return Ok(()),
-            Err(e) if e.code() == Some("WAFOptimisticLockException") && attempt < UPDATE_ATTEMPTS => {
+            Err(e)
+                if e.code() == Some("WAFOptimisticLockException") && attempt < UPDATE_ATTEMPTS =>
+            {
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
             Err(e) if e.code() == Some("WAFOptimisticLockException") => {
@@ -1057,7 +1083,9 @@ mod tests {
             .collect();
         let defs = pumpguard_waf::rules(&waf);
         assert!(defs.iter().any(|d| matches!(d.kind, RuleKind::Geo { .. })));
-        assert!(defs.iter().any(|d| matches!(d.kind, RuleKind::Managed { .. })));
+        assert!(defs
+            .iter()
+            .any(|d| matches!(d.kind, RuleKind::Managed { .. })));
         for d in &defs {
             let rule = to_sdk_rule(d).expect("builds");
             assert_eq!(from_sdk_rule(&rule).as_ref(), Some(d), "{}", d.name);
@@ -1133,7 +1161,10 @@ mod tests {
 
     #[test]
     fn acl_names_are_valid_waf_names() {
-        assert_eq!(acl_name("pumpguard-", "us-east-1_AbC"), "pumpguard-us-east-1_AbC");
+        assert_eq!(
+            acl_name("pumpguard-", "us-east-1_AbC"),
+            "pumpguard-us-east-1_AbC"
+        );
         assert_eq!(acl_name("p.", "x y"), "p-x-y");
         assert_eq!(acl_name(&"a".repeat(200), "x").len(), 128);
     }

@@ -1,0 +1,988 @@
+//! The user-pool module against moto in server mode (`PUMPGUARD_TEST_MOTO`),
+//! with the real SDK: wiring the trigger keeps every other pool setting, a
+//! foreign trigger is only replaced on request, the invoke-permission and
+//! SMS-channel checks warn as documented, and `read` makes read calls only.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read as _, Write as _};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_cognitoidentityprovider as cognito;
+use aws_sdk_lambda as lambda;
+use cognito::config::interceptors::BeforeTransmitInterceptorContextRef;
+use cognito::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+    SharedCredentialsProvider,
+};
+use cognito::types::{
+    AccountRecoverySettingType, AdminCreateUserConfigType, AdvancedSecurityModeType,
+    DefaultEmailOptionType, DeletionProtectionType, DeviceConfigurationType,
+    EmailConfigurationType, EmailSendingAccountType, LambdaConfigType, MessageTemplateType,
+    PasswordPolicyType, RecoveryOptionNameType, RecoveryOptionType, SmsConfigurationType,
+    SmsMfaConfigType, SoftwareTokenMfaConfigType, UserAttributeUpdateSettingsType,
+    UserPoolAddOnsType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType, UserPoolType,
+    VerificationMessageTemplateType, VerifiedAttributeType,
+};
+use pumpguard::Policy;
+use pumpguard_cli::converge::pool::{self, InvokePermission, Observed, PoolWrite, TriggerSlot};
+use pumpguard_cli::converge::{Clients, Desired};
+use pumpguard_cli::plan::{Plan, RegionPlan, Write};
+
+const ACCOUNT: &str = "123456789012";
+const SNS_ROLE: &str = "arn:aws:iam::123456789012:role/cognito-sms";
+
+fn moto() -> String {
+    match std::env::var("PUMPGUARD_TEST_MOTO") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "PUMPGUARD_TEST_MOTO is not set: start moto in server mode \
+             (e.g. .venv/bin/moto_server -H 127.0.0.1 -p 5055) and set \
+             PUMPGUARD_TEST_MOTO=http://127.0.0.1:5055, or run scripts/test.sh"
+        ),
+    }
+}
+
+/// A name no other test, nor an earlier run against the same moto, used.
+fn unique(prefix: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000;
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    )
+}
+
+// ---------------------------------------------------------------- recording clients
+
+/// Records every request the clients send: the `x-amz-target` header for
+/// JSON protocols (Cognito), else `METHOD path` (Lambda's REST API).
+#[derive(Debug, Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl Recorder {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "pumpguard-test-recorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let req = context.request();
+        let entry = match req.headers().get("x-amz-target") {
+            Some(target) => target.to_string(),
+            None => format!("{} {}", req.method(), req.uri()),
+        };
+        self.0.lock().unwrap().push(entry);
+        Ok(())
+    }
+}
+
+fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "tests",
+        )))
+        .endpoint_url(moto())
+        .build()
+}
+
+/// Every client pointed at moto, all recording into `rec`.
+fn clients(rec: &Recorder) -> Clients {
+    let c = sdk_config();
+    Clients {
+        region: "us-east-1".into(),
+        eum: aws_sdk_pinpointsmsvoicev2::Client::from_conf(
+            aws_sdk_pinpointsmsvoicev2::config::Builder::from(&c)
+                .interceptor(rec.clone())
+                .build(),
+        ),
+        waf: aws_sdk_wafv2::Client::from_conf(
+            aws_sdk_wafv2::config::Builder::from(&c)
+                .interceptor(rec.clone())
+                .build(),
+        ),
+        cognito: cognito::Client::from_conf(
+            cognito::config::Builder::from(&c)
+                .interceptor(rec.clone())
+                .build(),
+        ),
+        sns: aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&c)
+                .interceptor(rec.clone())
+                .build(),
+        ),
+        lambda: lambda::Client::from_conf(
+            lambda::config::Builder::from(&c)
+                .interceptor(rec.clone())
+                .build(),
+        ),
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&c)
+                .interceptor(rec.clone())
+                .build(),
+        ),
+    }
+}
+
+// ---------------------------------------------------------------- fixtures
+
+fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}")
+}
+
+/// Settings for a fresh pool; every one differs from Cognito's default.
+struct PoolSpec {
+    lambda: LambdaConfigType,
+    auto_verified: Vec<VerifiedAttributeType>,
+    recovery: Vec<RecoveryOptionNameType>,
+    sms: bool,
+    mfa: UserPoolMfaType,
+}
+
+impl PoolSpec {
+    fn rich() -> Self {
+        Self {
+            lambda: LambdaConfigType::builder()
+                .pre_sign_up(function_arn("someone-elses-pre-sign-up"))
+                .pre_token_generation(function_arn("someone-elses-pre-token"))
+                .build(),
+            auto_verified: vec![VerifiedAttributeType::Email],
+            recovery: vec![RecoveryOptionNameType::VerifiedEmail],
+            sms: true,
+            mfa: UserPoolMfaType::Optional,
+        }
+    }
+}
+
+async fn create_pool(c: &cognito::Client, spec: PoolSpec) -> UserPoolType {
+    let mut b = c
+        .create_user_pool()
+        .pool_name(unique("pumpguard-pool"))
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(
+                    PasswordPolicyType::builder()
+                        .minimum_length(14)
+                        .require_uppercase(false)
+                        .require_lowercase(true)
+                        .require_numbers(true)
+                        .require_symbols(false)
+                        .temporary_password_validity_days(3)
+                        .build(),
+                )
+                .build(),
+        )
+        .deletion_protection(DeletionProtectionType::Active)
+        .lambda_config(spec.lambda)
+        .set_auto_verified_attributes(Some(spec.auto_verified))
+        .verification_message_template(
+            VerificationMessageTemplateType::builder()
+                .sms_message("Example code {####}")
+                .email_message("Your Example code is {####}")
+                .email_subject("Example verification")
+                .default_email_option(DefaultEmailOptionType::ConfirmWithCode)
+                .build(),
+        )
+        .sms_authentication_message("Example sign-in code {####}")
+        .user_attribute_update_settings(
+            UserAttributeUpdateSettingsType::builder()
+                .attributes_require_verification_before_update(VerifiedAttributeType::Email)
+                .build(),
+        )
+        .mfa_configuration(spec.mfa)
+        .device_configuration(
+            DeviceConfigurationType::builder()
+                .challenge_required_on_new_device(true)
+                .device_only_remembered_on_user_prompt(true)
+                .build(),
+        )
+        .email_configuration(
+            EmailConfigurationType::builder()
+                .email_sending_account(EmailSendingAccountType::Developer)
+                .source_arn(format!(
+                    "arn:aws:ses:us-east-1:{ACCOUNT}:identity/example.com"
+                ))
+                .from("Example <no-reply@example.com>")
+                .reply_to_email_address("help@example.com")
+                .build(),
+        )
+        .user_pool_tags("team", "identity")
+        .user_pool_tags("cost-centre", "42")
+        .admin_create_user_config(
+            AdminCreateUserConfigType::builder()
+                .allow_admin_create_user_only(true)
+                .invite_message_template(
+                    MessageTemplateType::builder()
+                        .sms_message("Welcome {username}, password {####}")
+                        .email_message("Welcome {username}, your password is {####}")
+                        .email_subject("Welcome to Example")
+                        .build(),
+                )
+                .build(),
+        )
+        .user_pool_add_ons(
+            UserPoolAddOnsType::builder()
+                .advanced_security_mode(AdvancedSecurityModeType::Audit)
+                .build()
+                .unwrap(),
+        )
+        .account_recovery_setting(
+            AccountRecoverySettingType::builder()
+                .set_recovery_mechanisms(Some(
+                    spec.recovery
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, name)| {
+                            RecoveryOptionType::builder()
+                                .name(name)
+                                .priority(i32::try_from(i).unwrap() + 1)
+                                .build()
+                                .unwrap()
+                        })
+                        .collect(),
+                ))
+                .build(),
+        )
+        .user_pool_tier(UserPoolTierType::Plus);
+    if spec.sms {
+        b = b.sms_configuration(sms_configuration());
+    }
+    b.send()
+        .await
+        .expect("create user pool in moto")
+        .user_pool
+        .expect("pool")
+}
+
+fn sms_configuration() -> SmsConfigurationType {
+    SmsConfigurationType::builder()
+        .sns_caller_arn(SNS_ROLE)
+        .external_id("pumpguard-test")
+        .sns_region("us-east-1")
+        .build()
+}
+
+async fn describe(c: &cognito::Client, id: &str) -> UserPoolType {
+    c.describe_user_pool()
+        .user_pool_id(id)
+        .send()
+        .await
+        .expect("describe")
+        .user_pool
+        .expect("pool")
+}
+
+/// The MFA configuration, without the request id.
+async fn mfa_config(c: &cognito::Client, id: &str) -> String {
+    let o = c
+        .get_user_pool_mfa_config()
+        .user_pool_id(id)
+        .send()
+        .await
+        .expect("get mfa config");
+    format!(
+        "{:?} {:?} {:?} {:?} {:?}",
+        o.mfa_configuration,
+        o.sms_mfa_configuration,
+        o.software_token_mfa_configuration,
+        o.email_mfa_configuration,
+        o.web_authn_configuration
+    )
+}
+
+/// Turns SMS and TOTP MFA on the way the console does, with SetUserPoolMfaConfig.
+async fn enable_sms_mfa(c: &cognito::Client, id: &str) {
+    c.set_user_pool_mfa_config()
+        .user_pool_id(id)
+        .mfa_configuration(UserPoolMfaType::Optional)
+        .sms_mfa_configuration(
+            SmsMfaConfigType::builder()
+                .sms_authentication_message("Example sign-in code {####}")
+                .sms_configuration(sms_configuration())
+                .build(),
+        )
+        .software_token_mfa_configuration(
+            SoftwareTokenMfaConfigType::builder().enabled(true).build(),
+        )
+        .send()
+        .await
+        .expect("set mfa config");
+}
+
+/// moto's Lambda needs an IAM role to create a function, and the SDK clients
+/// here include no IAM one: create it with a plain IAM query request.
+fn ensure_lambda_role() -> String {
+    let name = "pumpguard-test-trigger-role";
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let body = format!(
+        "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
+        percent(trust)
+    );
+    let endpoint = moto();
+    let host = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&host).expect("connect to moto");
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, \
+         SignedHeaders=host, Signature=00\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.contains("<Arn>") || answer.contains("EntityAlreadyExists"),
+        "CreateRole in moto: {answer}"
+    );
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A function in moto's Lambda (moto stores the code; it never runs it here).
+async fn create_function(c: &lambda::Client) -> String {
+    let role = ensure_lambda_role();
+    let out = c
+        .create_function()
+        .function_name(unique("pumpguard-trigger"))
+        .runtime(lambda::types::Runtime::Providedal2023)
+        .role(role)
+        .handler("bootstrap")
+        .code(
+            lambda::types::FunctionCode::builder()
+                .zip_file(lambda::primitives::Blob::new(b"not run by moto".to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create function in moto");
+    out.function_arn.expect("function arn")
+}
+
+fn policy(pool_id: &str, trigger_arn: &str, sms_sources: Option<&[&str]>) -> Policy {
+    let sources = match sms_sources {
+        None => String::new(),
+        Some(list) => format!(
+            "sms-sources = [{}]\n",
+            list.iter()
+                .map(|s| format!("\"{s}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let text = format!(
+        "[trigger]\n{sources}\n[countries]\nallow = [\"US\"]\ncrown-dependencies = \"separate\"\n\
+         [user-pool]\nid = \"{pool_id}\"\ntrigger-arn = \"{trigger_arn}\"\n\
+         table = \"pumpguard-t1\"\n"
+    );
+    Policy::parse(&text, "test").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn desired(p: &Policy, replace_triggers: bool) -> Desired<'_> {
+    Desired {
+        policy: p,
+        text: "",
+        origin: "test",
+        pool: p.user_pool.as_ref().expect("[user-pool]"),
+        replace_triggers,
+        now: 1_790_000_000,
+    }
+}
+
+fn pool_writes(changes: &[pumpguard_cli::plan::Change]) -> Vec<PoolWrite> {
+    changes
+        .iter()
+        .flat_map(|c| c.writes.iter())
+        .map(|w| match w {
+            Write::Pool(p) => p.clone(),
+            other => panic!("not a pool write: {other:?}"),
+        })
+        .collect()
+}
+
+async fn apply_all(c: &Clients, changes: &[pumpguard_cli::plan::Change]) {
+    for w in pool_writes(changes) {
+        pool::apply(c, &w).await.expect("apply");
+    }
+}
+
+/// The described pool with what this comparison ignores cleared:
+/// `LastModifiedDate` (an update may move it; moto happens not to) and the
+/// three trigger slots (the only thing apply is meant to change).
+fn comparable(p: &UserPoolType) -> UserPoolType {
+    let mut p = p.clone();
+    p.last_modified_date = None;
+    if let Some(l) = p.lambda_config.as_mut() {
+        l.custom_message = None;
+        l.post_confirmation = None;
+        l.post_authentication = None;
+    }
+    p
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn every_update_user_pool_member_is_copied() {
+    assert_eq!(pool::uncopied_update_members(), Vec::<String>::new());
+    assert_eq!(pool::uncopied_mfa_members(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn wiring_an_unwired_pool_keeps_every_other_setting() {
+    let rec = Recorder::default();
+    let c = clients(&rec);
+    let made = create_pool(&c.cognito, PoolSpec::rich()).await;
+    let id = made.id.clone().unwrap();
+    enable_sms_mfa(&c.cognito, &id).await;
+    let trigger = create_function(&c.lambda).await;
+    let p = policy(&id, &trigger, None);
+    let d = desired(&p, false);
+
+    let before = describe(&c.cognito, &id).await;
+    let mfa_before = mfa_config(&c.cognito, &id).await;
+    rec.take();
+    let o = pool::read(&c, &d).await.expect("read");
+    assert!(o.triggers.is_empty(), "{o:?}");
+    assert_eq!(
+        o.other_triggers.get("PreSignUp").map(String::as_str),
+        Some(function_arn("someone-elses-pre-sign-up").as_str())
+    );
+    assert_eq!(o.permission, InvokePermission::Missing);
+
+    let (changes, _warnings) = pool::plan(&d, &o).expect("plan");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let change = &changes[0];
+    assert_eq!(change.resource, "user-pool-triggers");
+    assert_eq!(change.order, 40);
+    assert_eq!(change.name, id);
+    let fields: Vec<(&str, Option<&str>, Option<&str>)> = change
+        .fields
+        .iter()
+        .map(|f| (f.field.as_str(), f.from.as_deref(), f.to.as_deref()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("LambdaConfig.CustomMessage", None, Some(trigger.as_str())),
+            ("LambdaConfig.PostConfirmation", None, Some(trigger.as_str())),
+            ("LambdaConfig.PostAuthentication", None, Some(trigger.as_str())),
+        ]
+    );
+
+    apply_all(&c, &changes).await;
+    let calls = rec.take();
+    assert!(
+        calls.contains(&"AWSCognitoIdentityProviderService.UpdateUserPool".to_string()),
+        "{calls:?}"
+    );
+
+    let after = describe(&c.cognito, &id).await;
+    let l = after.lambda_config.as_ref().expect("lambda config");
+    for slot in TriggerSlot::ALL {
+        assert_eq!(slot.get(l), Some(trigger.as_str()), "{slot}");
+    }
+    // Everything else, the whole described pool, is as it was.
+    assert_eq!(comparable(&after), comparable(&before));
+    assert_eq!(mfa_config(&c.cognito, &id).await, mfa_before);
+
+    // Converged: an empty plan, so nothing to write.
+    let o = pool::read(&c, &d).await.expect("read again");
+    assert_eq!(o.wired(TriggerSlot::CustomMessage), Some(trigger.as_str()));
+    let (changes, _) = pool::plan(&d, &o).expect("plan again");
+    assert!(changes.is_empty(), "{changes:?}");
+    // And applying the old write again writes nothing either.
+    rec.take();
+    pool::apply(
+        &c,
+        &PoolWrite::WireTriggers {
+            pool_id: id.clone(),
+            trigger_arn: trigger.clone(),
+            replace: Default::default(),
+        },
+    )
+    .await
+    .expect("idempotent apply");
+    assert_eq!(
+        rec.take(),
+        ["AWSCognitoIdentityProviderService.DescribeUserPool"]
+    );
+}
+
+#[tokio::test]
+async fn read_makes_read_calls_only() {
+    let rec = Recorder::default();
+    let c = clients(&rec);
+    let made = create_pool(&c.cognito, PoolSpec::rich()).await;
+    let id = made.id.clone().unwrap();
+    let trigger = create_function(&c.lambda).await;
+    let p = policy(&id, &trigger, None);
+    rec.take();
+    pool::read(&c, &desired(&p, false)).await.expect("read");
+    let calls = rec.take();
+    assert_eq!(
+        calls.iter().filter(|c| c.starts_with("AWSCognito")).count(),
+        2,
+        "{calls:?}"
+    );
+    for call in &calls {
+        let allowed = call == "AWSCognitoIdentityProviderService.DescribeUserPool"
+            || call == "AWSCognitoIdentityProviderService.GetUserPoolMfaConfig"
+            || call.starts_with("GET ");
+        assert!(allowed, "read made a non-read call: {call} (all: {calls:?})");
+    }
+    assert!(
+        calls.iter().any(|c| c.starts_with("GET ") && c.ends_with("/policy")),
+        "GetPolicy: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_trigger_is_replaced_only_with_replace_triggers() {
+    let rec = Recorder::default();
+    let c = clients(&rec);
+    let foreign = function_arn("someone-elses-custom-message");
+    let pre_sign_up = function_arn("someone-elses-pre-sign-up");
+    let mut spec = PoolSpec::rich();
+    spec.lambda = LambdaConfigType::builder()
+        .pre_sign_up(&pre_sign_up)
+        .custom_message(&foreign)
+        .build();
+    let made = create_pool(&c.cognito, spec).await;
+    let id = made.id.clone().unwrap();
+    let trigger = create_function(&c.lambda).await;
+    let p = policy(&id, &trigger, None);
+
+    let o = pool::read(&c, &desired(&p, false)).await.expect("read");
+    let e = pool::plan(&desired(&p, false), &o).expect_err("a foreign trigger is wired");
+    let msg = e.to_string();
+    assert!(msg.contains("--replace-triggers"), "{msg}");
+    assert!(msg.contains("CustomMessage"), "{msg}");
+    assert!(msg.contains(&foreign), "{msg}");
+
+    let d = desired(&p, true);
+    let (changes, _) = pool::plan(&d, &o).expect("plan with --replace-triggers");
+    assert_eq!(changes.len(), 1);
+    let cm = &changes[0].fields[0];
+    assert_eq!(cm.field, "LambdaConfig.CustomMessage");
+    assert_eq!(cm.from.as_deref(), Some(foreign.as_str()));
+    assert_eq!(cm.to.as_deref(), Some(trigger.as_str()));
+
+    // Someone wires yet another function between plan and apply: apply stops.
+    let before = describe(&c.cognito, &id).await;
+    let mut sneaky = before.lambda_config.clone().unwrap();
+    sneaky.post_confirmation = Some(function_arn("wired-after-the-plan"));
+    c.cognito
+        .update_user_pool()
+        .user_pool_id(&id)
+        .set_policies(before.policies.clone())
+        .set_deletion_protection(before.deletion_protection.clone())
+        .lambda_config(sneaky)
+        .send()
+        .await
+        .unwrap();
+    let w = pool_writes(&changes).remove(0);
+    let e = pool::apply(&c, &w).await.expect_err("stale plan");
+    assert!(e.to_string().contains("run plan again"), "{e}");
+
+    // Put the pool back (the sneaky update above reset it, as UpdateUserPool
+    // does), then a fresh plan replaces the foreign trigger and keeps PreSignUp.
+    let made = create_pool(
+        &c.cognito,
+        PoolSpec {
+            lambda: LambdaConfigType::builder()
+                .pre_sign_up(&pre_sign_up)
+                .custom_message(&foreign)
+                .build(),
+            ..PoolSpec::rich()
+        },
+    )
+    .await;
+    let id = made.id.clone().unwrap();
+    let p = policy(&id, &trigger, None);
+    let d = desired(&p, true);
+    let before = describe(&c.cognito, &id).await;
+    let o = pool::read(&c, &d).await.expect("read");
+    let (changes, _) = pool::plan(&d, &o).expect("plan");
+    apply_all(&c, &changes).await;
+    let after = describe(&c.cognito, &id).await;
+    let l = after.lambda_config.as_ref().unwrap();
+    assert_eq!(l.custom_message.as_deref(), Some(trigger.as_str()));
+    assert_eq!(l.pre_sign_up.as_deref(), Some(pre_sign_up.as_str()));
+    assert_eq!(comparable(&after), comparable(&before));
+    let o = pool::read(&c, &desired(&p, false)).await.expect("read");
+    let (changes, _) = pool::plan(&desired(&p, false), &o).expect("converged");
+    assert!(changes.is_empty());
+}
+
+fn warnings_about(warnings: &[String], word: &str) -> Vec<String> {
+    warnings
+        .iter()
+        .filter(|w| w.contains(word))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn an_email_only_pool_warns_about_sources_it_never_sends_by_sms() {
+    let rec = Recorder::default();
+    let c = clients(&rec);
+    // SMS configured, but verification and recovery by email, MFA off.
+    let made = create_pool(
+        &c.cognito,
+        PoolSpec {
+            mfa: UserPoolMfaType::Off,
+            ..PoolSpec::rich()
+        },
+    )
+    .await;
+    let id = made.id.clone().unwrap();
+    let trigger = function_arn("pumpguard-trigger");
+
+    // The default sms-sources: all seven.
+    let p = policy(&id, &trigger, None);
+    let o = pool::read(&c, &desired(&p, false)).await.expect("read");
+    let (_, warnings) = pool::plan(&desired(&p, false), &o).expect("plan");
+    assert!(warnings_about(&warnings, "unguarded").is_empty(), "{warnings:#?}");
+    let never = warnings_about(&warnings, "never sends by SMS");
+    assert_eq!(never.len(), 1, "{warnings:#?}");
+    for s in [
+        "CustomMessage_SignUp (phone_number is not auto-verified)",
+        "CustomMessage_ResendCode",
+        "CustomMessage_ForgotPassword (account recovery uses only verified_email)",
+        "CustomMessage_Authentication (MFA is OFF",
+    ] {
+        assert!(never[0].contains(s), "{s} in {}", never[0]);
+    }
+    for s in [
+        "CustomMessage_AdminCreateUser",
+        "CustomMessage_UpdateUserAttribute",
+        "CustomMessage_VerifyUserAttribute",
+    ] {
+        assert!(!never[0].contains(s), "{s} in {}", never[0]);
+    }
+
+    // Only the sign-up sources listed: the ones the pool may send by SMS are unguarded.
+    let p = policy(
+        &id,
+        &trigger,
+        Some(&["CustomMessage_SignUp", "CustomMessage_ResendCode"]),
+    );
+    let (_, warnings) = pool::plan(&desired(&p, false), &o).expect("plan");
+    let unguarded = warnings_about(&warnings, "unguarded");
+    assert_eq!(unguarded.len(), 3, "{warnings:#?}");
+    for (w, s) in unguarded.iter().zip([
+        "CustomMessage_AdminCreateUser",
+        "CustomMessage_UpdateUserAttribute",
+        "CustomMessage_VerifyUserAttribute",
+    ]) {
+        assert!(w.contains(s), "{s}: {w}");
+    }
+
+    // A pool with no SMS configuration sends no SMS at all.
+    let made = create_pool(
+        &c.cognito,
+        PoolSpec {
+            sms: false,
+            mfa: UserPoolMfaType::Off,
+            ..PoolSpec::rich()
+        },
+    )
+    .await;
+    let id = made.id.clone().unwrap();
+    let p = policy(&id, &trigger, Some(&[]));
+    let o = pool::read(&c, &desired(&p, false)).await.expect("read");
+    assert!(!o.sms.sends_sms());
+    let (_, warnings) = pool::plan(&desired(&p, false), &o).expect("plan");
+    assert!(warnings_about(&warnings, "unguarded").is_empty(), "{warnings:#?}");
+    assert!(warnings_about(&warnings, "never sends").is_empty(), "{warnings:#?}");
+}
+
+#[tokio::test]
+async fn an_sms_mfa_pool_warns_when_authentication_is_left_out() {
+    let rec = Recorder::default();
+    let c = clients(&rec);
+    let made = create_pool(
+        &c.cognito,
+        PoolSpec {
+            auto_verified: vec![VerifiedAttributeType::PhoneNumber],
+            recovery: vec![
+                RecoveryOptionNameType::VerifiedEmail,
+                RecoveryOptionNameType::VerifiedPhoneNumber,
+            ],
+            ..PoolSpec::rich()
+        },
+    )
+    .await;
+    let id = made.id.clone().unwrap();
+    enable_sms_mfa(&c.cognito, &id).await;
+    let trigger = function_arn("pumpguard-trigger");
+    let all_but_auth = [
+        "CustomMessage_SignUp",
+        "CustomMessage_AdminCreateUser",
+        "CustomMessage_ResendCode",
+        "CustomMessage_ForgotPassword",
+        "CustomMessage_UpdateUserAttribute",
+        "CustomMessage_VerifyUserAttribute",
+    ];
+    let p = policy(&id, &trigger, Some(&all_but_auth));
+    let o = pool::read(&c, &desired(&p, false)).await.expect("read");
+    assert_eq!(o.sms.sms_mfa, Some(true));
+    let (_, warnings) = pool::plan(&desired(&p, false), &o).expect("plan");
+    let unguarded = warnings_about(&warnings, "unguarded");
+    assert_eq!(unguarded.len(), 1, "{warnings:#?}");
+    assert!(
+        unguarded[0].contains("CustomMessage_Authentication")
+            && unguarded[0].contains("SMS MFA enabled"),
+        "{}",
+        unguarded[0]
+    );
+    assert!(warnings_about(&warnings, "never sends").is_empty(), "{warnings:#?}");
+
+    // Listing all seven: no channel warning at all.
+    let p = policy(&id, &trigger, None);
+    let (_, warnings) = pool::plan(&desired(&p, false), &o).expect("plan");
+    assert!(warnings_about(&warnings, "SMS (").is_empty(), "{warnings:#?}");
+    assert!(warnings_about(&warnings, "sms-sources").is_empty(), "{warnings:#?}");
+}
+
+#[tokio::test]
+async fn the_invoke_permission_is_checked_and_never_written() {
+    let rec = Recorder::default();
+    let c = clients(&rec);
+    let made = create_pool(&c.cognito, PoolSpec::rich()).await;
+    let id = made.id.clone().unwrap();
+    let pool_arn = made.arn.clone().expect("moto returns the pool ARN");
+    let trigger = create_function(&c.lambda).await;
+    let p = policy(&id, &trigger, None);
+    let d = desired(&p, false);
+
+    // No resource policy at all.
+    let o = pool::read(&c, &d).await.expect("read");
+    assert_eq!(o.permission, InvokePermission::Missing);
+    let (_, warnings) = pool::plan(&d, &o).expect("plan");
+    let command = format!(
+        "aws lambda add-permission --region us-east-1 --function-name {trigger} \
+         --statement-id pumpguard-cognito-{id} --action lambda:InvokeFunction \
+         --principal cognito-idp.amazonaws.com --source-arn {pool_arn}"
+    );
+    let w = warnings_about(&warnings, "Cognito may not invoke");
+    assert_eq!(w.len(), 1, "{warnings:#?}");
+    assert!(w[0].contains(&command), "{}\nwant {command}", w[0]);
+
+    // Unscoped: any pool may invoke it.
+    c.lambda
+        .add_permission()
+        .function_name(&trigger)
+        .statement_id("cognito-any-pool")
+        .action("lambda:InvokeFunction")
+        .principal("cognito-idp.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    let o = pool::read(&c, &d).await.expect("read");
+    assert_eq!(
+        o.permission,
+        InvokePermission::Unscoped {
+            statement: Some("cognito-any-pool".into())
+        }
+    );
+    let (_, warnings) = pool::plan(&d, &o).expect("plan");
+    let w = warnings_about(&warnings, "without an AWS:SourceArn condition");
+    assert_eq!(w.len(), 1, "{warnings:#?}");
+    assert!(w[0].contains(&command), "{}", w[0]);
+
+    // Scoped to another pool: still missing for this one.
+    c.lambda
+        .remove_permission()
+        .function_name(&trigger)
+        .statement_id("cognito-any-pool")
+        .send()
+        .await
+        .unwrap();
+    c.lambda
+        .add_permission()
+        .function_name(&trigger)
+        .statement_id("cognito-other-pool")
+        .action("lambda:InvokeFunction")
+        .principal("cognito-idp.amazonaws.com")
+        .source_arn(format!(
+            "arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/us-east-1_Other"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let o = pool::read(&c, &d).await.expect("read");
+    assert_eq!(o.permission, InvokePermission::Missing);
+
+    // Scoped to this pool: granted, no warning.
+    c.lambda
+        .add_permission()
+        .function_name(&trigger)
+        .statement_id("cognito-this-pool")
+        .action("lambda:InvokeFunction")
+        .principal("cognito-idp.amazonaws.com")
+        .source_arn(&pool_arn)
+        .send()
+        .await
+        .unwrap();
+    rec.take();
+    let o = pool::read(&c, &d).await.expect("read");
+    assert_eq!(
+        o.permission,
+        InvokePermission::Granted {
+            statement: Some("cognito-this-pool".into())
+        }
+    );
+    let (_, warnings) = pool::plan(&d, &o).expect("plan");
+    assert!(warnings_about(&warnings, "invoke").is_empty(), "{warnings:#?}");
+    // Checking never grants: only GETs went to Lambda.
+    assert!(
+        rec.take()
+            .iter()
+            .filter(|c| !c.starts_with("AWSCognito"))
+            .all(|c| c.starts_with("GET ")),
+    );
+
+    // A function that does not exist: a warning, not an error.
+    let missing = function_arn(&unique("no-such-function"));
+    let p = policy(&id, &missing, None);
+    let d = desired(&p, false);
+    let o = pool::read(&c, &d).await.expect("read is not an error");
+    assert_eq!(
+        o.permission,
+        InvokePermission::Unreadable {
+            reason: "function not found".into()
+        }
+    );
+    let (_, warnings) = pool::plan(&d, &o).expect("plan is not an error");
+    let w = warnings_about(&warnings, "lambda:GetPolicy failed (function not found)");
+    assert_eq!(w.len(), 1, "{warnings:#?}");
+}
+
+#[test]
+fn resource_policies_are_judged_by_source_arn() {
+    let pool = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Abc";
+    let doc = |statement: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
+    let allow = r#""Effect":"Allow","Principal":{"Service":"cognito-idp.amazonaws.com"},"Action":"lambda:InvokeFunction""#;
+    let granted = |sid: &str| InvokePermission::Granted {
+        statement: Some(sid.into()),
+    };
+    for (cond, want) in [
+        (
+            format!(r#""Condition":{{"ArnLike":{{"AWS:SourceArn":"{pool}"}}}}"#),
+            granted("s"),
+        ),
+        (
+            format!(r#""Condition":{{"ArnEquals":{{"aws:sourcearn":["x","{pool}"]}}}}"#),
+            granted("s"),
+        ),
+        (
+            format!(r#""Condition":{{"StringEquals":{{"AWS:SourceArn":"{pool}"}}}}"#),
+            granted("s"),
+        ),
+        (
+            r#""Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:cognito-idp:us-east-1:123456789012:userpool/*"}}"#.to_string(),
+            granted("s"),
+        ),
+        (
+            r#""Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"}}"#.to_string(),
+            InvokePermission::Unscoped {
+                statement: Some("s".into()),
+            },
+        ),
+        (
+            r#""Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Other"}}"#.to_string(),
+            InvokePermission::Missing,
+        ),
+    ] {
+        let text = doc(&format!(r#"{{"Sid":"s",{allow},{cond}}}"#));
+        assert_eq!(pool::permission_in(&text, pool), want, "{text}");
+    }
+    let other_principal = doc(&format!(
+        r#"{{"Sid":"s","Effect":"Allow","Principal":{{"Service":"s3.amazonaws.com"}},"Action":"lambda:InvokeFunction","Condition":{{"ArnLike":{{"AWS:SourceArn":"{pool}"}}}}}}"#
+    ));
+    assert_eq!(
+        pool::permission_in(&other_principal, pool),
+        InvokePermission::Missing
+    );
+    let denied = doc(&format!(
+        r#"{{"Sid":"s","Effect":"Deny","Principal":{{"Service":"cognito-idp.amazonaws.com"}},"Action":"lambda:InvokeFunction","Condition":{{"ArnLike":{{"AWS:SourceArn":"{pool}"}}}}}}"#
+    ));
+    assert_eq!(pool::permission_in(&denied, pool), InvokePermission::Missing);
+}
+
+#[tokio::test]
+async fn a_rendered_plan() {
+    let rec = Recorder::default();
+    let c = clients(&rec);
+    let made = create_pool(
+        &c.cognito,
+        PoolSpec {
+            auto_verified: vec![VerifiedAttributeType::PhoneNumber],
+            lambda: LambdaConfigType::builder()
+                .custom_message(function_arn("legacy-custom-message"))
+                .build(),
+            ..PoolSpec::rich()
+        },
+    )
+    .await;
+    let id = made.id.clone().unwrap();
+    let trigger = create_function(&c.lambda).await;
+    let p = policy(
+        &id,
+        &trigger,
+        Some(&[
+            "CustomMessage_SignUp",
+            "CustomMessage_ResendCode",
+            "CustomMessage_ForgotPassword",
+            "CustomMessage_Authentication",
+        ]),
+    );
+    let d = desired(&p, true);
+    let o: Observed = pool::read(&c, &d).await.expect("read");
+    let (changes, warnings) = pool::plan(&d, &o).expect("plan");
+    let plan = Plan {
+        regions: vec![RegionPlan {
+            region: "us-east-1".into(),
+            changes,
+            warnings,
+        }],
+    };
+    let fname = trigger.rsplit(':').next().unwrap().to_string();
+    let text = plan
+        .to_string()
+        .replace(&id, "us-east-1_POOL")
+        .replace(&fname, "TRIGGER");
+    insta::assert_snapshot!(text);
+}

@@ -1,0 +1,994 @@
+//! The protect-configuration module against a simulated End User Messaging
+//! account. No emulator implements the service (AWS-FACTS.md), so the real
+//! `aws-sdk-pinpointsmsvoicev2` client runs with `aws-smithy-mocks` rules
+//! whose responses come from a small in-memory account: requests go through
+//! the SDK's own input validation and serialisation, and every write call is
+//! recorded in order. The other clients of [`Clients`] point at moto
+//! (`PUMPGUARD_TEST_MOTO`), which these tests require but do not call.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_pinpointsmsvoicev2 as eum;
+use aws_sdk_pinpointsmsvoicev2::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_pinpointsmsvoicev2::operation::create_protect_configuration::CreateProtectConfigurationOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::delete_protect_configuration_rule_set_number_override::DeleteProtectConfigurationRuleSetNumberOverrideOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::describe_protect_configurations::{
+    DescribeProtectConfigurationsError, DescribeProtectConfigurationsOutput,
+};
+use aws_sdk_pinpointsmsvoicev2::operation::get_protect_configuration_country_rule_set::GetProtectConfigurationCountryRuleSetOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::list_protect_configuration_rule_set_number_overrides::ListProtectConfigurationRuleSetNumberOverridesOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::list_tags_for_resource::ListTagsForResourceOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::put_protect_configuration_rule_set_number_override::PutProtectConfigurationRuleSetNumberOverrideOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::set_account_default_protect_configuration::SetAccountDefaultProtectConfigurationOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::update_protect_configuration_country_rule_set::UpdateProtectConfigurationCountryRuleSetOutput;
+use aws_sdk_pinpointsmsvoicev2::types::error::AccessDeniedException;
+use aws_sdk_pinpointsmsvoicev2::types::{
+    NumberCapability, ProtectConfigurationCountryRuleSetInformation,
+    ProtectConfigurationInformation, ProtectConfigurationRuleSetNumberOverride, Tag,
+};
+use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_types::DateTime;
+use pumpguard::account::{all_countries, ProtectStatus, UserPoolPolicy};
+use pumpguard::Policy;
+use pumpguard_cli::converge::protect::{self, ProtectWrite, Target};
+use pumpguard_cli::converge::{Clients, Desired, OWNER_TAG};
+use pumpguard_cli::plan::{Action, Change, Plan, RegionPlan, Write};
+
+const REGION: &str = "us-east-1";
+/// 2027-01-15T08:00:00Z.
+const NOW: i64 = 1_800_000_000;
+/// 2030-01-01T00:00:00Z.
+const Y2030: i64 = 1_893_456_000;
+
+/// Numbers of the test policy: none may ever appear in a plan.
+const US_NUMBER: &str = "+12025550100";
+const GB_NUMBER: &str = "+447911123456";
+const EXPIRED_NUMBER: &str = "+13125550123";
+const FR_NUMBER: &str = "+33612345678";
+
+fn moto() -> String {
+    match std::env::var("PUMPGUARD_TEST_MOTO") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "PUMPGUARD_TEST_MOTO is not set: run the suite with scripts/test.sh, or start \
+             `moto_server -H 127.0.0.1 -p 5055` and set PUMPGUARD_TEST_MOTO=http://127.0.0.1:5055"
+        ),
+    }
+}
+
+const PROTECT: &str = r#"
+[protect]
+block-status = "block"
+# MX is monitored by the trigger; the account blocks it on purpose.
+country-overrides = { MX = "block" }
+
+[[protect.number-overrides]]
+number = "+1 202 555 0100"
+action = "allow"
+expires = "2030-01-01T00:00:00Z"
+
+[[protect.number-overrides]]
+number = "+447911123456"
+action = "block"
+
+[[protect.number-overrides]]
+number = "+13125550123"
+action = "block"
+expires = "2020-01-01T00:00:00Z"
+"#;
+
+/// The trigger's side of the test policy (its own, so that edits to the
+/// example policy do not move these tests).
+const COUNTRIES: &str = r#"
+version = 1
+
+[countries]
+mode = "enforce"
+allow = ["US", "CA", "GB", "FR"]
+monitor = ["MX"]
+block = ["NG", "PK"]
+unlisted = "block"
+crown-dependencies = "separate"
+"#;
+
+fn policy(protect: &str) -> Policy {
+    Policy::parse(&format!("{COUNTRIES}\n{protect}"), "test-policy.toml")
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pool() -> UserPoolPolicy {
+    UserPoolPolicy {
+        id: "us-east-1_Test123".into(),
+        region: REGION.into(),
+        trigger_arn: "arn:aws:lambda:us-east-1:123456789012:function:pumpguard".into(),
+        table: "pumpguard".into(),
+        sms_regions: vec![REGION.into()],
+    }
+}
+
+fn desired<'a>(policy: &'a Policy, pool: &'a UserPoolPolicy) -> Desired<'a> {
+    Desired {
+        policy,
+        text: "",
+        origin: "test-policy.toml",
+        pool,
+        replace_triggers: false,
+        now: NOW,
+    }
+}
+
+/// The SMS rules the test policy wants, as the API spells them.
+fn wanted_rules(policy: &Policy) -> BTreeMap<String, String> {
+    policy
+        .protect_rules(policy.protect.block_status)
+        .into_iter()
+        .map(|(c, s)| (c.as_str().to_string(), s.as_str().to_string()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- the simulated account
+
+#[derive(Debug, Clone)]
+struct Config {
+    id: String,
+    default: bool,
+    tags: Vec<(String, String)>,
+    rules: BTreeMap<String, String>,
+    /// number → (action, expiry)
+    overrides: BTreeMap<String, (String, Option<i64>)>,
+}
+
+impl Config {
+    fn arn(&self) -> String {
+        format!(
+            "arn:aws:sms-voice:us-east-1:123456789012:protect-configuration/{}",
+            self.id
+        )
+    }
+
+    fn foreign(id: &str, default: bool) -> Self {
+        Self {
+            id: id.into(),
+            default,
+            tags: vec![("team".into(), "other".into())],
+            rules: fresh_rules(),
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    fn owned(id: &str, default: bool, rules: BTreeMap<String, String>) -> Self {
+        Self {
+            id: id.into(),
+            default,
+            tags: vec![(OWNER_TAG.into(), "true".into())],
+            rules,
+            overrides: BTreeMap::new(),
+        }
+    }
+}
+
+/// A new configuration allows every country.
+fn fresh_rules() -> BTreeMap<String, String> {
+    all_countries()
+        .into_iter()
+        .map(|c| (c.as_str().to_string(), "ALLOW".to_string()))
+        .collect()
+}
+
+/// A write call, as the account received it.
+#[derive(Debug, Clone, PartialEq)]
+enum Call {
+    Create {
+        tags: Vec<(String, String)>,
+        deletion_protection: Option<bool>,
+    },
+    Rules {
+        id: String,
+        capability: String,
+        countries: BTreeMap<String, String>,
+    },
+    Put {
+        id: String,
+        number: String,
+        action: String,
+        expires: Option<i64>,
+    },
+    Delete {
+        id: String,
+        number: String,
+    },
+    SetDefault {
+        id: String,
+    },
+}
+
+#[derive(Debug, Default)]
+struct State {
+    configs: Vec<Config>,
+    writes: Vec<Call>,
+    created: u32,
+}
+
+/// The account plus the mock rules serving it.
+struct Account {
+    state: Arc<Mutex<State>>,
+    reads: Vec<Rule>,
+    writes: Vec<Rule>,
+}
+
+impl Account {
+    fn new(configs: Vec<Config>) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            configs,
+            ..State::default()
+        }));
+        let s = state.clone();
+        // One configuration per page, to exercise pagination.
+        let describe =
+            mock!(eum::Client::describe_protect_configurations).then_compute_output(move |req| {
+                let st = s.lock().unwrap();
+                let start: usize = req.next_token().map_or(0, |t| t.parse().unwrap());
+                let page: Vec<ProtectConfigurationInformation> = st
+                    .configs
+                    .iter()
+                    .skip(start)
+                    .take(1)
+                    .map(|c| {
+                        ProtectConfigurationInformation::builder()
+                            .protect_configuration_id(&c.id)
+                            .protect_configuration_arn(c.arn())
+                            .created_timestamp(DateTime::from_secs(NOW - 86_400))
+                            .account_default(c.default)
+                            .deletion_protection_enabled(false)
+                            .build()
+                            .unwrap()
+                    })
+                    .collect();
+                let next = (start + 1 < st.configs.len()).then(|| (start + 1).to_string());
+                DescribeProtectConfigurationsOutput::builder()
+                    .set_protect_configurations(Some(page))
+                    .set_next_token(next)
+                    .build()
+            });
+        let s = state.clone();
+        let tags = mock!(eum::Client::list_tags_for_resource).then_compute_output(move |req| {
+            let st = s.lock().unwrap();
+            let c = st
+                .configs
+                .iter()
+                .find(|c| Some(c.arn().as_str()) == req.resource_arn())
+                .expect("tags of a known configuration");
+            let tags = c
+                .tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().unwrap())
+                .collect();
+            ListTagsForResourceOutput::builder()
+                .resource_arn(c.arn())
+                .set_tags(Some(tags))
+                .build()
+        });
+        let s = state.clone();
+        let get_rules = mock!(eum::Client::get_protect_configuration_country_rule_set)
+            .then_compute_output(move |req| {
+                assert_eq!(req.number_capability(), Some(&NumberCapability::Sms));
+                let st = s.lock().unwrap();
+                let c = find(&st, req.protect_configuration_id());
+                let mut out = GetProtectConfigurationCountryRuleSetOutput::builder()
+                    .protect_configuration_arn(c.arn())
+                    .protect_configuration_id(&c.id)
+                    .number_capability(NumberCapability::Sms);
+                for (code, status) in &c.rules {
+                    out = out.country_rule_set(code, info(status));
+                }
+                out.build().unwrap()
+            });
+        let s = state.clone();
+        // Two overrides per page.
+        let list_overrides =
+            mock!(eum::Client::list_protect_configuration_rule_set_number_overrides)
+                .then_compute_output(move |req| {
+                    let st = s.lock().unwrap();
+                    let c = find(&st, req.protect_configuration_id());
+                    let start: usize = req.next_token().map_or(0, |t| t.parse().unwrap());
+                    let page = c
+                        .overrides
+                        .iter()
+                        .skip(start)
+                        .take(2)
+                        .map(|(number, (action, expires))| {
+                            ProtectConfigurationRuleSetNumberOverride::builder()
+                                .destination_phone_number(number)
+                                .created_timestamp(DateTime::from_secs(NOW - 3600))
+                                .action(action.as_str().into())
+                                .set_expiration_timestamp(expires.map(DateTime::from_secs))
+                                .build()
+                                .unwrap()
+                        })
+                        .collect();
+                    let next = (start + 2 < c.overrides.len()).then(|| (start + 2).to_string());
+                    ListProtectConfigurationRuleSetNumberOverridesOutput::builder()
+                        .protect_configuration_arn(c.arn())
+                        .protect_configuration_id(&c.id)
+                        .set_rule_set_number_overrides(Some(page))
+                        .set_next_token(next)
+                        .build()
+                        .unwrap()
+                });
+
+        let s = state.clone();
+        let create =
+            mock!(eum::Client::create_protect_configuration).then_compute_output(move |req| {
+                let mut st = s.lock().unwrap();
+                st.created += 1;
+                let tags: Vec<(String, String)> = req
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect();
+                st.writes.push(Call::Create {
+                    tags: tags.clone(),
+                    deletion_protection: req.deletion_protection_enabled(),
+                });
+                let mut c =
+                    Config::owned(&format!("protect-new{}", st.created), false, fresh_rules());
+                c.tags = tags;
+                let out = CreateProtectConfigurationOutput::builder()
+                    .protect_configuration_arn(c.arn())
+                    .protect_configuration_id(&c.id)
+                    .created_timestamp(DateTime::from_secs(NOW))
+                    .account_default(false)
+                    .deletion_protection_enabled(false)
+                    .build()
+                    .unwrap();
+                st.configs.push(c);
+                out
+            });
+        let s = state.clone();
+        let update = mock!(eum::Client::update_protect_configuration_country_rule_set)
+            .then_compute_output(move |req| {
+                let mut st = s.lock().unwrap();
+                let countries: BTreeMap<String, String> = req
+                    .country_rule_set_updates()
+                    .expect("updates")
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.protect_status().as_str().to_string()))
+                    .collect();
+                let id = req.protect_configuration_id().unwrap().to_string();
+                st.writes.push(Call::Rules {
+                    id: id.clone(),
+                    capability: req.number_capability().unwrap().as_str().to_string(),
+                    countries: countries.clone(),
+                });
+                let c = find_mut(&mut st, Some(&id));
+                c.rules.extend(countries);
+                let mut out = UpdateProtectConfigurationCountryRuleSetOutput::builder()
+                    .protect_configuration_arn(c.arn())
+                    .protect_configuration_id(&c.id)
+                    .number_capability(NumberCapability::Sms);
+                for (code, status) in &c.rules {
+                    out = out.country_rule_set(code, info(status));
+                }
+                out.build().unwrap()
+            });
+        let s = state.clone();
+        let put = mock!(eum::Client::put_protect_configuration_rule_set_number_override)
+            .then_compute_output(move |req| {
+                let mut st = s.lock().unwrap();
+                let id = req.protect_configuration_id().unwrap().to_string();
+                let number = req.destination_phone_number().unwrap().to_string();
+                let action = req.action().unwrap().as_str().to_string();
+                let expires = req.expiration_timestamp().map(DateTime::secs);
+                st.writes.push(Call::Put {
+                    id: id.clone(),
+                    number: number.clone(),
+                    action: action.clone(),
+                    expires,
+                });
+                let c = find_mut(&mut st, Some(&id));
+                c.overrides
+                    .insert(number.clone(), (action.clone(), expires));
+                PutProtectConfigurationRuleSetNumberOverrideOutput::builder()
+                    .protect_configuration_arn(c.arn())
+                    .protect_configuration_id(&c.id)
+                    .destination_phone_number(number)
+                    .created_timestamp(DateTime::from_secs(NOW))
+                    .action(action.as_str().into())
+                    .set_expiration_timestamp(expires.map(DateTime::from_secs))
+                    .build()
+                    .unwrap()
+            });
+        let s = state.clone();
+        let delete = mock!(eum::Client::delete_protect_configuration_rule_set_number_override)
+            .then_compute_output(move |req| {
+                let mut st = s.lock().unwrap();
+                let id = req.protect_configuration_id().unwrap().to_string();
+                let number = req.destination_phone_number().unwrap().to_string();
+                st.writes.push(Call::Delete {
+                    id: id.clone(),
+                    number: number.clone(),
+                });
+                let c = find_mut(&mut st, Some(&id));
+                let (action, expires) = c.overrides.remove(&number).expect("existing override");
+                DeleteProtectConfigurationRuleSetNumberOverrideOutput::builder()
+                    .protect_configuration_arn(c.arn())
+                    .protect_configuration_id(&c.id)
+                    .destination_phone_number(number)
+                    .created_timestamp(DateTime::from_secs(NOW))
+                    .action(action.as_str().into())
+                    .set_expiration_timestamp(expires.map(DateTime::from_secs))
+                    .build()
+                    .unwrap()
+            });
+        let s = state.clone();
+        let set_default = mock!(eum::Client::set_account_default_protect_configuration)
+            .then_compute_output(move |req| {
+                let mut st = s.lock().unwrap();
+                let id = req.protect_configuration_id().unwrap().to_string();
+                st.writes.push(Call::SetDefault { id: id.clone() });
+                for c in &mut st.configs {
+                    c.default = c.id == id;
+                }
+                let c = find(&st, Some(&id));
+                SetAccountDefaultProtectConfigurationOutput::builder()
+                    .default_protect_configuration_arn(c.arn())
+                    .default_protect_configuration_id(&c.id)
+                    .build()
+                    .unwrap()
+            });
+        Self {
+            state,
+            reads: vec![describe, tags, get_rules, list_overrides],
+            writes: vec![create, update, put, delete, set_default],
+        }
+    }
+
+    fn client(&self) -> eum::Client {
+        mocked_eum(self.reads.iter().chain(&self.writes))
+    }
+
+    fn writes(&self) -> Vec<Call> {
+        self.state.lock().unwrap().writes.clone()
+    }
+
+    fn write_rule_calls(&self) -> usize {
+        self.writes.iter().map(Rule::num_calls).sum()
+    }
+}
+
+fn info(status: &str) -> ProtectConfigurationCountryRuleSetInformation {
+    ProtectConfigurationCountryRuleSetInformation::builder()
+        .protect_status(status.into())
+        .build()
+        .unwrap()
+}
+
+fn find<'a>(st: &'a State, id: Option<&str>) -> &'a Config {
+    st.configs
+        .iter()
+        .find(|c| Some(c.id.as_str()) == id)
+        .expect("a known configuration id")
+}
+
+fn find_mut<'a>(st: &'a mut State, id: Option<&str>) -> &'a mut Config {
+    st.configs
+        .iter_mut()
+        .find(|c| Some(c.id.as_str()) == id)
+        .expect("a known configuration id")
+}
+
+/// The real End User Messaging client, answered by `rules`. An unmatched
+/// request panics (the interceptor's default), so an unexpected call fails
+/// the test. (`mock_client!` needs the SDK's `test-util` feature; this is
+/// what it expands to, minus the test defaults.)
+fn mocked_eum<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> eum::Client {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    let config = eum::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    eum::Client::from_conf(config)
+}
+
+/// Clients for the region: `eum` as given, the rest at moto.
+async fn clients(eum: eum::Client) -> Clients {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(moto())
+        .load()
+        .await;
+    let mut c = Clients::new(&config);
+    c.eum = eum;
+    c
+}
+
+async fn plan_for(c: &Clients, d: &Desired<'_>) -> (Vec<Change>, Vec<String>) {
+    let observed = protect::read(c, d)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    protect::plan(d, &observed)
+}
+
+async fn apply_all(c: &Clients, changes: &[Change]) {
+    let mut changes = changes.to_vec();
+    changes.sort_by_key(|ch| ch.order);
+    for ch in &changes {
+        for w in &ch.writes {
+            match w {
+                Write::Protect(w) => protect::apply(c, w)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e:#}")),
+                other => panic!("not a protect write: {other:?}"),
+            }
+        }
+    }
+}
+
+fn render(changes: &[Change], warnings: &[String]) -> String {
+    Plan {
+        regions: vec![RegionPlan {
+            region: REGION.into(),
+            changes: changes.to_vec(),
+            warnings: warnings.to_vec(),
+        }],
+    }
+    .to_string()
+}
+
+/// No full number in what people (or CI logs) see, nor in `Debug`.
+fn assert_no_number(text: &str) {
+    for n in [US_NUMBER, GB_NUMBER, EXPIRED_NUMBER, FR_NUMBER] {
+        let digits = &n[n.len() - 8..];
+        assert!(!text.contains(digits), "{n} leaked into:\n{text}");
+    }
+}
+
+/// The owned configuration exactly as the test policy wants it.
+fn converged_config(p: &Policy, id: &str, default: bool) -> Config {
+    let mut c = Config::owned(id, default, wanted_rules(p));
+    c.overrides
+        .insert(US_NUMBER.into(), ("ALLOW".into(), Some(Y2030)));
+    c.overrides.insert(GB_NUMBER.into(), ("BLOCK".into(), None));
+    c
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn numbers_are_masked() {
+    assert_eq!(protect::mask("+12025550100"), "+1…0100");
+    assert_eq!(protect::mask("+447911123456"), "+44…3456");
+    assert_eq!(protect::mask("+123"), "+…");
+    let n = protect::PhoneNumber::new(US_NUMBER);
+    assert_eq!(format!("{n} {n:?}"), "+1…0100 +1…0100");
+    assert_eq!(n.expose(), US_NUMBER);
+}
+
+#[tokio::test]
+async fn nothing_owned_plans_one_create_and_apply_runs_it_in_order() {
+    let p = policy(PROTECT);
+    let pool = pool();
+    let d = desired(&p, &pool);
+    let account = Account::new(vec![Config::foreign("protect-foreign", true)]);
+    let c = clients(account.client()).await;
+
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    let ch = &changes[0];
+    assert_eq!(
+        (ch.resource.as_str(), ch.action, ch.order),
+        ("protect-configuration", Action::Create, 10)
+    );
+    assert_eq!(account.write_rule_calls(), 0, "plan never writes");
+
+    let text = render(&changes, &warnings);
+    insta::assert_snapshot!("create_plan", text);
+    assert_no_number(&text);
+    assert_no_number(&format!("{changes:?}"));
+    assert!(
+        warnings.iter().any(|w| w.contains("protect-foreign")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("MX") && w.contains("explicit")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("+1…0123") && w.contains("expired")),
+        "{warnings:?}"
+    );
+
+    // The writes, as planned: create, rules, overrides, default.
+    let kinds: Vec<&str> = ch
+        .writes
+        .iter()
+        .map(|w| match w {
+            Write::Protect(ProtectWrite::Create { .. }) => "create",
+            Write::Protect(ProtectWrite::UpdateCountryRules { .. }) => "rules",
+            Write::Protect(ProtectWrite::PutNumberOverride { .. }) => "put",
+            Write::Protect(ProtectWrite::SetAccountDefault { .. }) => "default",
+            other => panic!("unexpected write {other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds.first(), Some(&"create"));
+    assert_eq!(&kinds[kinds.len() - 3..], ["put", "put", "default"]);
+    assert!(kinds[1..kinds.len() - 3].iter().all(|k| *k == "rules"));
+
+    apply_all(&c, &changes).await;
+
+    let calls = account.writes();
+    let Call::Create {
+        tags,
+        deletion_protection,
+    } = &calls[0]
+    else {
+        panic!("first call is not Create: {calls:#?}");
+    };
+    assert_eq!(tags, &[(OWNER_TAG.to_string(), "true".to_string())]);
+    assert_eq!(*deletion_protection, Some(false));
+    let new_id = "protect-new1";
+    let mut covered = BTreeMap::new();
+    let mut i = 1;
+    while let Some(Call::Rules {
+        id,
+        capability,
+        countries,
+    }) = calls.get(i)
+    {
+        assert_eq!(id, new_id, "rule updates use the created id");
+        assert_eq!(capability, "SMS");
+        assert!(
+            !countries.is_empty() && countries.len() <= 300,
+            "{}",
+            countries.len()
+        );
+        for (k, v) in countries {
+            assert!(
+                covered.insert(k.clone(), v.clone()).is_none(),
+                "{k} sent twice"
+            );
+        }
+        i += 1;
+    }
+    assert!(i > 1, "no rule update: {calls:#?}");
+    assert_eq!(
+        covered,
+        wanted_rules(&p),
+        "every country is covered, as the policy says"
+    );
+    assert_eq!(covered["MX"], "BLOCK", "explicit country override");
+    assert_eq!(covered["US"], "ALLOW");
+    assert_eq!(covered["JM"], "BLOCK");
+    assert_eq!(
+        calls[i..],
+        [
+            Call::Put {
+                id: new_id.into(),
+                number: US_NUMBER.into(),
+                action: "ALLOW".into(),
+                expires: Some(Y2030)
+            },
+            Call::Put {
+                id: new_id.into(),
+                number: GB_NUMBER.into(),
+                action: "BLOCK".into(),
+                expires: None
+            },
+            Call::SetDefault { id: new_id.into() },
+        ]
+    );
+
+    // Converged: reading again plans nothing, and nothing more is written.
+    let before = account.write_rule_calls();
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert!(changes.is_empty(), "{}", render(&changes, &warnings));
+    assert!(
+        !warnings.iter().any(|w| w.contains("account default")),
+        "{warnings:?}"
+    );
+    apply_all(&c, &changes).await;
+    assert_eq!(account.write_rule_calls(), before);
+}
+
+#[tokio::test]
+async fn converged_account_plans_nothing_and_writes_nothing() {
+    let p = policy(PROTECT);
+    let pool = pool();
+    let d = desired(&p, &pool);
+    let account = Account::new(vec![
+        Config::foreign("protect-a", false),
+        converged_config(&p, "protect-ours", true),
+        Config::foreign("protect-z", false),
+    ]);
+    let c = clients(account.client()).await;
+
+    let observed = protect::read(&c, &d).await.unwrap();
+    assert_eq!(observed.configurations.len(), 3, "all pages read");
+    assert!(observed.owned_is_default());
+    let owned = observed.owned.as_ref().expect("owned");
+    assert_eq!(owned.id, "protect-ours");
+    assert_eq!(owned.overrides.len(), 2);
+    assert_eq!(
+        account.reads[0].num_calls(),
+        3,
+        "one DescribeProtectConfigurations per page"
+    );
+    assert_eq!(
+        account.reads[1].num_calls(),
+        3,
+        "one ListTagsForResource per configuration"
+    );
+
+    let (changes, warnings) = protect::plan(&d, &observed);
+    assert!(changes.is_empty(), "{}", render(&changes, &warnings));
+    apply_all(&c, &changes).await;
+    assert_eq!(account.write_rule_calls(), 0);
+    assert!(account.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_partial_difference_sends_only_what_differs() {
+    let p = policy(PROTECT);
+    let pool = pool();
+    let d = desired(&p, &pool);
+    let mut ours = converged_config(&p, "protect-ours", true);
+    ours.rules.insert("JM".into(), "ALLOW".into()); // wanted BLOCK
+    ours.rules.insert("US".into(), "MONITOR".into()); // wanted ALLOW
+    ours.rules.remove("ZW"); // not reported: wanted BLOCK
+    ours.overrides
+        .insert(US_NUMBER.into(), ("ALLOW".into(), Some(Y2030 + 86_400))); // other expiry
+    ours.overrides.remove(GB_NUMBER); // missing
+    ours.overrides
+        .insert(FR_NUMBER.into(), ("ALLOW".into(), None)); // not in the policy
+    let account = Account::new(vec![ours]);
+    let c = clients(account.client()).await;
+
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert_eq!(changes.len(), 1, "{}", render(&changes, &warnings));
+    let ch = &changes[0];
+    assert_eq!(
+        (ch.action, ch.order, ch.name.as_str()),
+        (Action::Update, 10, "protect-ours")
+    );
+    let text = render(&changes, &warnings);
+    assert!(
+        text.contains("SMS countries → BLOCK: JM, ZW (now ALLOW, not set)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SMS countries → ALLOW: US (now MONITOR)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("number override +33…5678: ALLOW -> (removed)"),
+        "{text}"
+    );
+    assert_no_number(&text);
+
+    apply_all(&c, &changes).await;
+    let id = || "protect-ours".to_string();
+    let rules = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        account.writes(),
+        [
+            Call::Rules {
+                id: id(),
+                capability: "SMS".into(),
+                countries: rules(&[("JM", "BLOCK"), ("US", "ALLOW"), ("ZW", "BLOCK")]),
+            },
+            Call::Put {
+                id: id(),
+                number: US_NUMBER.into(),
+                action: "ALLOW".into(),
+                expires: Some(Y2030)
+            },
+            Call::Put {
+                id: id(),
+                number: GB_NUMBER.into(),
+                action: "BLOCK".into(),
+                expires: None
+            },
+            Call::Delete {
+                id: id(),
+                number: FR_NUMBER.into()
+            },
+        ]
+    );
+    let (changes, _) = plan_for(&c, &d).await;
+    assert!(changes.is_empty(), "converged after apply: {changes:#?}");
+}
+
+#[tokio::test]
+async fn two_owned_configurations_are_an_error_naming_both() {
+    let p = policy(PROTECT);
+    let pool = pool();
+    let d = desired(&p, &pool);
+    let account = Account::new(vec![
+        converged_config(&p, "protect-one", true),
+        Config::foreign("protect-foreign", false),
+        converged_config(&p, "protect-two", false),
+    ]);
+    let c = clients(account.client()).await;
+    let e = protect::read(&c, &d)
+        .await
+        .expect_err("ambiguous ownership");
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("protect-one") && msg.contains("protect-two"),
+        "{msg}"
+    );
+    assert!(!msg.contains("protect-foreign"), "{msg}");
+    assert!(msg.contains("Delete all but one"), "{msg}");
+    assert!(msg.contains(OWNER_TAG), "{msg}");
+}
+
+#[tokio::test]
+async fn a_foreign_account_default_is_replaced_with_a_warning() {
+    let p = policy(PROTECT);
+    let pool = pool();
+    let d = desired(&p, &pool);
+    let account = Account::new(vec![
+        Config::foreign("protect-theirs", true),
+        converged_config(&p, "protect-ours", false),
+    ]);
+    let c = clients(account.client()).await;
+
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    let ch = &changes[0];
+    assert_eq!(ch.order, 11);
+    assert_eq!(ch.resource, "account-default-protect-configuration");
+    assert_eq!(
+        ch.writes,
+        [Write::Protect(ProtectWrite::SetAccountDefault {
+            target: Target::Id("protect-ours".into())
+        })]
+    );
+    let w = warnings
+        .iter()
+        .find(|w| w.contains("protect-theirs"))
+        .unwrap_or_else(|| panic!("no warning about the foreign default: {warnings:?}"));
+    assert!(w.contains("protect-ours") && w.contains("default"), "{w}");
+
+    apply_all(&c, &changes).await;
+    assert_eq!(
+        account.writes(),
+        [Call::SetDefault {
+            id: "protect-ours".into()
+        }]
+    );
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert!(changes.is_empty(), "{changes:#?}");
+    assert!(
+        !warnings.iter().any(|w| w.contains("protect-theirs")),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn expired_overrides_are_not_put_and_are_removed() {
+    let p = policy(PROTECT);
+    let pool = pool();
+    let d = desired(&p, &pool);
+    let mut ours = converged_config(&p, "protect-ours", true);
+    // Still listed by the account although the policy says it expired.
+    ours.overrides
+        .insert(EXPIRED_NUMBER.into(), ("BLOCK".into(), Some(1_577_836_800)));
+    let account = Account::new(vec![ours]);
+    let c = clients(account.client()).await;
+
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("+1…0123") && w.contains("expired at 2020-01-01T00:00:00Z")),
+        "{warnings:?}"
+    );
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(
+        changes[0].writes,
+        [Write::Protect(ProtectWrite::DeleteNumberOverride {
+            target: Target::Id("protect-ours".into()),
+            number: protect::PhoneNumber::new(EXPIRED_NUMBER),
+        })]
+    );
+
+    // A later expiry than the account's is a change; a past one is never put.
+    let later = PROTECT.replace("2030-01-01T00:00:00Z", "2031-01-01T00:00:00Z");
+    let p2 = policy(&later);
+    let d2 = desired(&p2, &pool);
+    let (changes, _) = plan_for(&c, &d2).await;
+    let puts: Vec<&ProtectWrite> = changes
+        .iter()
+        .flat_map(|c| &c.writes)
+        .filter_map(|w| match w {
+            Write::Protect(w @ ProtectWrite::PutNumberOverride { .. }) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        puts,
+        [&ProtectWrite::PutNumberOverride {
+            target: Target::Id("protect-ours".into()),
+            number: protect::PhoneNumber::new(US_NUMBER),
+            action: ProtectStatus::Allow,
+            expires: Some(Y2030 + 365 * 86_400),
+        }]
+    );
+    assert_eq!(account.write_rule_calls(), 0);
+}
+
+#[tokio::test]
+async fn disabled_protect_changes_nothing_and_warns_about_what_is_left() {
+    let p = policy("[protect]\nenabled = false\n");
+    let pool = pool();
+    let d = desired(&p, &pool);
+
+    let account = Account::new(vec![
+        Config::foreign("protect-theirs", false),
+        converged_config(&policy(PROTECT), "protect-ours", true),
+    ]);
+    let c = clients(account.client()).await;
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert!(changes.is_empty(), "{changes:#?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("protect-ours") && warnings[0].contains("account default"),
+        "{warnings:?}"
+    );
+
+    // Nothing owned: nothing to say.
+    let account = Account::new(vec![Config::foreign("protect-theirs", true)]);
+    let c = clients(account.client()).await;
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert!(
+        changes.is_empty() && warnings.is_empty(),
+        "{changes:?} {warnings:?}"
+    );
+
+    // Disabled, and End User Messaging cannot be read: a warning, not an error.
+    let denied = mock!(eum::Client::describe_protect_configurations).then_error(|| {
+        DescribeProtectConfigurationsError::AccessDeniedException(
+            AccessDeniedException::builder()
+                .message("not allowed")
+                .build(),
+        )
+    });
+    let c = clients(mocked_eum([&denied])).await;
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert!(changes.is_empty(), "{changes:?}");
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("not allowed"),
+        "{warnings:?}"
+    );
+
+    // Enabled, the same failure is an error that says what to check.
+    let p = policy(PROTECT);
+    let d = desired(&p, &pool);
+    let e = protect::read(&c, &d)
+        .await
+        .expect_err("enabled needs the read");
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("sms-voice:DescribeProtectConfigurations") && msg.contains("not allowed"),
+        "{msg}"
+    );
+}
