@@ -495,8 +495,16 @@ async fn wiring_an_unwired_pool_keeps_every_other_setting() {
         fields,
         [
             ("LambdaConfig.CustomMessage", None, Some(trigger.as_str())),
-            ("LambdaConfig.PostConfirmation", None, Some(trigger.as_str())),
-            ("LambdaConfig.PostAuthentication", None, Some(trigger.as_str())),
+            (
+                "LambdaConfig.PostConfirmation",
+                None,
+                Some(trigger.as_str())
+            ),
+            (
+                "LambdaConfig.PostAuthentication",
+                None,
+                Some(trigger.as_str())
+            ),
         ]
     );
 
@@ -559,10 +567,15 @@ async fn read_makes_read_calls_only() {
         let allowed = call == "AWSCognitoIdentityProviderService.DescribeUserPool"
             || call == "AWSCognitoIdentityProviderService.GetUserPoolMfaConfig"
             || call.starts_with("GET ");
-        assert!(allowed, "read made a non-read call: {call} (all: {calls:?})");
+        assert!(
+            allowed,
+            "read made a non-read call: {call} (all: {calls:?})"
+        );
     }
     assert!(
-        calls.iter().any(|c| c.starts_with("GET ") && c.ends_with("/policy")),
+        calls
+            .iter()
+            .any(|c| c.starts_with("GET ") && c.ends_with("/policy")),
         "GetPolicy: {calls:?}"
     );
 }
@@ -673,7 +686,10 @@ async fn an_email_only_pool_warns_about_sources_it_never_sends_by_sms() {
     let p = policy(&id, &trigger, None);
     let o = pool::read(&c, &desired(&p, false)).await.expect("read");
     let (_, warnings) = pool::plan(&desired(&p, false), &o).expect("plan");
-    assert!(warnings_about(&warnings, "unguarded").is_empty(), "{warnings:#?}");
+    assert!(
+        warnings_about(&warnings, "unguarded").is_empty(),
+        "{warnings:#?}"
+    );
     let never = warnings_about(&warnings, "never sends by SMS");
     assert_eq!(never.len(), 1, "{warnings:#?}");
     for s in [
@@ -724,8 +740,14 @@ async fn an_email_only_pool_warns_about_sources_it_never_sends_by_sms() {
     let o = pool::read(&c, &desired(&p, false)).await.expect("read");
     assert!(!o.sms.sends_sms());
     let (_, warnings) = pool::plan(&desired(&p, false), &o).expect("plan");
-    assert!(warnings_about(&warnings, "unguarded").is_empty(), "{warnings:#?}");
-    assert!(warnings_about(&warnings, "never sends").is_empty(), "{warnings:#?}");
+    assert!(
+        warnings_about(&warnings, "unguarded").is_empty(),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings_about(&warnings, "never sends").is_empty(),
+        "{warnings:#?}"
+    );
 }
 
 #[tokio::test]
@@ -767,13 +789,22 @@ async fn an_sms_mfa_pool_warns_when_authentication_is_left_out() {
         "{}",
         unguarded[0]
     );
-    assert!(warnings_about(&warnings, "never sends").is_empty(), "{warnings:#?}");
+    assert!(
+        warnings_about(&warnings, "never sends").is_empty(),
+        "{warnings:#?}"
+    );
 
     // Listing all seven: no channel warning at all.
     let p = policy(&id, &trigger, None);
     let (_, warnings) = pool::plan(&desired(&p, false), &o).expect("plan");
-    assert!(warnings_about(&warnings, "SMS (").is_empty(), "{warnings:#?}");
-    assert!(warnings_about(&warnings, "sms-sources").is_empty(), "{warnings:#?}");
+    assert!(
+        warnings_about(&warnings, "SMS (").is_empty(),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings_about(&warnings, "sms-sources").is_empty(),
+        "{warnings:#?}"
+    );
 }
 
 #[tokio::test]
@@ -865,14 +896,16 @@ async fn the_invoke_permission_is_checked_and_never_written() {
         }
     );
     let (_, warnings) = pool::plan(&d, &o).expect("plan");
-    assert!(warnings_about(&warnings, "invoke").is_empty(), "{warnings:#?}");
-    // Checking never grants: only GETs went to Lambda.
     assert!(
-        rec.take()
-            .iter()
-            .filter(|c| !c.starts_with("AWSCognito"))
-            .all(|c| c.starts_with("GET ")),
+        warnings_about(&warnings, "invoke").is_empty(),
+        "{warnings:#?}"
     );
+    // Checking never grants: only GETs went to Lambda.
+    assert!(rec
+        .take()
+        .iter()
+        .filter(|c| !c.starts_with("AWSCognito"))
+        .all(|c| c.starts_with("GET ")),);
 
     // A function that does not exist: a warning, not an error.
     let missing = function_arn(&unique("no-such-function"));
@@ -939,7 +972,65 @@ fn resource_policies_are_judged_by_source_arn() {
     let denied = doc(&format!(
         r#"{{"Sid":"s","Effect":"Deny","Principal":{{"Service":"cognito-idp.amazonaws.com"}},"Action":"lambda:InvokeFunction","Condition":{{"ArnLike":{{"AWS:SourceArn":"{pool}"}}}}}}"#
     ));
-    assert_eq!(pool::permission_in(&denied, pool), InvokePermission::Missing);
+    assert_eq!(
+        pool::permission_in(&denied, pool),
+        InvokePermission::Missing
+    );
+}
+
+#[test]
+fn the_channel_rules_for_settings_moto_cannot_express() {
+    use pool::{PoolSms, SmsChannel};
+    use pumpguard::TriggerSource as S;
+    let may = |p: &PoolSms, s| matches!(p.channel(s), SmsChannel::MaySms(_));
+    let base = PoolSms {
+        sms_configured: true,
+        mfa: "OFF".into(),
+        sms_mfa: Some(false),
+        recovery: Some(vec!["verified_email".into()]),
+        ..PoolSms::default()
+    };
+    assert!(!may(&base, S::ForgotPassword));
+    assert!(!may(&base, S::Authentication));
+    assert!(may(&base, S::AdminCreateUser));
+    // No recovery setting: the legacy behaviour prefers SMS.
+    let legacy = PoolSms {
+        recovery: None,
+        ..base.clone()
+    };
+    assert!(may(&legacy, S::ForgotPassword));
+    // Passwordless SMS codes.
+    let otp = PoolSms {
+        sms_otp_sign_in: true,
+        ..base.clone()
+    };
+    assert!(may(&otp, S::Authentication));
+    // MFA on, but its configuration unreadable: assume SMS.
+    let unknown = PoolSms {
+        mfa: "ON".into(),
+        sms_mfa: None,
+        ..base.clone()
+    };
+    assert!(may(&unknown, S::Authentication));
+    // TOTP-only MFA.
+    let totp = PoolSms {
+        mfa: "ON".into(),
+        ..base.clone()
+    };
+    assert!(!may(&totp, S::Authentication));
+    // A CustomSMSSender delivers SMS even without an SNS configuration.
+    let custom = PoolSms {
+        sms_configured: false,
+        custom_sms_sender: true,
+        ..base.clone()
+    };
+    assert!(custom.sends_sms());
+    assert!(may(&custom, S::VerifyUserAttribute));
+    let none = PoolSms {
+        sms_configured: false,
+        ..legacy
+    };
+    assert!(S::ALL.into_iter().all(|s| !may(&none, s)));
 }
 
 #[tokio::test]
@@ -953,6 +1044,7 @@ async fn a_rendered_plan() {
             lambda: LambdaConfigType::builder()
                 .custom_message(function_arn("legacy-custom-message"))
                 .build(),
+            mfa: UserPoolMfaType::Off,
             ..PoolSpec::rich()
         },
     )

@@ -32,8 +32,9 @@
 //! - `CustomMessage_SignUp`, `CustomMessage_ResendCode`: by SMS when
 //!   `phone_number` is in `AutoVerifiedAttributes`.
 //! - `CustomMessage_ForgotPassword`: by SMS when `AccountRecoverySetting` lists
-//!   `verified_phone_number`, or when there is no recovery setting (Cognito's
-//!   legacy behaviour then prefers SMS).
+//!   `verified_phone_number`, or when there is no (or an empty) recovery
+//!   setting (Cognito's legacy behaviour then prefers SMS). `admin_only` and
+//!   `verified_email` alone never go by SMS.
 //! - `CustomMessage_Authentication`: by SMS when MFA is `ON` or `OPTIONAL` with
 //!   SMS MFA enabled (`GetUserPoolMfaConfig` shows an `SmsMfaConfiguration`;
 //!   when it cannot be read, any MFA counts), or when `SMS_OTP` is an allowed
@@ -57,6 +58,15 @@
 //! resource policy (`GetPolicy`) and [`plan`] warns, with the exact
 //! `aws lambda add-permission` command, when it is missing or unscoped.
 //! Nothing here ever writes the permission.
+//!
+//! # Unconfirmed on a real account
+//!
+//! moto does not reproduce these, so they rest on documentation and on what
+//! other tools do: that `GetUserPoolMfaConfig` shows an `SmsMfaConfiguration`
+//! exactly when SMS MFA is enabled; that `UpdateUserPool` accepts the pool's
+//! current `MfaConfiguration` of `ON` (it refuses turning MFA on; if it refused
+//! this too, `apply` fails before changing anything); and that a `LITE` pool
+//! refuses `AcrConfiguration`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -247,7 +257,7 @@ pub struct PoolSms {
     /// `phone_number` is in `AutoVerifiedAttributes`.
     pub phone_auto_verified: bool,
     /// `AccountRecoverySetting`'s mechanisms in priority order; `None` when
-    /// the pool has none (legacy behaviour: SMS preferred).
+    /// the pool has none, or an empty one (legacy behaviour: SMS preferred).
     pub recovery: Option<Vec<String>>,
     /// `OFF`, `ON` or `OPTIONAL` (from `GetUserPoolMfaConfig` when readable).
     pub mfa: String,
@@ -296,14 +306,7 @@ impl PoolSms {
                 Some(list) if list.iter().any(|m| m == "verified_phone_number") => {
                     MaySms("account recovery includes verified_phone_number".into())
                 }
-                Some(list) => NeverSms(format!(
-                    "account recovery uses only {}",
-                    if list.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        list.join(", ")
-                    }
-                )),
+                Some(list) => NeverSms(format!("account recovery uses only {}", list.join(", "))),
             },
             TriggerSource::Authentication => {
                 if self.sms_otp_sign_in {
@@ -441,11 +444,16 @@ fn observe(
         phone_auto_verified: pool
             .auto_verified_attributes()
             .contains(&VerifiedAttributeType::PhoneNumber),
-        recovery: pool.account_recovery_setting.as_ref().map(|r| {
-            let mut m: Vec<_> = r.recovery_mechanisms().iter().collect();
-            m.sort_by_key(|o| o.priority);
-            m.iter().map(|o| o.name.as_str().to_string()).collect()
-        }),
+        // An empty list is treated like no setting: Cognito's legacy behaviour.
+        recovery: pool
+            .account_recovery_setting
+            .as_ref()
+            .filter(|r| !r.recovery_mechanisms().is_empty())
+            .map(|r| {
+                let mut m: Vec<_> = r.recovery_mechanisms().iter().collect();
+                m.sort_by_key(|o| o.priority);
+                m.iter().map(|o| o.name.as_str().to_string()).collect()
+            }),
         mfa: mfa
             .and_then(|m| m.mfa_configuration.as_ref())
             .or(pool.mfa_configuration.as_ref())
@@ -560,7 +568,7 @@ pub fn permission_in(policy: &str, pool_arn: &str) -> InvokePermission {
         let principal = s
             .get("Principal")
             .and_then(|p| p.get("Service"))
-            .is_some_and(|v| strings(v).iter().any(|p| *p == "cognito-idp.amazonaws.com"));
+            .is_some_and(|v| strings(v).contains(&"cognito-idp.amazonaws.com"));
         let action = s.get("Action").is_some_and(|v| {
             strings(v).iter().any(|a| {
                 let a = a.to_ascii_lowercase();
