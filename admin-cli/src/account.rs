@@ -161,14 +161,20 @@ pub async fn apply(plan: &Plan, clients: &[Clients]) -> ApplyReport {
     for (i, (r, c)) in all.iter().enumerate() {
         let Some(cl) = clients.iter().find(|cl| cl.region == r.region) else {
             report.failed = Some(format!("{}: no client for the region", label(&r.region, c)));
-            report.not_applied = all[i + 1..].iter().map(|(r, c)| label(&r.region, c)).collect();
+            report.not_applied = all[i + 1..]
+                .iter()
+                .map(|(r, c)| label(&r.region, c))
+                .collect();
             return report;
         };
         eprintln!("applying {}", label(&r.region, c));
         for w in &c.writes {
             if let Err(e) = run_write(cl, w).await {
                 report.failed = Some(format!("{}: {e:#}", label(&r.region, c)));
-                report.not_applied = all[i + 1..].iter().map(|(r, c)| label(&r.region, c)).collect();
+                report.not_applied = all[i + 1..]
+                    .iter()
+                    .map(|(r, c)| label(&r.region, c))
+                    .collect();
                 return report;
             }
         }
@@ -190,7 +196,10 @@ pub fn confirm(changes: usize, yes: bool) -> anyhow::Result<bool> {
              run `pumpguard apply --yes`"
         );
     }
-    eprint!("Apply {changes} change{}? Type `yes` to continue: ", if changes == 1 { "" } else { "s" });
+    eprint!(
+        "Apply {changes} change{}? Type `yes` to continue: ",
+        if changes == 1 { "" } else { "s" }
+    );
     let mut answer = String::new();
     stdin.read_line(&mut answer)?;
     Ok(answer.trim() == "yes")

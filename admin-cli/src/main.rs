@@ -33,7 +33,6 @@ struct Cli {
     command: Command,
 }
 
-
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Judge one phone number offline with the trigger's engine, or (without
@@ -206,7 +205,7 @@ fn account(command: Command) -> anyhow::Result<ExitCode> {
                         eprintln!("not applied: {n}");
                     }
                     anyhow::bail!(
-                        "apply stopped after {} of {} changes; fix the cause and run apply again:                          it plans from what is there now",
+                        "apply stopped after {} of {} changes; fix the cause and run apply again: it plans from what is there now",
                         report.applied.len(),
                         plan.len()
                     );

@@ -132,11 +132,7 @@ impl fmt::Display for Plan {
         if n == 0 {
             write!(f, "No changes: the account matches the policy.")
         } else {
-            write!(
-                f,
-                "{n} change{} to apply.",
-                if n == 1 { "" } else { "s" }
-            )
+            write!(f, "{n} change{} to apply.", if n == 1 { "" } else { "s" })
         }
     }
 }
@@ -187,17 +183,25 @@ mod tests {
                                 FieldChange::new(
                                     "SMS countries → BLOCK",
                                     None,
-                                    Some(countries_summary(
-                                        ["AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AR", "AS", "AT", "AU", "AW"],
-                                    )),
+                                    Some(countries_summary([
+                                        "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AR", "AS",
+                                        "AT", "AU", "AW",
+                                    ])),
                                 ),
-                                FieldChange::new("account default", Some("no".into()), Some("yes".into())),
+                                FieldChange::new(
+                                    "account default",
+                                    Some("no".into()),
+                                    Some("yes".into()),
+                                ),
                             ],
                             order: 10,
                             writes: vec![],
                         },
                     ],
-                    warnings: vec!["the pool's web ACL is not pumpguard's: only pumpguard-* rules are managed".into()],
+                    warnings: vec![
+                        "the pool's web ACL is not pumpguard's: only pumpguard-* rules are managed"
+                            .into(),
+                    ],
                 },
                 RegionPlan {
                     region: "eu-west-1".into(),
@@ -222,6 +226,8 @@ mod tests {
         }
         assert!(p.is_empty());
         assert_eq!(p.len(), 0);
-        assert!(p.to_string().ends_with("No changes: the account matches the policy."));
+        assert!(p
+            .to_string()
+            .ends_with("No changes: the account matches the policy."));
     }
 }

@@ -43,7 +43,11 @@ impl Status {
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for r in &self.regions {
-            let state = if r.in_sync { "in sync with the policy" } else { "DRIFTED" };
+            let state = if r.in_sync {
+                "in sync with the policy"
+            } else {
+                "DRIFTED"
+            };
             writeln!(f, "region {}: {state}", r.region)?;
             for c in &r.drift {
                 writeln!(f, "  drift: {} {} needs {}", c.resource, c.name, c.action)?;

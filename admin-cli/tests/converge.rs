@@ -113,13 +113,22 @@ async fn plan_apply_plan_converges_against_moto() {
     let trigger = "arn:aws:lambda:us-east-1:123456789012:function:pumpguard-trigger";
     let example = std::fs::read_to_string(root().join("examples/policy.toml")).unwrap();
     let text = example
-        .replace("[protect]\n", "[protect]\n# Off here: moto has no End User Messaging.\n")
-        .replace("\nenabled = true\n# What the account does", "\nenabled = false\n# What the account does")
+        .replace(
+            "[protect]\n",
+            "[protect]\n# Off here: moto has no End User Messaging.\n",
+        )
+        .replace(
+            "\nenabled = true\n# What the account does",
+            "\nenabled = false\n# What the account does",
+        )
         .replace("text-monthly-usd = 100\n", "")
         + &format!(
             "\n[user-pool]\nid = \"{pool_id}\"\ntrigger-arn = \"{trigger}\"\ntable = \"{table}\"\n"
         );
-    assert!(text.contains("enabled = false"), "the protect section changed shape");
+    assert!(
+        text.contains("enabled = false"),
+        "the protect section changed shape"
+    );
     let dir = std::env::temp_dir().join(format!("pumpguard-converge-{n}"));
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("policy.toml");
@@ -130,7 +139,10 @@ async fn plan_apply_plan_converges_against_moto() {
     assert_eq!(first.status.code(), Some(2), "{}", show(&first));
     let out = String::from_utf8_lossy(&first.stdout);
     for resource in ["published-policy", "web-acl", "user-pool-triggers"] {
-        assert!(out.contains(resource), "{resource} missing from the plan:\n{out}");
+        assert!(
+            out.contains(resource),
+            "{resource} missing from the plan:\n{out}"
+        );
     }
 
     let json = pumpguard(&["plan", "--policy", p, "--output", "json"]);

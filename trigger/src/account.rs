@@ -337,21 +337,32 @@ pub struct UserPoolPolicy {
 fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 pub(crate) fn check_user_pool(w: WireUserPool, c: &mut Collector) -> UserPoolPolicy {
     let region = match w.id.split_once('_') {
         Some((region, rest))
-            if is_region(region) && !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            if is_region(region)
+                && !rest.is_empty()
+                && rest.chars().all(|c| c.is_ascii_alphanumeric()) =>
         {
             region.to_string()
         }
         _ => {
             c.push(
                 "user-pool.id",
-                format!("{:?} is not a user pool id such as us-east-1_AbCdEf123", w.id),
+                format!(
+                    "{:?} is not a user pool id such as us-east-1_AbCdEf123",
+                    w.id
+                ),
             );
             String::new()
         }
@@ -379,14 +390,22 @@ pub(crate) fn check_user_pool(w: WireUserPool, c: &mut Collector) -> UserPoolPol
         );
     }
     let table_ok = (3..=255).contains(&w.table.len())
-        && w.table.chars().all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch));
+        && w.table
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch));
     if !table_ok {
-        c.push("user-pool.table", "must be a DynamoDB table name (the stack's TableName output)");
+        c.push(
+            "user-pool.table",
+            "must be a DynamoDB table name (the stack's TableName output)",
+        );
     }
     let mut sms_regions = vec![region.clone()];
     for (i, r) in w.sms_regions.unwrap_or_default().iter().enumerate() {
         if !is_region(r) {
-            c.push(format!("user-pool.sms-regions[{i}]"), format!("{r:?} is not an AWS region"));
+            c.push(
+                format!("user-pool.sms-regions[{i}]"),
+                format!("{r:?} is not an AWS region"),
+            );
         } else if !sms_regions.contains(r) {
             sms_regions.push(r.clone());
         }
@@ -468,7 +487,13 @@ pub(crate) fn check_protect(w: WireProtect, c: &mut Collector) -> ProtectPolicy 
     let block_status = match status(&w.block_status) {
         Some(s @ (ProtectStatus::Block | ProtectStatus::Filter)) => s,
         _ => {
-            c.push("protect.block-status", format!("must be \"block\" or \"filter\", found {:?}", w.block_status));
+            c.push(
+                "protect.block-status",
+                format!(
+                    "must be \"block\" or \"filter\", found {:?}",
+                    w.block_status
+                ),
+            );
             ProtectStatus::Block
         }
     };
@@ -480,7 +505,10 @@ pub(crate) fn check_protect(w: WireProtect, c: &mut Collector) -> ProtectPolicy 
                 country_overrides.insert(country, st);
             }
             (None, _) => c.push(key, "is not an ISO 3166-1 alpha-2 country code"),
-            (_, None) => c.push(key, format!("must be allow, monitor, block or filter, found {s:?}")),
+            (_, None) => c.push(
+                key,
+                format!("must be allow, monitor, block or filter, found {s:?}"),
+            ),
         }
     }
     let mut number_overrides = Vec::new();
@@ -496,21 +524,34 @@ pub(crate) fn check_protect(w: WireProtect, c: &mut Collector) -> ProtectPolicy 
         let action = match status(&o.action) {
             Some(s @ (ProtectStatus::Allow | ProtectStatus::Block)) => s,
             _ => {
-                c.push(format!("{key}.action"), format!("must be \"allow\" or \"block\", found {:?}", o.action));
+                c.push(
+                    format!("{key}.action"),
+                    format!("must be \"allow\" or \"block\", found {:?}", o.action),
+                );
                 continue;
             }
         };
         let expires = match &o.expires {
             None => None,
-            Some(t) => match time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
-                Ok(t) => Some(t.unix_timestamp()),
-                Err(_) => {
-                    c.push(format!("{key}.expires"), format!("{t:?} is not an RFC 3339 time such as 2027-01-01T00:00:00Z"));
-                    continue;
+            Some(t) => {
+                match time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                {
+                    Ok(t) => Some(t.unix_timestamp()),
+                    Err(_) => {
+                        c.push(
+                            format!("{key}.expires"),
+                            format!("{t:?} is not an RFC 3339 time such as 2027-01-01T00:00:00Z"),
+                        );
+                        continue;
+                    }
                 }
-            },
+            }
         };
-        number_overrides.push(NumberOverride { number, action, expires });
+        number_overrides.push(NumberOverride {
+            number,
+            action,
+            expires,
+        });
     }
     ProtectPolicy {
         enabled: w.enabled,
@@ -542,7 +583,10 @@ pub(crate) fn check_spend(w: WireSpend, c: &mut Collector) -> SpendPolicy {
         None => None,
         Some(v) if (0..=1_000_000).contains(&v) => u64::try_from(v).ok(),
         Some(v) => {
-            c.push(key, format!("must be whole US dollars between 0 and 1000000, found {v}"));
+            c.push(
+                key,
+                format!("must be whole US dollars between 0 and 1000000, found {v}"),
+            );
             None
         }
     };

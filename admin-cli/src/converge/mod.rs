@@ -30,10 +30,7 @@ impl Clients {
     /// Clients for `config`'s region.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            region: config
-                .region()
-                .map(|r| r.to_string())
-                .unwrap_or_default(),
+            region: config.region().map(|r| r.to_string()).unwrap_or_default(),
             eum: aws_sdk_pinpointsmsvoicev2::Client::new(config),
             waf: aws_sdk_wafv2::Client::new(config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(config),

@@ -1024,6 +1024,12 @@ fn differences(
                 slot.set(l, None);
             }
         }
+        // A pool with no triggers describes as no LambdaConfig at all.
+        if p.lambda_config.as_ref().is_some_and(|l| {
+            *l == aws_sdk_cognitoidentityprovider::types::LambdaConfigType::builder().build()
+        }) {
+            p.lambda_config = None;
+        }
         if dropped_unused_days {
             if let Some(a) = p.admin_create_user_config.as_mut() {
                 a.unused_account_validity_days = 0;
