@@ -14,16 +14,16 @@ if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 export PATH="$root/.venv/bin:$PATH"
 
-step "moto server on 127.0.0.1"
+step "moto server on 127.0.0.1 (scripts/moto_server.py: requests handled one at a time, as DynamoDB's conditional writes are atomic)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 moto_log=$(mktemp)
-moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+python scripts/moto_server.py 127.0.0.1 "$port" >"$moto_log" 2>&1 &
 moto_pid=$!
 stop_moto() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$moto_log"; }
 trap stop_moto EXIT
 for _ in $(seq 1 120); do
   if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then break; fi
-  if ! kill -0 "$moto_pid" 2>/dev/null; then cat "$moto_log"; echo "moto_server exited"; exit 1; fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then cat "$moto_log"; echo "the moto server exited"; exit 1; fi
   sleep 0.5
 done
 export PUMPGUARD_TEST_MOTO="http://127.0.0.1:$port"

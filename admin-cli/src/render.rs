@@ -12,11 +12,25 @@ use pumpguard::account::ProtectStatus;
 use pumpguard::Policy;
 use serde_json::{json, Value};
 
+/// The value with every object's keys in sorted order, whatever the
+/// `serde_json` features of the build (`preserve_order` keeps insertion order).
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
 /// The generated blocks, by name.
 pub fn blocks(policy: &Policy) -> anyhow::Result<Vec<(&'static str, String)>> {
     let rules: Vec<Value> = pumpguard_waf::rules(&policy.waf)
         .iter()
-        .map(|r| r.to_cloudformation())
+        .map(|r| sorted(r.to_cloudformation()))
         .collect();
     let protect: Vec<String> = policy
         .protect_rules(ProtectStatus::Block)

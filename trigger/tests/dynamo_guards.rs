@@ -21,8 +21,15 @@ const COUNTRIES: &str =
     "[countries]\nallow = [\"US\", \"CA\"]\ncrown-dependencies = \"separate\"\n";
 
 fn engine(extra: &str) -> Arc<Engine> {
-    let policy =
-        Policy::parse(&format!("{extra}\n{COUNTRIES}"), "test").unwrap_or_else(|e| panic!("{e}"));
+    // A shared test server can be slow under a parallel suite: give the store
+    // room, and fail closed so that a timeout can never pass for an allow.
+    let state = if extra.contains("[state]") {
+        ""
+    } else {
+        "[state]\ntimeout-ms = 3000\non-store-error = \"fail-closed\"\n"
+    };
+    let policy = Policy::parse(&format!("{state}{extra}\n{COUNTRIES}"), "test")
+        .unwrap_or_else(|e| panic!("{e}"));
     Arc::new(Engine::new(Arc::new(policy)))
 }
 

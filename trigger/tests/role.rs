@@ -69,7 +69,10 @@ async fn operations_the_trigger_makes() -> BTreeSet<String> {
     recorder.0.lock().unwrap().clear();
 
     // Every guard on, then a verification, then the policy refresh.
-    let engine = Engine::new(Arc::new(Policy::example()));
+    // A generous store timeout: the shared test server may be busy.
+    let roomy = pumpguard::policy::EXAMPLE_POLICY.replace("timeout-ms = 700", "timeout-ms = 3000");
+    assert_ne!(roomy, pumpguard::policy::EXAMPLE_POLICY);
+    let engine = Engine::new(Arc::new(Policy::parse(&roomy, "t").unwrap()));
     let store = DynamoStore::new(client.clone(), &table);
     let keys = PhoneHasher::new(b"test-key-0123456789").unwrap();
     let now = 1_795_262_400;
@@ -86,7 +89,7 @@ async fn operations_the_trigger_makes() -> BTreeSet<String> {
         .unwrap());
     // With the cooldown off the trigger marks sends instead.
     let no_cooldown = Policy::parse(
-        &pumpguard::policy::EXAMPLE_POLICY.replace(
+        &roomy.replace(
             "[cooldown]\nmode = \"enforce\"",
             "[cooldown]\nmode = \"off\"",
         ),
