@@ -70,6 +70,7 @@ pub async fn plan_region(clients: &Clients, d: &Desired<'_>) -> anyhow::Result<R
     let pool_region = clients.region == d.pool.region;
     let mut changes: Vec<Change> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
+    let mut in_force: Vec<String> = Vec::new();
     let mut add = |(c, w): (Vec<Change>, Vec<String>)| {
         changes.extend(c);
         warnings.extend(w);
@@ -77,26 +78,88 @@ pub async fn plan_region(clients: &Clients, d: &Desired<'_>) -> anyhow::Result<R
     let region = &clients.region;
     if pool_region {
         let o = converge::published::read(clients, d).await?;
+        in_force.push(match &o.published {
+            Some(p) => format!(
+                "published policy: sha256 {} ({})",
+                &p.digest.chars().take(12).collect::<String>(),
+                if p.digest == d.policy.digest {
+                    "this policy"
+                } else {
+                    "another policy"
+                }
+            ),
+            None => "published policy: none (triggers use their bootstrap policy)".into(),
+        });
         add(converge::published::plan(d, &o));
     }
     if d.policy.protect.enabled {
         let o = converge::protect::read(clients, d)
             .await
             .with_context(|| format!("reading the protect configuration in {region}"))?;
+        in_force.push(match o.account_default() {
+            Some(c) if c.owned => format!("protect account default: {} (pumpguard's)", c.id),
+            Some(c) => format!("protect account default: {} (not pumpguard's)", c.id),
+            None => "protect account default: none (every country allowed)".into(),
+        });
+        let counts = o.sms_rule_counts();
+        if !counts.is_empty() {
+            let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            in_force.push(format!(
+                "pumpguard's SMS country rules: {}",
+                parts.join(", ")
+            ));
+        }
         add(converge::protect::plan(d, &o));
     }
     let o = converge::spend::read(clients, d)
         .await
         .with_context(|| format!("reading the spend limits in {region}"))?;
+    if let Some(t) = &o.text {
+        in_force.push(format!(
+            "End User Messaging text monthly limit: ${} (maximum ${}{})",
+            t.enforced_usd,
+            t.max_usd,
+            if t.overridden { ", overridden" } else { "" }
+        ));
+    }
+    in_force.push(format!(
+        "SNS MonthlySpendLimit: {} (month-to-date spend: CloudWatch AWS/SNS SMSMonthToDateSpentUSD)",
+        o.sns_monthly_usd
+            .as_deref()
+            .map_or_else(|| "not readable or not set".to_string(), |v| format!("${v}"))
+    ));
     add(converge::spend::plan(d, &o));
     if pool_region {
         let o = converge::waf::read(clients, d)
             .await
             .with_context(|| format!("reading the web ACL of {} in {region}", d.pool.id))?;
+        in_force.push(match &o.associated {
+            Some(acl) => format!(
+                "web ACL on the pool: {} ({}, {} rules)",
+                acl.name,
+                if acl.owned {
+                    "pumpguard's"
+                } else {
+                    "not pumpguard's"
+                },
+                acl.rules.len()
+            ),
+            None => "web ACL on the pool: none".into(),
+        });
         add(converge::waf::plan(d, &o));
         let o = converge::pool::read(clients, d)
             .await
             .with_context(|| format!("reading user pool {} in {region}", d.pool.id))?;
+        for slot in converge::pool::TriggerSlot::ALL {
+            in_force.push(format!(
+                "{slot} trigger: {}",
+                o.triggers.get(&slot).map_or("(none)", String::as_str)
+            ));
+        }
+        in_force.push(format!(
+            "invoke permission for the pool: {:?}",
+            o.permission
+        ));
         add(converge::pool::plan(d, &o)?);
     }
     changes.sort_by_key(|c| c.order);
@@ -104,6 +167,7 @@ pub async fn plan_region(clients: &Clients, d: &Desired<'_>) -> anyhow::Result<R
         region: region.clone(),
         changes,
         warnings,
+        in_force,
     })
 }
 

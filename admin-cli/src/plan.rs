@@ -81,6 +81,9 @@ pub struct RegionPlan {
     /// Things the user should know that are not changes (disagreements,
     /// foreign resources left alone, missing permissions).
     pub warnings: Vec<String>,
+    /// What is in force now, one line per fact (shown by `status`).
+    #[serde(skip)]
+    pub in_force: Vec<String>,
 }
 
 /// The whole plan.
@@ -202,11 +205,13 @@ mod tests {
                         "the pool's web ACL is not pumpguard's: only pumpguard-* rules are managed"
                             .into(),
                     ],
+                    in_force: vec![],
                 },
                 RegionPlan {
                     region: "eu-west-1".into(),
                     changes: vec![],
                     warnings: vec![],
+                    in_force: vec![],
                 },
             ],
         }

@@ -13,6 +13,8 @@ use crate::plan::{Change, Plan};
 pub struct RegionStatus {
     pub region: String,
     pub in_sync: bool,
+    /// What is in force now.
+    pub in_force: Vec<String>,
     pub drift: Vec<Change>,
     pub notes: Vec<String>,
 }
@@ -32,6 +34,7 @@ impl Status {
                 .map(|r| RegionStatus {
                     region: r.region.clone(),
                     in_sync: r.changes.is_empty(),
+                    in_force: r.in_force.clone(),
                     drift: r.changes.clone(),
                     notes: r.warnings.clone(),
                 })
@@ -49,6 +52,9 @@ impl fmt::Display for Status {
                 "DRIFTED"
             };
             writeln!(f, "region {}: {state}", r.region)?;
+            for line in &r.in_force {
+                writeln!(f, "  {line}")?;
+            }
             for c in &r.drift {
                 writeln!(f, "  drift: {} {} needs {}", c.resource, c.name, c.action)?;
                 for field in &c.fields {

@@ -214,5 +214,10 @@ async fn plan_apply_plan_converges_against_moto() {
 
     let status = pumpguard(&["status", "--policy", p]);
     assert_eq!(status.status.code(), Some(0), "{}", show(&status));
-    assert!(String::from_utf8_lossy(&status.stdout).contains("in sync"));
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(shown.contains("in sync"), "{shown}");
+    assert!(shown.contains(&format!("CustomMessage trigger: {trigger}")), "{shown}");
+    assert!(shown.contains("web ACL on the pool: pumpguard-"), "{shown}");
+    assert!(shown.contains("published policy: sha256"), "{shown}");
+    assert!(shown.contains("SNS MonthlySpendLimit: $100"), "{shown}");
 }

@@ -1069,6 +1069,7 @@ async fn a_rendered_plan() {
             region: "us-east-1".into(),
             changes,
             warnings,
+            in_force: vec![],
         }],
     };
     let fname = trigger.rsplit(':').next().unwrap().to_string();

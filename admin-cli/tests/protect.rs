@@ -540,6 +540,7 @@ fn render(changes: &[Change], warnings: &[String]) -> String {
             region: REGION.into(),
             changes: changes.to_vec(),
             warnings: warnings.to_vec(),
+            in_force: vec![],
         }],
     }
     .to_string()

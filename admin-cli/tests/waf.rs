@@ -225,6 +225,7 @@ fn render(changes: &[Change], warnings: &[String]) -> String {
             region: "us-east-1".into(),
             changes: changes.to_vec(),
             warnings: warnings.to_vec(),
+            in_force: vec![],
         }],
     }
     .to_string()
