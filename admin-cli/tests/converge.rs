@@ -58,13 +58,11 @@ fn show(o: &Output) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plan_apply_plan_converges_against_moto() {
-    let config = sdk().await;
-    let n = std::process::id();
-
+/// A fresh table and pool in moto, and a policy for them (End User
+/// Messaging off). Returns (policy text, pool id, table, trigger ARN).
+async fn setup(config: &aws_config::SdkConfig, n: &str) -> (String, String, String, &'static str) {
     // The stack's table.
-    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let ddb = aws_sdk_dynamodb::Client::new(config);
     let table = format!("converge-{n}");
     let key = |a: &str, t| {
         KeySchemaElement::builder()
@@ -92,7 +90,7 @@ async fn plan_apply_plan_converges_against_moto() {
         .unwrap();
 
     // A pool that sends SMS for sign-up and recovery.
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(config);
     let pool = cognito
         .create_user_pool()
         .pool_name(format!("converge-{n}"))
@@ -129,6 +127,16 @@ async fn plan_apply_plan_converges_against_moto() {
         text.contains("enabled = false"),
         "the protect section changed shape"
     );
+    (text, pool_id, table, trigger)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_apply_plan_converges_against_moto() {
+    let config = sdk().await;
+    let n = format!("{}", std::process::id());
+    let (text, pool_id, table, trigger) = setup(&config, &n).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
     let dir = std::env::temp_dir().join(format!("pumpguard-converge-{n}"));
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("policy.toml");
@@ -216,8 +224,84 @@ async fn plan_apply_plan_converges_against_moto() {
     assert_eq!(status.status.code(), Some(0), "{}", show(&status));
     let shown = String::from_utf8_lossy(&status.stdout);
     assert!(shown.contains("in sync"), "{shown}");
-    assert!(shown.contains(&format!("CustomMessage trigger: {trigger}")), "{shown}");
+    assert!(
+        shown.contains(&format!("CustomMessage trigger: {trigger}")),
+        "{shown}"
+    );
     assert!(shown.contains("web ACL on the pool: pumpguard-"), "{shown}");
     assert!(shown.contains("published policy: sha256"), "{shown}");
     assert!(shown.contains("SNS MonthlySpendLimit: $100"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_midway_is_reported_and_a_rerun_converges() {
+    use pumpguard_cli::account::{apply, plan, Connection};
+    use pumpguard_cli::converge::Desired;
+
+    let config = sdk().await;
+    let n = format!("midway-{}", std::process::id());
+    let (text, pool_id, _table, _trigger) = setup(&config, &n).await;
+    let policy = pumpguard::Policy::parse(&text, "policy.toml").unwrap();
+    let pool = policy.user_pool.clone().unwrap();
+    let conn = Connection {
+        endpoint_url: Some(moto()),
+        ..Connection::default()
+    };
+    let regions = vec![pool.region.clone()];
+    let desired = |replace_triggers| Desired {
+        policy: &policy,
+        text: &text,
+        origin: "policy.toml",
+        pool: &pool,
+        replace_triggers,
+        now: 1_795_262_400,
+    };
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    let (first, clients) = plan(&conn, &desired(false), &regions).await.unwrap();
+    assert_eq!(first.len(), 4, "{first}");
+
+    // Someone wires another CustomMessage trigger between plan and apply.
+    let foreign = "arn:aws:lambda:us-east-1:123456789012:function:someone-else";
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    cognito
+        .update_user_pool()
+        .user_pool_id(&pool_id)
+        .auto_verified_attributes(VerifiedAttributeType::PhoneNumber)
+        .sms_configuration(
+            SmsConfigurationType::builder()
+                .sns_caller_arn("arn:aws:iam::123456789012:role/cognito-sms")
+                .external_id("x")
+                .build(),
+        )
+        .lambda_config(
+            aws_sdk_cognitoidentityprovider::types::LambdaConfigType::builder()
+                .custom_message(foreign)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let report = apply(&first, &clients).await;
+    assert_eq!(report.applied.len(), 3, "{report:?}");
+    assert!(
+        report
+            .failed
+            .as_deref()
+            .is_some_and(|f| f.contains("user-pool-triggers")),
+        "{report:?}"
+    );
+    assert!(report.not_applied.is_empty());
+
+    // A rerun plans only what is left, and refuses the foreign trigger...
+    let err = plan(&conn, &desired(false), &regions).await.unwrap_err();
+    assert!(format!("{err:#}").contains("--replace-triggers"), "{err:#}");
+    // ...until told to replace it; then it converges.
+    let (rest, clients) = plan(&conn, &desired(true), &regions).await.unwrap();
+    assert_eq!(rest.len(), 1, "{rest}");
+    let report = apply(&rest, &clients).await;
+    assert!(report.failed.is_none(), "{report:?}");
+    let (done, _) = plan(&conn, &desired(true), &regions).await.unwrap();
+    assert!(done.is_empty(), "{done}");
 }
