@@ -7,6 +7,7 @@ pub mod check;
 pub mod converge;
 pub mod plan;
 pub mod render;
+pub mod replay;
 pub mod status;
 
 /// `--output text|json`.

@@ -91,6 +91,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Run the trigger offline on recorded events (JSON Lines of
+    /// `{"at": RFC 3339, "event": Cognito event}`), one verdict line per event
+    /// on stdout, the summary on stderr (or --summary FILE as JSON).
+    Replay {
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The events file (`-` for stdin).
+        #[arg(long)]
+        events: PathBuf,
+        /// Stop at the first malformed line.
+        #[arg(long)]
+        strict: bool,
+        /// Write the summary here as JSON.
+        #[arg(long)]
+        summary: Option<PathBuf>,
+    },
     /// Render generated artefacts from the policy and waf/.
     Render {
         #[command(subcommand)]
@@ -262,6 +278,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render { what } => render(what),
+        Command::Replay {
+            policy,
+            events,
+            strict,
+            summary,
+        } => replay(policy.as_deref(), &events, strict, summary.as_deref()),
         c @ (Command::Plan { .. } | Command::Apply { .. } | Command::Status { .. }) => account(c),
         Command::Check {
             phone,
@@ -339,6 +361,45 @@ fn render(what: RenderWhat) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+fn replay(
+    policy: Option<&std::path::Path>,
+    events: &std::path::Path,
+    strict: bool,
+    summary: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let (policy, _) = load_policy(policy)?;
+    let input: Box<dyn std::io::BufRead> = if events == std::path::Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(events)
+                .with_context(|| format!("cannot open {}", events.display()))?,
+        ))
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} events replayed ({per_sec})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result =
+        pumpguard_cli::replay::replay(&policy, input, out, strict, |n| bar.set_position(n));
+    bar.finish_and_clear();
+    let s = result?;
+    match summary {
+        Some(path) => std::fs::write(path, serde_json::to_string_pretty(&s)?)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => eprint!("{s}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn unix_now() -> i64 {

@@ -26,7 +26,7 @@ use std::time::Instant;
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsCustomMessage;
 use serde_json::Value;
 
-use crate::engine::{Engine, Verdict};
+use crate::engine::{Decision, Engine, Verdict};
 use crate::hash::PhoneHasher;
 use crate::metrics;
 use crate::policy::UnknownSource;
@@ -188,6 +188,18 @@ pub async fn handle<S: Store>(
     event: Value,
     now: i64,
 ) -> Result<Value, TriggerError> {
+    handle_judged(engine, ctx, event, now).await.0
+}
+
+/// [`handle`], also returning the engine's decision when one was made (a
+/// CustomMessage event for an SMS-bound source with a phone number); `None`
+/// for every pass-through and error. Used by `pumpguard replay`.
+pub async fn handle_judged<S: Store>(
+    engine: &Engine,
+    ctx: &TriggerContext<S>,
+    event: Value,
+    now: i64,
+) -> (Result<Value, TriggerError>, Option<Decision>) {
     let started = Instant::now();
     let Some(source) = event.get("triggerSource").and_then(Value::as_str) else {
         tracing::warn!(
@@ -195,10 +207,13 @@ pub async fn handle<S: Store>(
             outcome = "malformed",
             "event has no triggerSource string"
         );
-        return Err(TriggerError::malformed("the event has no triggerSource"));
+        return (
+            Err(TriggerError::malformed("the event has no triggerSource")),
+            None,
+        );
     };
     let source = source.to_string();
-    match family(&source) {
+    let result = match family(&source) {
         Family::Verification => {
             verification(engine, ctx, &source, &event, now, started).await;
             Ok(event)
@@ -228,8 +243,11 @@ pub async fn handle<S: Store>(
                 Err(TriggerError::blocked("SMS_BLOCKED".into()))
             }
         },
-        Family::CustomMessage(src) => custom_message(engine, ctx, src, event, now, started).await,
-    }
+        Family::CustomMessage(src) => {
+            return custom_message(engine, ctx, src, event, now, started).await;
+        }
+    };
+    (result, None)
 }
 
 /// PostConfirmation / PostAuthentication: never blocks, whatever happens.
@@ -287,9 +305,9 @@ async fn custom_message<S: Store>(
     mut event: Value,
     now: i64,
     started: Instant,
-) -> Result<Value, TriggerError> {
-    let typed: CognitoEventUserPoolsCustomMessage =
-        serde_json::from_value(event.clone()).map_err(|e| {
+) -> (Result<Value, TriggerError>, Option<Decision>) {
+    let typed: CognitoEventUserPoolsCustomMessage = match serde_json::from_value(event.clone())
+        .map_err(|e| {
             // serde's message can quote values (a phone number): report only where.
             tracing::warn!(
                 target: "pumpguard::decision",
@@ -301,12 +319,15 @@ async fn custom_message<S: Store>(
                 "the {source} event does not match Cognito's shape ({:?} error)",
                 e.classify()
             ))
-        })?;
+        }) {
+        Ok(t) => t,
+        Err(e) => return (Err(e), None),
+    };
     let policy = engine.policy();
     let phone = match typed.request.user_attributes.get("phone_number") {
         None | Some(Value::Null) => {
             log_pass(source.as_str(), "no-phone-number", started);
-            return Ok(event);
+            return (Ok(event), None);
         }
         Some(Value::String(s)) => s.clone(),
         // A phone_number that is not a string is judged as an invalid number.
@@ -314,7 +335,7 @@ async fn custom_message<S: Store>(
     };
     if !policy.trigger.sms_sources.contains(&source) {
         log_pass(source.as_str(), "not-an-sms-source", started);
-        return Ok(event);
+        return (Ok(event), None);
     }
 
     let header = &typed.cognito_event_user_pools_header;
@@ -374,12 +395,12 @@ async fn custom_message<S: Store>(
         ctx.store_errors(),
     ));
     if let Some(code) = block {
-        return Err(TriggerError::blocked(code));
+        return (Err(TriggerError::blocked(code)), Some(decision));
     }
     if let Some(template) = &policy.trigger.sms_message {
         set_sms_message(&mut event, template, source, &typed);
     }
-    Ok(event)
+    (Ok(event), Some(decision))
 }
 
 /// Puts the policy's SMS text into `response.smsMessage`. AdminCreateUser
