@@ -259,7 +259,14 @@ async fn a_failure_midway_is_reported_and_a_rerun_converges() {
     std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     let (first, clients) = plan(&conn, &desired(false), &regions).await.unwrap();
-    assert_eq!(first.len(), 4, "{first}");
+    // Published policy, web ACL, association, triggers (and the account-wide
+    // SNS limit when another test has not set it yet): the triggers come last.
+    assert!(first.len() >= 4, "{first}");
+    assert_eq!(
+        first.regions[0].changes.last().map(|c| c.resource.as_str()),
+        Some("user-pool-triggers"),
+        "{first}"
+    );
 
     // Someone wires another CustomMessage trigger between plan and apply.
     let foreign = "arn:aws:lambda:us-east-1:123456789012:function:someone-else";
@@ -284,7 +291,7 @@ async fn a_failure_midway_is_reported_and_a_rerun_converges() {
         .unwrap();
 
     let report = apply(&first, &clients).await;
-    assert_eq!(report.applied.len(), 3, "{report:?}");
+    assert_eq!(report.applied.len(), first.len() - 1, "{report:?}");
     assert!(
         report
             .failed
