@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsCustomMessage;
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use crate::engine::{Decision, Engine, Verdict};
@@ -306,8 +307,8 @@ async fn custom_message<S: Store>(
     now: i64,
     started: Instant,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
-    let typed: CognitoEventUserPoolsCustomMessage = match serde_json::from_value(event.clone())
-        .map_err(|e| {
+    let typed: CognitoEventUserPoolsCustomMessage =
+        match CognitoEventUserPoolsCustomMessage::deserialize(&event).map_err(|e| {
             // serde's message can quote values (a phone number): report only where.
             tracing::warn!(
                 target: "pumpguard::decision",
@@ -320,9 +321,9 @@ async fn custom_message<S: Store>(
                 e.classify()
             ))
         }) {
-        Ok(t) => t,
-        Err(e) => return (Err(e), None),
-    };
+            Ok(t) => t,
+            Err(e) => return (Err(e), None),
+        };
     let policy = engine.policy();
     let phone = match typed.request.user_attributes.get("phone_number") {
         None | Some(Value::Null) => {
