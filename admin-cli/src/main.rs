@@ -106,12 +106,21 @@ enum Command {
         /// Write the summary here as JSON.
         #[arg(long)]
         summary: Option<PathBuf>,
+        /// Verdict lines as JSON objects, or as text for reading.
+        #[arg(long, value_enum, default_value_t = ReplayFormat::Json)]
+        output_format: ReplayFormat,
     },
     /// Render generated artefacts from the policy and waf/.
     Render {
         #[command(subcommand)]
         what: RenderWhat,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReplayFormat {
+    Json,
+    Text,
 }
 
 #[derive(Debug, Subcommand)]
@@ -283,7 +292,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             events,
             strict,
             summary,
-        } => replay(policy.as_deref(), &events, strict, summary.as_deref()),
+            output_format,
+        } => replay(
+            policy.as_deref(),
+            &events,
+            strict,
+            summary.as_deref(),
+            match output_format {
+                ReplayFormat::Json => pumpguard_cli::replay::OutputFormat::Json,
+                ReplayFormat::Text => pumpguard_cli::replay::OutputFormat::Text,
+            },
+        ),
         c @ (Command::Plan { .. } | Command::Apply { .. } | Command::Status { .. }) => account(c),
         Command::Check {
             phone,
@@ -368,11 +387,12 @@ fn replay(
     events: &std::path::Path,
     strict: bool,
     summary: Option<&std::path::Path>,
+    format: pumpguard_cli::replay::OutputFormat,
 ) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let (policy, _) = load_policy(policy)?;
-    let input: Box<dyn std::io::BufRead> = if events == std::path::Path::new("-") {
-        Box::new(std::io::stdin().lock())
+    let input: Box<dyn std::io::BufRead + Send> = if events == std::path::Path::new("-") {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
         Box::new(std::io::BufReader::new(
             std::fs::File::open(events)
@@ -390,8 +410,9 @@ fn replay(
         indicatif::ProgressBar::hidden()
     };
     let out = std::io::BufWriter::new(std::io::stdout().lock());
-    let result =
-        pumpguard_cli::replay::replay(&policy, input, out, strict, |n| bar.set_position(n));
+    let result = pumpguard_cli::replay::replay_as(&policy, input, out, format, strict, |n| {
+        bar.set_position(n)
+    });
     bar.finish_and_clear();
     let s = result?;
     match summary {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use anyhow::Context;
+use pumpguard::country::Country;
 use pumpguard::hash::PhoneHasher;
 use pumpguard::store::MemoryStore;
 use pumpguard::trigger::{handle_judged, TriggerContext};
@@ -50,95 +50,251 @@ pub struct Verdicts {
     pub reasons: Vec<String>,
 }
 
+/// What the trigger made of one event.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// `allow`, `block`, `monitor` or `pass`.
+    pub verdict: &'static str,
+    pub reasons: Vec<String>,
+    /// Whether the engine judged an SMS (not a pass-through or a refused event).
+    pub judged: bool,
+    /// The destination's region, for judged SMS.
+    pub country: Option<Country>,
+    /// Estimated cost of the SMS (price table), micro-USD; 0 when not judged.
+    pub cost_micro_usd: u64,
+}
+
+impl Outcome {
+    /// Whether Cognito would send the SMS (allowed or only monitored).
+    pub fn sent(&self) -> bool {
+        matches!(self.verdict, "allow" | "monitor")
+    }
+}
+
+/// The trigger on the embedded store with a clock the caller sets: one
+/// event at a time, in time order, exactly as the Lambda would judge them.
+#[allow(missing_debug_implementations)]
+pub struct Replayer {
+    engine: Engine,
+    store: Arc<MemoryStore>,
+    ctx: TriggerContext<Arc<MemoryStore>>,
+    rt: tokio::runtime::Runtime,
+    prices: pumpguard::prices::PriceTable,
+}
+
+impl Replayer {
+    pub fn new(policy: &Policy) -> anyhow::Result<Self> {
+        let keys = PhoneHasher::unkeyed();
+        let store = Arc::new(MemoryStore::new());
+        Ok(Self {
+            engine: Engine::new(Arc::new(policy.clone())),
+            ctx: TriggerContext::new(Arc::clone(&store), keys.clone(), keys),
+            store,
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()?,
+            prices: policy.budget.prices.clone(),
+        })
+    }
+
+    /// Judges `event` as received at `now` (Unix seconds).
+    pub fn step(&mut self, now: i64, event: Value) -> Outcome {
+        self.store.expire(now);
+        let (result, decision) =
+            self.rt
+                .block_on(handle_judged(&self.engine, &self.ctx, event, now));
+        match (&result, decision) {
+            (_, Some(d)) => Outcome {
+                verdict: match d.verdict {
+                    Verdict::Allow => "allow",
+                    Verdict::Monitor => "monitor",
+                    Verdict::Block => "block",
+                },
+                reasons: d.reasons(),
+                judged: true,
+                country: d.country,
+                cost_micro_usd: self.prices.micro_usd(d.country),
+            },
+            (Ok(_), None) => Outcome {
+                verdict: "pass",
+                reasons: Vec::new(),
+                judged: false,
+                country: None,
+                cost_micro_usd: 0,
+            },
+            // The trigger refused the event itself (malformed, unknown source blocked).
+            (Err(e), None) => Outcome {
+                verdict: "block",
+                reasons: vec![e.message.split(':').next().unwrap_or("ERROR").to_string()],
+                judged: false,
+                country: None,
+                cost_micro_usd: 0,
+            },
+        }
+    }
+}
+
+/// One input line, parsed off the engine's thread.
+enum Parsed {
+    Blank,
+    Event(i64, Value),
+    Malformed(String),
+}
+
+fn parse_line(text: &str) -> Parsed {
+    if text.trim().is_empty() {
+        return Parsed::Blank;
+    }
+    let parsed = serde_json::from_str::<Line>(text)
+        .map_err(|e| format!("not a {{\"at\", \"event\"}} object ({e})"))
+        .and_then(|l| {
+            time::OffsetDateTime::parse(&l.at, &time::format_description::well_known::Rfc3339)
+                .map(|t| (t.unix_timestamp(), l.event))
+                .map_err(|_| format!("\"at\" is not an RFC 3339 time: {:?}", l.at))
+        });
+    match parsed {
+        Ok((now, event)) => Parsed::Event(now, event),
+        Err(why) => Parsed::Malformed(why),
+    }
+}
+
+/// Lines handed from the reader thread to the engine at a time.
+const BATCH: usize = 2048;
+
+/// Reads and parses `input` on its own thread, in batches, so that JSON
+/// parsing overlaps the engine; stops early when the receiver hangs up.
+fn read_batches(input: impl BufRead, tx: std::sync::mpsc::SyncSender<Result<Vec<Parsed>, String>>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    for (i, line) in input.lines().enumerate() {
+        match line {
+            Ok(text) => batch.push(parse_line(&text)),
+            Err(e) => {
+                let _ = tx.send(Ok(std::mem::take(&mut batch)));
+                let _ = tx.send(Err(format!("cannot read line {}: {e}", i + 1)));
+                return;
+            }
+        }
+        if batch.len() == BATCH
+            && tx
+                .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                .is_err()
+        {
+            return;
+        }
+    }
+    let _ = tx.send(Ok(batch));
+}
+
+/// How verdict lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// `line N: verdict REASON,...`, for reading.
+    Text,
+}
+
 /// Replays `input` into `out` (one line per input line); stops at the first
 /// malformed line when `strict`. `progress` is called every 10,000 lines.
 pub fn replay(
     policy: &Policy,
-    input: impl BufRead,
+    input: impl BufRead + Send,
+    out: impl Write,
+    strict: bool,
+    progress: impl FnMut(u64),
+) -> anyhow::Result<Summary> {
+    replay_as(policy, input, out, OutputFormat::Json, strict, progress)
+}
+
+/// [`replay`] with a choice of output format.
+pub fn replay_as(
+    policy: &Policy,
+    input: impl BufRead + Send,
     mut out: impl Write,
+    format: OutputFormat,
     strict: bool,
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<Summary> {
-    let engine = Engine::new(Arc::new(policy.clone()));
-    let keys = PhoneHasher::unkeyed();
-    let ctx = TriggerContext::new(MemoryStore::new(), keys.clone(), keys);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()?;
+    let mut replayer = Replayer::new(policy)?;
     let mut s = Summary::default();
-    for (i, line) in input.lines().enumerate() {
-        let n = u64::try_from(i).unwrap_or(u64::MAX) + 1;
-        s.lines = n;
-        if n % 10_000 == 0 {
-            progress(n);
-        }
-        let text = line.with_context(|| format!("cannot read line {n}"))?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let parsed = serde_json::from_str::<Line>(&text)
-            .map_err(|e| format!("not a {{\"at\", \"event\"}} object ({e})"))
-            .and_then(|l| {
-                time::OffsetDateTime::parse(&l.at, &time::format_description::well_known::Rfc3339)
-                    .map(|t| (t.unix_timestamp(), l.event))
-                    .map_err(|_| format!("\"at\" is not an RFC 3339 time: {:?}", l.at))
-            });
-        let (now, event) = match parsed {
-            Ok(p) => p,
-            Err(why) => {
-                s.malformed_lines += 1;
-                if strict {
-                    anyhow::bail!("line {n}: {why} (stopping: --strict)");
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        scope.spawn(move || read_batches(input, tx));
+        let mut n: u64 = 0;
+        // Dropping `rx` on an early return stops the reader.
+        for batch in rx {
+            let batch = batch.map_err(|e| anyhow::anyhow!(e))?;
+            for parsed in batch {
+                n += 1;
+                s.lines = n;
+                if n % 10_000 == 0 {
+                    progress(n);
                 }
-                eprintln!("line {n}: {why}; skipped");
-                writeln!(out, "{}", json!({"line": n, "error": why}))?;
-                continue;
+                let (now, event) = match parsed {
+                    Parsed::Blank => continue,
+                    Parsed::Event(now, event) => (now, event),
+                    Parsed::Malformed(why) => {
+                        s.malformed_lines += 1;
+                        if strict {
+                            anyhow::bail!("line {n}: {why} (stopping: --strict)");
+                        }
+                        eprintln!("line {n}: {why}; skipped");
+                        match format {
+                            OutputFormat::Json => {
+                                writeln!(out, "{}", json!({"line": n, "error": why}))?
+                            }
+                            OutputFormat::Text => writeln!(out, "line {n}: error {why}")?,
+                        }
+                        continue;
+                    }
+                };
+                let o = replayer.step(now, event);
+                if o.judged {
+                    let cost = o.cost_micro_usd as f64 / 1e6;
+                    if o.sent() {
+                        s.spend_allowed_usd += cost;
+                    } else {
+                        s.spend_blocked_usd += cost;
+                    }
+                    let country = o.country.as_ref().map_or("unknown", |c| c.as_str());
+                    bump(&mut s.by_country, country);
+                }
+                bump(&mut s.by_verdict, o.verdict);
+                for r in &o.reasons {
+                    bump(&mut s.by_reason, r);
+                }
+                match format {
+                    OutputFormat::Json => {
+                        serde_json::to_writer(
+                            &mut out,
+                            &Verdicts {
+                                line: n,
+                                verdict: o.verdict,
+                                reasons: o.reasons,
+                            },
+                        )?;
+                        out.write_all(b"\n")?;
+                    }
+                    OutputFormat::Text => {
+                        writeln!(out, "line {n}: {} {}", o.verdict, o.reasons.join(","))?
+                    }
+                }
             }
-        };
-        let (result, decision) = rt.block_on(handle_judged(&engine, &ctx, event, now));
-        let v = match (&result, &decision) {
-            (_, Some(d)) => {
-                let country = d
-                    .country
-                    .map_or_else(|| "unknown".to_string(), |c| c.to_string());
-                *s.by_country.entry(country).or_default() += 1;
-                let cost = policy.budget.prices.micro_usd(d.country) as f64 / 1e6;
-                if d.verdict == Verdict::Block {
-                    s.spend_blocked_usd += cost;
-                } else {
-                    s.spend_allowed_usd += cost;
-                }
-                Verdicts {
-                    line: n,
-                    verdict: match d.verdict {
-                        Verdict::Allow => "allow",
-                        Verdict::Monitor => "monitor",
-                        Verdict::Block => "block",
-                    },
-                    reasons: d.reasons(),
-                }
-            }
-            (Ok(_), None) => Verdicts {
-                line: n,
-                verdict: "pass",
-                reasons: Vec::new(),
-            },
-            // The trigger refused the event itself (malformed, unknown source blocked).
-            (Err(e), None) => Verdicts {
-                line: n,
-                verdict: "block",
-                reasons: vec![e.message.split(':').next().unwrap_or("ERROR").to_string()],
-            },
-        };
-        *s.by_verdict.entry(v.verdict.to_string()).or_default() += 1;
-        for r in &v.reasons {
-            *s.by_reason.entry(r.clone()).or_default() += 1;
         }
-        serde_json::to_writer(&mut out, &v)?;
-        out.write_all(b"\n")?;
-    }
+        Ok(())
+    })?;
     out.flush()?;
     Ok(s)
+}
+
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(v) => *v += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
 }
 
 impl std::fmt::Display for Summary {

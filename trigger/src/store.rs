@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::Mutex;
 
 /// The key of one item in the single table.
@@ -153,11 +154,34 @@ struct MemItem {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     items: Mutex<HashMap<ItemKey, MemItem>>,
+    /// The next `now` at which [`MemoryStore::expire`] sweeps.
+    next_sweep: AtomicI64,
 }
+
+/// How often (in the store's time) [`MemoryStore::expire`] sweeps.
+const SWEEP_EVERY_SECONDS: i64 = 3600;
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Drops the items whose `expires_at` is before `now`, as DynamoDB's TTL
+    /// does, at most once per hour of `now`, so a long replay holds only live
+    /// state. Every guard already treats an expired item as absent (its keys
+    /// are per window, and the cooldown's `reset-after` is shorter than the
+    /// item's life), so this changes no decision.
+    pub fn expire(&self, now: i64) {
+        if now < self.next_sweep.load(AtomicOrdering::Relaxed) {
+            return;
+        }
+        self.next_sweep.store(
+            now.saturating_add(SWEEP_EVERY_SECONDS),
+            AtomicOrdering::Relaxed,
+        );
+        if let Ok(mut items) = self.items.lock() {
+            items.retain(|_, item| item.numbers.get("expires_at").is_none_or(|&e| e >= now));
+        }
     }
 
     /// Number of items held (for tests of TTL coverage).

@@ -108,7 +108,12 @@ impl<S> TriggerContext<S> {
         self
     }
 
-    fn emit(&self, line: Value) {
+    /// Emits the metric line `make` builds; it is not built when metrics are off.
+    fn emit(&self, make: impl FnOnce() -> Value) {
+        if matches!(self.metrics, MetricsSink::Off) {
+            return;
+        }
+        let line = make();
         let line = match &self.function_name {
             Some(name) => metrics::with_function(line, name),
             None => line,
@@ -291,12 +296,7 @@ async fn verification<S: Store>(
         .get("userPoolId")
         .and_then(Value::as_str)
         .unwrap_or("");
-    ctx.emit(metrics::verification_emf(
-        recorded,
-        store_error,
-        now.saturating_mul(1000),
-        pool,
-    ));
+    ctx.emit(|| metrics::verification_emf(recorded, store_error, now.saturating_mul(1000), pool));
 }
 
 async fn custom_message<S: Store>(
@@ -351,11 +351,9 @@ async fn custom_message<S: Store>(
         now,
     };
     let decision = stateful::judge(engine, &ctx.store, &ctx.store_keys, subject).await;
-    let phone_hash = ctx.log_hasher.hash(&phone);
     if decision.store_error {
         ctx.store_errors.fetch_add(1, Ordering::Relaxed);
     }
-    let reasons = decision.reasons().join(",");
     let block = match decision.verdict {
         Verdict::Block => decision.block_code(policy.trigger.disclosure),
         Verdict::Allow | Verdict::Monitor => None,
@@ -364,11 +362,11 @@ async fn custom_message<S: Store>(
         target: "pumpguard::decision",
         outcome = %decision.verdict,
         verdict = %decision.verdict,
-        reasons = %reasons,
+        reasons = %decision.reasons().join(","),
         trigger_source = source.as_str(),
         country = decision.country.as_ref().map_or("unknown", |c| c.as_str()),
         number_type = decision.number_type.map_or("unparsable", |t| t.as_str()),
-        phone_hash = %phone_hash,
+        phone_hash = %ctx.log_hasher.hash(&phone),
         retry_after = decision.retry_after(),
         exempt = decision.exempt,
         store_error = decision.store_error,
@@ -379,22 +377,24 @@ async fn custom_message<S: Store>(
         latency_us = elapsed_us(started),
         "decision"
     );
-    let countries = policy
-        .countries
-        .allow
-        .iter()
-        .chain(&policy.countries.monitor)
-        .chain(&policy.countries.block)
-        .copied()
-        .collect();
-    ctx.emit(metrics::decision_emf(
-        &decision,
-        &countries,
-        elapsed_us(started),
-        now.saturating_mul(1000),
-        header.user_pool_id.as_deref().unwrap_or(""),
-        ctx.store_errors(),
-    ));
+    ctx.emit(|| {
+        let countries = policy
+            .countries
+            .allow
+            .iter()
+            .chain(&policy.countries.monitor)
+            .chain(&policy.countries.block)
+            .copied()
+            .collect();
+        metrics::decision_emf(
+            &decision,
+            &countries,
+            elapsed_us(started),
+            now.saturating_mul(1000),
+            header.user_pool_id.as_deref().unwrap_or(""),
+            ctx.store_errors(),
+        )
+    });
     if let Some(code) = block {
         return (Err(TriggerError::blocked(code)), Some(decision));
     }
