@@ -8,6 +8,7 @@ pub mod converge;
 pub mod plan;
 pub mod render;
 pub mod replay;
+pub mod simulate;
 pub mod status;
 
 /// `--output text|json`.

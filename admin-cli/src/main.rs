@@ -110,6 +110,26 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReplayFormat::Json)]
         output_format: ReplayFormat,
     },
+    /// Generate labelled traffic (a legitimate week plus one attack per
+    /// scenario), replay it through the policy and through baselines that
+    /// model other approaches, and print the comparison.
+    Simulate {
+        /// The policy under test (default: the built-in example).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// A scenario name, or `all`.
+        #[arg(long, default_value = "all")]
+        scenario: String,
+        /// The traffic's random seed: the same seed gives the same results.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also write a self-contained HTML report with charts here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Write the results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Render generated artefacts from the policy and waf/.
     Render {
         #[command(subcommand)]
@@ -287,6 +307,19 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render { what } => render(what),
+        Command::Simulate {
+            policy,
+            scenario,
+            seed,
+            report,
+            json,
+        } => simulate(
+            policy.as_deref(),
+            &scenario,
+            seed,
+            report.as_deref(),
+            json.as_deref(),
+        ),
         Command::Replay {
             policy,
             events,
@@ -419,6 +452,53 @@ fn replay(
         Some(path) => std::fs::write(path, serde_json::to_string_pretty(&s)?)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => eprint!("{s}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(
+    policy: Option<&std::path::Path>,
+    scenario: &str,
+    seed: u64,
+    report: Option<&std::path::Path>,
+    json: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let label = match policy {
+        Some(p) => p.display().to_string(),
+        None => "pumpguard (example policy)".to_string(),
+    };
+    let (policy, _) = load_policy(policy)?;
+    let runs = if scenario == "all" {
+        pumpguard_cli::simulate::scenario_names().len()
+    } else {
+        1
+    } * 6;
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(runs as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let sim = pumpguard_cli::simulate::run(&policy, &label, scenario, seed, &|sc, p| {
+        bar.set_message(format!("{sc}: {p}"));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let sim = sim?;
+    print!("{}", pumpguard_cli::simulate::table(&sim));
+    if let Some(path) = report {
+        std::fs::write(path, pumpguard_cli::simulate::report::html(&sim))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(&sim)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
