@@ -6,7 +6,10 @@
 //! are the async glue the Lambda and the CLI share.
 //!
 //! Counters count *attempts* that passed the static guards (a number blocked
-//! by country or type never touches the store). Windows are fixed buckets
+//! by country or type never touches the store). The store is asked in two
+//! waves: first the phone's cooldown and the user's limits; the shared
+//! counters (prefix, country, pool, spend) only for attempts that wave
+//! allows, so a bombed phone cannot exhaust everyone's allowance. Windows are fixed buckets
 //! (this minute, this hour, this UTC day, this UTC month). Each limit is exact
 //! under concurrency: every counter increment is atomic and returns its new
 //! value, so with a limit of K exactly K concurrent attempts see a count ≤ K.
@@ -47,6 +50,17 @@ pub enum Step {
     PoolHour,
     SpendDay,
     SpendMonth,
+}
+
+impl Step {
+    /// Whether the step concerns only this phone or this user (run first;
+    /// the shared counters are only touched when these allow the SMS).
+    pub fn per_subject(self) -> bool {
+        matches!(
+            self,
+            Step::Cooldown | Step::MarkSent | Step::UserPhones | Step::UserSends
+        )
+    }
 }
 
 /// The ops for one decision, each tagged with its guard.
@@ -478,16 +492,53 @@ pub async fn judge<S: Store>(
         return d;
     }
     let timeout_ms = engine.policy().state.timeout_ms;
-    let calls = join_all(plan.steps.iter().map(|(_, op)| store.execute(op.clone())));
-    let results = match tokio::time::timeout(Duration::from_millis(timeout_ms), calls).await {
-        Ok(r) => r,
-        Err(_) => plan
-            .steps
-            .iter()
-            .map(|_| Err(StoreError::Timeout(timeout_ms)))
-            .collect(),
+    // Wave 1: the guards of this phone and user. Wave 2, only when wave 1
+    // does not block: the shared counters (prefix, country, pool, spend), so
+    // that requests the cooldown refuses (one phone bombed) never use up a
+    // country's or the pool's allowance for everyone else.
+    let (first, second): (Vec<_>, Vec<_>) = plan
+        .steps
+        .iter()
+        .cloned()
+        .partition(|(step, _)| step.per_subject());
+    let first = Plan {
+        steps: first,
+        now: plan.now,
     };
-    engine.conclude(&mut d, &plan, results);
+    let second = Plan {
+        steps: second,
+        now: plan.now,
+    };
+    let run = |p: &Plan| join_all(p.steps.iter().map(|(_, op)| store.execute(op.clone())));
+    let waves = async {
+        let r1 = run(&first).await;
+        if !second.steps.is_empty() {
+            let mut probe = d.clone();
+            engine.conclude(&mut probe, &first, r1.clone());
+            if probe.verdict != Verdict::Block {
+                let r2 = run(&second).await;
+                return (false, r1, r2);
+            }
+        }
+        (true, r1, Vec::new())
+    };
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), waves).await {
+        Ok((true, r1, _)) => engine.conclude(&mut d, &first, r1),
+        Ok((false, mut r1, r2)) => {
+            let mut all = first;
+            all.steps.extend(second.steps);
+            r1.extend(r2);
+            engine.conclude(&mut d, &all, r1);
+        }
+        Err(_) => {
+            let results = plan
+                .steps
+                .iter()
+                .map(|_| Err(StoreError::Timeout(timeout_ms)))
+                .collect();
+            engine.conclude(&mut d, &plan, results);
+        }
+    }
     d
 }
 

@@ -1,8 +1,9 @@
 //! The state the stateful guards share across Lambda instances.
 //!
 //! The engine describes what it needs as [`Op`]s; a [`Store`] carries them
-//! out. Every op is one atomic step on one item (or one read), so a decision's
-//! ops can all run at once: a decision costs one round trip of wall time.
+//! out. Every op is one atomic step on one item (or one read), so the ops of
+//! a wave can all run at once: a decision costs at most two round trips of
+//! wall time (see [`crate::stateful`]).
 //! Two stores implement the same contract (`tests/store_contract.rs`):
 //! [`MemoryStore`] here, for `pumpguard check` and replays, and
 //! [`crate::dynamo::DynamoStore`] for the Lambda.

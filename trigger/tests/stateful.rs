@@ -1073,6 +1073,14 @@ async fn every_item_gets_an_expiry_after_its_window() {
             watch.after(&s, now + 1);
         }
     }
+    // Fresh phones of the same 1,000-number block, no user: past every
+    // per-phone guard, they run the block's counter over its limit.
+    for k in 0..8usize {
+        let now = T0 + 300 + i64::try_from(k).unwrap();
+        let d = send(&e, &s, &us(12 + k), now).await;
+        reasons.extend(d.reasons());
+        watch.after(&s, now);
+    }
     // A late verification of a phone sent to today (writes the country items).
     let t = T0 + 3000;
     let first = sent_today.first().expect("some SMS went out today");
@@ -1193,18 +1201,45 @@ async fn generic_disclosure_hides_even_the_rate_limit() {
 #[tokio::test]
 async fn a_budget_block_outranks_a_rate_limit_in_the_code() {
     let e = engine(&only(&[
-        ("cooldown", ""),
+        ("pool-rate", "mode = \"enforce\"\nmax-per-minute = 1"),
         ("budget", "mode = \"enforce\"\ndaily-usd = 0.000001"),
     ]));
     let s = MemoryStore::new();
-    let p = "+14155552671";
-    let first = send(&e, &s, p, T0).await;
+    let first = send(&e, &s, "+14155552671", T0).await;
     assert_eq!(first.verdict, Verdict::Block);
-    let d = send(&e, &s, p, T0 + 30).await;
-    assert_eq!(d.reasons(), ["COOLDOWN", "BUDGET_DAILY"]);
+    let d = send(&e, &s, "+14155552672", T0 + 30).await;
+    assert_eq!(d.reasons(), ["POOL_RATE_MINUTE", "BUDGET_DAILY"]);
     assert_eq!(
         d.block_code(Disclosure::Coarse).as_deref(),
         Some("SMS_UNAVAILABLE")
     );
     assert_eq!(d.retry_after(), None);
+}
+
+#[tokio::test]
+async fn a_refused_phone_does_not_use_up_the_shared_allowance() {
+    // One phone hammered: the cooldown refuses the repeats, and they never
+    // reach the country, pool or prefix counters, so other phones still go.
+    let e = engine(&only(&[
+        ("cooldown", ""),
+        ("prefix-velocity", "hidden-digits = 3\nmax-sends = 3"),
+        ("country-velocity", "hourly-floor = 3\ndaily-floor = 1000"),
+        (
+            "pool-rate",
+            "mode = \"enforce\"\nmax-per-minute = 3\nmax-per-hour = 1000",
+        ),
+    ]));
+    let s = MemoryStore::new();
+    let victim = us(0);
+    allowed(&send(&e, &s, &victim, T0).await);
+    for i in 1..50 {
+        let d = send(&e, &s, &victim, T0 + i).await;
+        assert_eq!(d.reasons(), ["COOLDOWN"], "attempt {i}");
+    }
+    allowed(&send(&e, &s, &us(1), T0 + 50).await);
+    allowed(&send(&e, &s, &us(2), T0 + 51).await);
+    // The fourth distinct phone in the minute is over the pool's 3.
+    let d = send(&e, &s, &us(3), T0 + 52).await;
+    assert_eq!(d.verdict, Verdict::Block);
+    assert!(d.reasons().contains(&"POOL_RATE_MINUTE".to_string()));
 }
