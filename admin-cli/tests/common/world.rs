@@ -11,9 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_cognitoidentityprovider::types::{SmsConfigurationType, VerifiedAttributeType};
-use aws_sdk_dynamodb::config::interceptors::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextMut,
-};
+use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextMut;
 use aws_sdk_dynamodb::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
     SharedInterceptor,
@@ -71,7 +69,8 @@ impl Tap {
     fn operation(&self, cfg: &ConfigBag) -> String {
         let op = cfg
             .load::<Metadata>()
-            .map_or("(unknown)", |m| m.name())
+            .expect("the operation's metadata")
+            .name()
             .to_string();
         format!("{}:{op}", self.service)
     }
@@ -82,27 +81,20 @@ impl Intercept for Tap {
         "Tap"
     }
 
-    fn read_before_execution(
-        &self,
-        _: &BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let op = self.operation(cfg);
-        self.journal.lock().unwrap().calls.push(op);
-        Ok(())
-    }
-
     fn modify_before_completion(
         &self,
         _: &mut FinalizerInterceptorContextMut<'_>,
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        // The operation's metadata is in the bag by now (not yet before
+        // execution); this hook runs once per operation, after any retries.
         let op = self.operation(cfg);
+        let mut j = self.journal.lock().unwrap();
+        j.calls.push(op.clone());
         if !is_write(op.split(':').nth(1).unwrap_or_default()) {
             return Ok(());
         }
-        let mut j = self.journal.lock().unwrap();
         j.writes.push(op.clone());
         if j.fail_write == Some(j.writes.len()) {
             return Err(format!("simulated failure after write {} ({op})", j.writes.len()).into());
@@ -293,10 +285,20 @@ impl World {
 
     /// Reads and plans the region, as `pumpguard plan` does.
     pub async fn plan(&self, policy: &Policy, replace_triggers: bool) -> anyhow::Result<Plan> {
+        self.plan_text(policy, &self.text, replace_triggers).await
+    }
+
+    /// [`World::plan`] for another policy text (`policy` parsed from it).
+    pub async fn plan_text(
+        &self,
+        policy: &Policy,
+        text: &str,
+        replace_triggers: bool,
+    ) -> anyhow::Result<Plan> {
         let pool: &UserPoolPolicy = policy.user_pool.as_ref().expect("[user-pool]");
         let d = Desired {
             policy,
-            text: &self.text,
+            text,
             origin: "policy.toml",
             pool,
             replace_triggers,
