@@ -40,7 +40,7 @@ cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" \
   --env-var PUMPGUARD_PHONE_HASH_KEY=e2e-test-key-0123456789 \
   --env-var PUMPGUARD_TABLE="$table" \
   --env-var AWS_ENDPOINT_URL="$PUMPGUARD_TEST_MOTO" \
-  --env-var AWS_ACCESS_KEY_ID=testing --env-var AWS_SECRET_ACCESS_KEY=testing \
+  --env-var AWS_ACCESS_KEY_ID=testing --env-var AWS_SECRET_ACCESS_KEY=e2e-aws-secret-key-Qm4 \
   --env-var AWS_REGION=us-east-1 --env-var AWS_EC2_METADATA_DISABLED=true \
   >"$log" 2>&1 &
 watch_pid=$!
@@ -66,6 +66,7 @@ invoke() { # fixture -> stdout in $work/out, stderr in $work/err, status in $rc
     >"$work/out" 2>"$work/err"
   rc=$?
   set -e
+  cat "$work/err" >>"$work/errors.log"
 }
 ok() { passed=$((passed + 1)); echo "ok    $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL  $1"; sed 's/^/      /' "$work/out" "$work/err"; }
@@ -97,10 +98,16 @@ emf=$(grep -c '"_aws":' "$log" || true)
 if [ "$emf" -eq 5 ]; then ok "5 EMF metric lines (4 decisions, 1 verification)"; else failed=$((failed + 1)); echo "FAIL  expected 5 EMF lines, got $emf"; fi
 if grep -q '"message":"published policy loaded"' "$log"; then ok "published policy loaded from the table"; else failed=$((failed + 1)); echo "FAIL  the function did not load the published policy"; fi
 if grep -q '"store_error":true' "$log"; then failed=$((failed + 1)); echo "FAIL  a store error was logged"; grep store_error "$log" | head -3; else ok "no store errors"; fi
-if grep -qE '8762101234|9002345678|4155552671' "$log"; then
-  failed=$((failed + 1)); echo "FAIL  a phone number appears in the function's log"
+# No test number (trigger/tests/fixtures/test-phones.txt) in any format, and
+# neither the phone-hash key nor the AWS secret key, in the function's log
+# (decision lines, EMF lines, the runtime's own) or in the errors returned.
+# The checker is checked first: it must catch planted leaks.
+if python3 scripts/privacy_check.py --self-test >/dev/null; then ok "privacy checker catches planted leaks"; else failed=$((failed + 1)); echo "FAIL  privacy checker self-test"; fi
+if python3 scripts/privacy_check.py --secret e2e-test-key-0123456789 --secret e2e-aws-secret-key-Qm4 \
+  "$log" "$work/errors.log"; then
+  ok "no phone number or secret in the function's log or errors"
 else
-  ok "no phone number in the function's log"
+  failed=$((failed + 1)); echo "FAIL  a phone number or a secret appears in the function's log or errors"
 fi
 
 echo "lambda-e2e: $passed passed, $failed failed"

@@ -134,6 +134,18 @@ impl Replayer {
     }
 }
 
+/// What is wrong with a line, without quoting it: serde's data errors quote
+/// the offending value (`invalid type: string "+1…"`).
+fn json_problem(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Eof => "incomplete JSON",
+        serde_json::error::Category::Data => "\"at\" (a string) and \"event\" are required",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
 /// One input line, parsed off the engine's thread.
 enum Parsed {
     Blank,
@@ -146,11 +158,12 @@ fn parse_line(text: &str) -> Parsed {
         return Parsed::Blank;
     }
     let parsed = serde_json::from_str::<Line>(text)
-        .map_err(|e| format!("not a {{\"at\", \"event\"}} object ({e})"))
+        // Neither message quotes the line: recorded events hold phone numbers.
+        .map_err(|e| format!("not a {{\"at\", \"event\"}} object ({})", json_problem(&e)))
         .and_then(|l| {
             time::OffsetDateTime::parse(&l.at, &time::format_description::well_known::Rfc3339)
                 .map(|t| (t.unix_timestamp(), l.event))
-                .map_err(|_| format!("\"at\" is not an RFC 3339 time: {:?}", l.at))
+                .map_err(|_| "\"at\" is not an RFC 3339 time".to_string())
         });
     match parsed {
         Ok((now, event)) => Parsed::Event(now, event),

@@ -6,14 +6,11 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
+mod common;
 
 use aws_sdk_pinpointsmsvoicev2 as eum;
 use aws_sdk_pinpointsmsvoicev2::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_pinpointsmsvoicev2::operation::describe_spend_limits::DescribeSpendLimitsOutput;
-use aws_sdk_pinpointsmsvoicev2::operation::set_text_message_spend_limit_override::SetTextMessageSpendLimitOverrideOutput;
-use aws_sdk_pinpointsmsvoicev2::types::{SpendLimit, SpendLimitName};
-use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use common::eum::{mocked_eum, TextLimit};
 use pumpguard::account::UserPoolPolicy;
 use pumpguard::Policy;
 use pumpguard_cli::converge::spend::{self, SpendStatus, SpendWrite};
@@ -62,23 +59,6 @@ fn desired<'a>(policy: &'a Policy, pool: &'a UserPoolPolicy) -> Desired<'a> {
     }
 }
 
-/// The real End User Messaging client, answered by `rules` (an unmatched
-/// request panics).
-fn mocked_eum<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> eum::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    let config = eum::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    eum::Client::from_conf(config)
-}
-
 /// Clients for the region: `eum` as given, the rest (SNS) at moto.
 async fn clients(eum: eum::Client) -> Clients {
     let config = aws_config::defaults(BehaviorVersion::latest())
@@ -90,79 +70,6 @@ async fn clients(eum: eum::Client) -> Clients {
     let mut c = Clients::new(&config);
     c.eum = eum;
     c
-}
-
-/// A simulated End User Messaging account's text limit: (enforced, max,
-/// overridden). DescribeSpendLimits answers in two pages, the text limit on
-/// the second; SetTextMessageSpendLimitOverride updates it.
-struct TextLimit {
-    state: Arc<Mutex<(i64, i64, bool)>>,
-    describe: Rule,
-    set: Rule,
-}
-
-impl TextLimit {
-    fn new(enforced: i64, max: i64, overridden: bool) -> Self {
-        let state = Arc::new(Mutex::new((enforced, max, overridden)));
-        let s = state.clone();
-        let limit = |name: SpendLimitName, enforced, max, overridden| {
-            SpendLimit::builder()
-                .name(name)
-                .enforced_limit(enforced)
-                .max_limit(max)
-                .overridden(overridden)
-                .build()
-                .unwrap()
-        };
-        let describe = mock!(eum::Client::describe_spend_limits).then_compute_output(move |req| {
-            let (enforced, max, overridden) = *s.lock().unwrap();
-            match req.next_token() {
-                None => DescribeSpendLimitsOutput::builder()
-                    .spend_limits(limit(
-                        SpendLimitName::VoiceMessageMonthlySpendLimit,
-                        1,
-                        10,
-                        false,
-                    ))
-                    .next_token("page2")
-                    .build(),
-                Some(_) => DescribeSpendLimitsOutput::builder()
-                    .spend_limits(limit(
-                        SpendLimitName::MediaMessageMonthlySpendLimit,
-                        1,
-                        10,
-                        false,
-                    ))
-                    .spend_limits(limit(
-                        SpendLimitName::TextMessageMonthlySpendLimit,
-                        enforced,
-                        max,
-                        overridden,
-                    ))
-                    .build(),
-            }
-        });
-        let s = state.clone();
-        let set = mock!(eum::Client::set_text_message_spend_limit_override).then_compute_output(
-            move |req| {
-                let mut st = s.lock().unwrap();
-                st.0 = req.monthly_limit().expect("a limit");
-                st.2 = true;
-                SetTextMessageSpendLimitOverrideOutput::builder()
-                    .monthly_limit(st.0)
-                    .build()
-            },
-        );
-        Self {
-            state,
-            describe,
-            set,
-        }
-    }
-
-    fn client(&self) -> eum::Client {
-        mocked_eum([&self.describe, &self.set])
-    }
 }
 
 async fn plan_for(c: &Clients, d: &Desired<'_>) -> (spend::Observed, Vec<Change>, Vec<String>) {

@@ -226,8 +226,7 @@ pub async fn handle_judged<S: Store>(
         }
         Family::Unknown => match engine.policy().trigger.unknown_source {
             UnknownSource::Pass => {
-                // The source name is Cognito's, not the caller's; still, cap its length.
-                let shown: String = source.chars().take(64).collect();
+                let shown = loggable_source(&source);
                 tracing::warn!(
                     target: "pumpguard::decision",
                     outcome = "pass",
@@ -284,7 +283,7 @@ async fn verification<S: Store>(
         target: "pumpguard::decision",
         outcome = "pass",
         why = "verification-trigger",
-        trigger_source = source,
+        trigger_source = loggable_source(source),
         verification_recorded = recorded,
         store_error,
         store_errors_total = ctx.store_errors(),
@@ -434,12 +433,27 @@ fn set_sms_message(
     }
 }
 
+/// A trigger source name as logged: Cognito's names are letters and
+/// underscores. Anything else (the name is not checked against a list for
+/// verification and unknown sources) is not written to the log, so that no
+/// value from an event, such as a phone number, can reach it.
+fn loggable_source(source: &str) -> &str {
+    if !source.is_empty()
+        && source.len() <= 64
+        && source.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
+    {
+        source
+    } else {
+        "(not a trigger source name)"
+    }
+}
+
 fn log_pass(source: &str, why: &'static str, started: Instant) {
     tracing::info!(
         target: "pumpguard::decision",
         outcome = "pass",
         why,
-        trigger_source = source,
+        trigger_source = loggable_source(source),
         latency_us = elapsed_us(started),
         "passed through"
     );

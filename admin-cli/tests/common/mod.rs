@@ -1,0 +1,6 @@
+//! Shared by the admin command's integration tests.
+
+#![allow(dead_code)]
+
+pub mod eum;
+pub mod world;

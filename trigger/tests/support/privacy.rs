@@ -1,0 +1,285 @@
+//! Finds phone numbers and secrets in text that people or machines will read
+//! (log lines, metric lines, command output). Shared by the privacy tests of
+//! both crates (`#[path]`-included).
+//!
+//! A number leaks when its national number appears in clear in any format
+//! (E.164, national with a trunk 0, digits only, or split by spaces, dashes,
+//! dots, slashes or parentheses), or when a partly masked form shows more
+//! than the policy allows: the country code and the last four digits
+//! (`+1…2671`). Concretely, every run of digits (separators between digits
+//! ignored) is compared with every test number: a run that contains the
+//! national number, or that shows five or more of its digits in place, is a
+//! leak. Tokens of 12 or more hex digits with a letter among them (digests,
+//! keyed hashes, request ids) are not read as digits. In JSON lines only the
+//! strings are read that way; a JSON number leaks only by containing a whole
+//! national number (latencies and counters are numbers, and short ones would
+//! match by chance).
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+
+/// One test number.
+#[derive(Debug, Clone)]
+pub struct TestPhone {
+    pub country_code: String,
+    pub national: String,
+    pub note: String,
+}
+
+impl TestPhone {
+    /// `+CCNNN…`.
+    pub fn e164(&self) -> String {
+        format!("+{}{}", self.country_code, self.national)
+    }
+}
+
+/// The shared list, `trigger/tests/fixtures/test-phones.txt`.
+pub fn test_phones() -> Vec<TestPhone> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../trigger/tests/fixtures/test-phones.txt"
+    );
+    let text = std::fs::read_to_string(path).expect("test-phones.txt");
+    let phones: Vec<TestPhone> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            let cc = parts.next().and_then(|c| c.strip_prefix('+')).expect("+CC");
+            let national = parts.next().expect("national number");
+            assert!(
+                cc.chars()
+                    .chain(national.chars())
+                    .all(|c| c.is_ascii_digit()),
+                "{l}"
+            );
+            TestPhone {
+                country_code: cc.to_string(),
+                national: national.to_string(),
+                note: parts.collect::<Vec<_>>().join(" "),
+            }
+        })
+        .collect();
+    assert!(phones.len() >= 10, "{path}");
+    phones
+}
+
+/// The ways people write a number, for feeding it to the code under test.
+pub fn formats(p: &TestPhone) -> Vec<String> {
+    let cc = &p.country_code;
+    let n = &p.national;
+    let (a, b) = n.split_at(3);
+    let (b, c) = b.split_at(3);
+    vec![
+        p.e164(),
+        format!("+{cc} {a} {b} {c}"),
+        format!("+{cc}-{a}-{b}-{c}"),
+        format!("+{cc}.{a}.{b}.{c}"),
+        format!("+{cc} ({a}) {b}-{c}"),
+        format!("tel:+{cc}{n}"),
+        format!("00{cc}{n}"),
+        format!("0{n}"),
+        n.clone(),
+    ]
+}
+
+/// What the checker found, one line per leak.
+pub type Leaks = Vec<String>;
+
+const SEPARATORS: &[char] = &[' ', '-', '.', '(', ')', '/', '+', '\u{a0}'];
+
+/// `text` with every token of 12+ hex digits holding a letter blanked.
+fn blank_hex_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        let hexlike = token.len() >= 12
+            && token.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            && token.chars().any(|c| c.is_ascii_alphabetic());
+        if hexlike {
+            out.extend(std::iter::repeat_n(' ', token.len()));
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
+/// The digit runs of `text`, separators between digits dropped.
+fn digit_runs(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut runs = Vec::new();
+    let mut run = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_digit() {
+            run.push(c);
+            i += 1;
+            continue;
+        }
+        // Up to two separators between digits keep the run going.
+        let mut j = i;
+        while j < chars.len() && j - i < 2 && SEPARATORS.contains(&chars[j]) {
+            j += 1;
+        }
+        if !run.is_empty() && j > i && j < chars.len() && chars[j].is_ascii_digit() {
+            i = j;
+            continue;
+        }
+        if !run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+        }
+        i += 1;
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
+/// How many digits of the national number `run` shows in place, at most.
+fn national_digits_shown(run: &str, p: &TestPhone) -> usize {
+    let full = format!("{}{}", p.country_code, p.national);
+    let trunk = format!("0{}", p.national);
+    let mut best = 0;
+    for (whole, offset) in [(&full, p.country_code.len()), (&trunk, 1)] {
+        let mut start = 0;
+        while let Some(i) = whole[start..].find(run) {
+            let at = start + i;
+            let shown = (at..at + run.len()).filter(|&k| k >= offset).count();
+            best = best.max(shown);
+            start = at + 1;
+        }
+    }
+    best
+}
+
+fn check_text(text: &str, phones: &[TestPhone], strict: bool, leaks: &mut Leaks, what: &str) {
+    for run in digit_runs(&blank_hex_tokens(text)) {
+        for p in phones {
+            if run.contains(&p.national) {
+                leaks.push(format!("{} in clear ({run}) in {what}", p.e164()));
+            } else if strict && run.len() >= 5 && national_digits_shown(&run, p) >= 5 {
+                leaks.push(format!(
+                    "{} shown beyond the country code and last four digits ({run}) in {what}",
+                    p.e164()
+                ));
+            }
+        }
+    }
+}
+
+fn check_json(v: &Value, phones: &[TestPhone], leaks: &mut Leaks, what: &str) {
+    match v {
+        Value::String(s) => check_text(s, phones, true, leaks, what),
+        Value::Number(n) => check_text(&n.to_string(), phones, false, leaks, what),
+        Value::Array(a) => a.iter().for_each(|x| check_json(x, phones, leaks, what)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                check_text(k, phones, true, leaks, what);
+                check_json(x, phones, leaks, what);
+            }
+        }
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
+/// Every leak of a test number or a secret in `output` (`what` names it in
+/// the findings). Lines that are JSON objects are read as JSON.
+pub fn leaks(output: &str, phones: &[TestPhone], secrets: &[&str], what: &str) -> Leaks {
+    let mut found = Vec::new();
+    for s in secrets {
+        assert!(s.len() >= 8, "a secret too short to search for: {s:?}");
+        if output.contains(s) {
+            found.push(format!("a secret ({}…) in {what}", &s[..3]));
+        }
+    }
+    for line in output.lines() {
+        match serde_json::from_str::<Value>(line.trim()) {
+            Ok(v @ (Value::Object(_) | Value::Array(_))) => {
+                check_json(&v, phones, &mut found, what)
+            }
+            _ => check_text(line, phones, true, &mut found, what),
+        }
+    }
+    found
+}
+
+/// Panics with every leak found in `outputs` (name, text).
+pub fn assert_no_leaks(outputs: &[(String, String)], phones: &[TestPhone], secrets: &[&str]) {
+    let found: Leaks = outputs
+        .iter()
+        .flat_map(|(what, text)| leaks(text, phones, secrets, what))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "{} leaks:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}
+
+/// The checker itself: it must catch each planted leak and pass what the
+/// policy allows. Both privacy tests call it before trusting it.
+pub fn self_test() {
+    let phones = test_phones();
+    let secret = "planted-secret-key-0123";
+    for p in &phones {
+        for f in formats(p) {
+            for planted in [
+                format!("sending to {f} now"),
+                format!("{{\"phone\":\"{f}\",\"latency_us\":12}}"),
+                format!("{{\"nested\":{{\"list\":[\"x\",\"{f}\"]}}}}"),
+            ] {
+                assert!(
+                    !leaks(&planted, &phones, &[], "planted").is_empty(),
+                    "missed {f} in {planted}"
+                );
+            }
+        }
+        let n = &p.national;
+        let cc = &p.country_code;
+        let l = n.len();
+        // Masked forms that show too much.
+        for planted in [
+            format!("+{cc} {}••••", &n[..l - 4]),
+            format!("+{cc}…{}", &n[l - 5..]),
+            format!("***{}", &n[1..]),
+            format!("{{\"n\":{cc}{n}}}"),
+        ] {
+            assert!(
+                !leaks(&planted, &phones, &[], "planted").is_empty(),
+                "missed a partial leak of {}: {planted}",
+                p.e164()
+            );
+        }
+        // What the policy allows.
+        let allowed = format!("override +{cc}…{} set", &n[l - 4..]);
+        assert!(
+            leaks(&allowed, &phones, &[], "allowed").is_empty(),
+            "{allowed}: {:?}",
+            leaks(&allowed, &phones, &[], "allowed")
+        );
+    }
+    // Secrets, hashes and ordinary numbers.
+    assert!(!leaks(&format!("key={secret}"), &phones, &[secret], "planted").is_empty());
+    let clean = concat!(
+        "{\"phone_hash\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",",
+        "\"latency_us\":41555,\"policy\":\"300c40b3e8c2\",\"country\":\"US\"}\n",
+        "published policy.toml (sha256 300c40b3e8c2) at 1795262400; arn:aws:lambda:us-east-1:123456789012:function:x\n",
+        "request 3f2a1b4c-5e6f-4a8b-9c0d-1e2f3a4b5c6d took 2.5 s; +1…2671"
+    );
+    assert_eq!(leaks(clean, &phones, &[secret], "clean"), Leaks::new());
+}
