@@ -58,6 +58,20 @@ fn numbers(item: Option<&Item>) -> BTreeMap<String, i64> {
     .unwrap_or_default()
 }
 
+/// The attribute as a whole number, `None` when it is missing; an error when
+/// it is there but not a number that fits an `i64` (an item this code did not
+/// write: a string, a fraction, or a number past 2^63).
+fn whole(item: &Item, attr: &str) -> Result<Option<i64>, StoreError> {
+    match item.get(attr) {
+        None => Ok(None),
+        Some(AttributeValue::N(x)) => x
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Data(format!("{attr} is not a whole number"))),
+        Some(_) => Err(StoreError::Data(format!("{attr} is not a number"))),
+    }
+}
+
 fn request_error<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
@@ -175,20 +189,22 @@ impl DynamoStore {
                 retry_after: 0,
             }),
             (Some(a), Some(b)) => {
-                // Both saw a phone in cooldown; take the later state.
-                let (na, nb) = (numbers(Some(&a)), numbers(Some(&b)));
-                let old = if na.get("last_at") >= nb.get("last_at") {
-                    na
-                } else {
-                    nb
+                // Both saw a phone in cooldown: then each item has a numeric
+                // `last_at` (and `level`, if any). Anything else is an item
+                // this code did not write, which must not block the phone
+                // for good: it is a store error, and `on-store-error` decides.
+                let state = |item: &Item| -> Result<(i64, Option<i64>), StoreError> {
+                    let last = whole(item, "last_at")?.ok_or_else(|| {
+                        StoreError::Data(
+                            "cooldown item refused both updates without last_at".into(),
+                        )
+                    })?;
+                    Ok((last, whole(item, "level")?))
                 };
-                let (_, retry, _) = cooldown_step(
-                    old.get("last_at").copied(),
-                    old.get("level").copied(),
-                    now,
-                    ladder,
-                    reset_after,
-                );
+                let (sa, sb) = (state(&a)?, state(&b)?);
+                // Take the later state.
+                let (last, level) = if sa.0 >= sb.0 { sa } else { sb };
+                let (_, retry, _) = cooldown_step(Some(last), level, now, ladder, reset_after);
                 Ok(OpResult::Cooldown {
                     allowed: false,
                     retry_after: retry.max(1),
@@ -220,14 +236,20 @@ impl Store for DynamoStore {
                 let out = self
                     .update(&key)
                     .update_expression("ADD #a :n SET expires_at = :exp")
-                    .expression_attribute_names("#a", attr)
+                    .expression_attribute_names("#a", attr.clone())
                     .expression_attribute_values(":n", n(amount))
                     .expression_attribute_values(":exp", n(expires_at))
                     .return_values(ReturnValue::AllNew)
                     .send()
                     .await
                     .map_err(request_error)?;
-                Ok(OpResult::Numbers(numbers(out.attributes.as_ref())))
+                // The counter itself must read back as a whole number: a
+                // counter past 2^63 (or a fraction) would otherwise read as 0.
+                let item = out.attributes.unwrap_or_default();
+                if whole(&item, &attr)?.is_none() {
+                    return Err(StoreError::Data(format!("{attr} is missing after ADD")));
+                }
+                Ok(OpResult::Numbers(numbers(Some(&item))))
             }
             Op::AddMember {
                 key,
