@@ -189,21 +189,27 @@ impl DynamoStore {
                 retry_after: 0,
             }),
             (Some(a), Some(b)) => {
-                // Both saw a phone in cooldown: then each item has a numeric
-                // `last_at` (and `level`, if any). Anything else is an item
-                // this code did not write, which must not block the phone
-                // for good: it is a store error, and `on-store-error` decides.
-                let state = |item: &Item| -> Result<(i64, Option<i64>), StoreError> {
-                    let last = whole(item, "last_at")?.ok_or_else(|| {
-                        StoreError::Data(
-                            "cooldown item refused both updates without last_at".into(),
-                        )
-                    })?;
-                    Ok((last, whole(item, "level")?))
+                // Both saw a phone in cooldown. The fresh update fails only on
+                // an item with a `last_at` past the reset cut, so its item has
+                // a numeric `last_at`; the streak update may have run before
+                // another request created the item, and then saw none. Any
+                // other shape is an item this code did not write, which must
+                // not block the phone for good: it is a store error, and
+                // `on-store-error` decides.
+                let state = |item: &Item| -> Result<Option<(i64, Option<i64>)>, StoreError> {
+                    match whole(item, "last_at")? {
+                        Some(last) => Ok(Some((last, whole(item, "level")?))),
+                        None => Ok(None),
+                    }
                 };
-                let (sa, sb) = (state(&a)?, state(&b)?);
+                let fresh_state = state(&a)?.ok_or_else(|| {
+                    StoreError::Data("cooldown item refused a new streak without last_at".into())
+                })?;
                 // Take the later state.
-                let (last, level) = if sa.0 >= sb.0 { sa } else { sb };
+                let (last, level) = match state(&b)? {
+                    Some(sb) if sb.0 > fresh_state.0 => sb,
+                    _ => fresh_state,
+                };
                 let (_, retry, _) = cooldown_step(Some(last), level, now, ladder, reset_after);
                 Ok(OpResult::Cooldown {
                     allowed: false,

@@ -223,8 +223,17 @@ async fn a_batch_read_left_unprocessed_by_throttling_is_a_store_error() {
 
 /// Every conditional cooldown update fails, returning `old` as the item.
 fn cooldown_refused_with(old: Value) -> FakeDynamo {
+    cooldown_refused_with_each(old.clone(), old)
+}
+
+/// Both cooldown updates fail: the new-streak one returns `fresh_old`, the
+/// next-step one (`ADD level`) returns `streak_old`.
+fn cooldown_refused_with_each(fresh_old: Value, streak_old: Value) -> FakeDynamo {
     FakeDynamo::start(move |op, request| {
         let conditional = request.get("ConditionExpression").is_some();
+        let streak = request["UpdateExpression"]
+            .as_str()
+            .is_some_and(|u| u.contains("ADD"));
         match op {
             "UpdateItem" if conditional => {
                 let mut body: Value = serde_json::from_str(&error(
@@ -232,7 +241,10 @@ fn cooldown_refused_with(old: Value) -> FakeDynamo {
                     "The conditional request failed",
                 ))
                 .unwrap();
-                body["Item"] = old.clone();
+                let old = if streak { &streak_old } else { &fresh_old };
+                if !old.is_null() {
+                    body["Item"] = old.clone();
+                }
                 (400, body.to_string())
             }
             _ => (400, error("ValidationException", "only the cooldown is on")),
@@ -255,6 +267,21 @@ async fn a_cooldown_item_of_the_wrong_shape_never_blocks_the_phone_for_good() {
     assert!(!d.store_error, "{d:?}");
     assert_eq!(d.reasons(), ["COOLDOWN"]);
     assert_eq!(d.retry_after(), Some(50));
+
+    // Two first requests for one phone at once: the next-step update ran
+    // before the other request created the item and saw no item at all; the
+    // new-streak update ran after. A cooldown, not a store error.
+    let fake = cooldown_refused_with_each(
+        json!({"last_at": {"N": T.to_string()}, "level": {"N": "1"}}),
+        Value::Null,
+    );
+    let store = DynamoStore::new(common::dynamo_at(&fake.url), "pumpguard");
+    let d = timed(&engine("fail-closed", COOLDOWN_ONLY), &store, US, T).await;
+    assert!(!d.store_error, "{d:?}");
+    assert_eq!(
+        (d.reasons(), d.retry_after()),
+        (vec!["COOLDOWN".to_string()], Some(60))
+    );
 
     // DynamoDB evaluates a comparison between a string and a number as false,
     // so an item whose `last_at` is a string refuses both updates. That is not
