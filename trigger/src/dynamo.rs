@@ -17,6 +17,15 @@
 //! Each [`Op`] is one request except `Cooldown`, which sends two conditional
 //! updates at once (a new streak, or the next step of one): at most one can
 //! succeed, and together they are still one round trip.
+//!
+//! An item this code did not write is a [`StoreError::Data`], so that the
+//! decision follows `on-store-error`: a counter that does not read back as a
+//! whole number within `i64` (DynamoDB itself refuses to `ADD` to a string),
+//! or a cooldown item whose `last_at` or `level` is not one (DynamoDB
+//! evaluates a comparison between a string and a number as false, so such an
+//! item refuses both updates and would otherwise block the phone until it
+//! expires). Missing fields are read as absent; history items read by
+//! [`Op::Read`] keep only their whole-number attributes.
 
 use std::collections::{BTreeMap, HashMap};
 
