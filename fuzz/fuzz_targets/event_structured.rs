@@ -220,10 +220,10 @@ impl Event {
             }
         }
         self.code.put(&mut request, "codeParameter");
-        self.username_parameter.put(&mut request, "usernameParameter");
+        self.username_parameter
+            .put(&mut request, "usernameParameter");
         if let Some(meta) = &self.client_metadata {
-            let m: Map<String, Value> =
-                meta.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            let m: Map<String, Value> = meta.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
             request.insert("clientMetadata".into(), Value::Object(m));
         }
         let mut event = Map::new();
@@ -246,8 +246,8 @@ impl Event {
         event.insert("region".into(), json!("us-east-1"));
         self.pool.put(&mut event, "userPoolId");
         self.user_name.put(&mut event, "userName");
-        let put_shape = |event: &mut Map<String, Value>, key: &str, shape: &Shape, obj: Value| {
-            match shape {
+        let put_shape =
+            |event: &mut Map<String, Value>, key: &str, shape: &Shape, obj: Value| match shape {
                 Shape::Object => {
                     event.insert(key.into(), obj);
                 }
@@ -255,8 +255,7 @@ impl Event {
                 Shape::Odd(s) => {
                     event.insert(key.into(), s.value());
                 }
-            }
-        };
+            };
         put_shape(
             &mut event,
             "callerContext",
@@ -264,7 +263,12 @@ impl Event {
             json!({"awsSdkVersion": "aws-sdk-js-3", "clientId": "client"}),
         );
         put_shape(&mut event, "request", &self.request, Value::Object(request));
-        put_shape(&mut event, "response", &self.response, json!({"smsMessage": null}));
+        put_shape(
+            &mut event,
+            "response",
+            &self.response,
+            json!({"smsMessage": null}),
+        );
         Value::Object(event)
     }
 }

@@ -37,7 +37,11 @@ fuzz_target!(|raw: &str| {
     let engine = pumpguard_fuzz::engine(0);
     let d = engine.decide(TriggerSource::SignUp, raw);
     if classified.is_err() {
-        assert_eq!(d.verdict, pumpguard::Verdict::Block, "an unusable number is blocked");
+        assert_eq!(
+            d.verdict,
+            pumpguard::Verdict::Block,
+            "an unusable number is blocked"
+        );
     }
     let _ = d.reasons();
     let _ = d.block_code(pumpguard::policy::Disclosure::Detailed);

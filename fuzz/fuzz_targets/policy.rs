@@ -25,9 +25,14 @@ fuzz_target!(|text: &str| {
     let engine = Engine::new(Arc::new(policy));
     let store = MemoryStore::new();
     let keys = pumpguard::hash::PhoneHasher::unkeyed();
-    for (i, phone) in ["+14155552671", "+18762101234", "+447700900123", "+19004571829"]
-        .iter()
-        .enumerate()
+    for (i, phone) in [
+        "+14155552671",
+        "+18762101234",
+        "+447700900123",
+        "+19004571829",
+    ]
+    .iter()
+    .enumerate()
     {
         for step in 0..3i64 {
             let subject = Subject {

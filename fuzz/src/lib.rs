@@ -137,7 +137,10 @@ pub fn check(input: &Value, result: &Result<Value, TriggerError>, engine: &Engin
                 .and_then(Value::as_str)
                 .unwrap_or("");
             for run in digit_runs(phone) {
-                assert!(!e.message.contains(run), "the error message quotes the number");
+                assert!(
+                    !e.message.contains(run),
+                    "the error message quotes the number"
+                );
             }
             assert!(e.message.len() <= 200, "error message too long");
         }
