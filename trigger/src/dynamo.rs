@@ -17,6 +17,15 @@
 //! Each [`Op`] is one request except `Cooldown`, which sends two conditional
 //! updates at once (a new streak, or the next step of one): at most one can
 //! succeed, and together they are still one round trip.
+//!
+//! An item this code did not write is a [`StoreError::Data`], so that the
+//! decision follows `on-store-error`: a counter that does not read back as a
+//! whole number within `i64` (DynamoDB itself refuses to `ADD` to a string),
+//! or a cooldown item whose `last_at` or `level` is not one (DynamoDB
+//! evaluates a comparison between a string and a number as false, so such an
+//! item refuses both updates and would otherwise block the phone until it
+//! expires). Missing fields are read as absent; history items read by
+//! [`Op::Read`] keep only their whole-number attributes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -56,6 +65,20 @@ fn numbers(item: Option<&Item>) -> BTreeMap<String, i64> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// The attribute as a whole number, `None` when it is missing; an error when
+/// it is there but not a number that fits an `i64` (an item this code did not
+/// write: a string, a fraction, or a number past 2^63).
+fn whole(item: &Item, attr: &str) -> Result<Option<i64>, StoreError> {
+    match item.get(attr) {
+        None => Ok(None),
+        Some(AttributeValue::N(x)) => x
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Data(format!("{attr} is not a whole number"))),
+        Some(_) => Err(StoreError::Data(format!("{attr} is not a number"))),
+    }
 }
 
 fn request_error<E, R>(e: SdkError<E, R>) -> StoreError
@@ -175,20 +198,28 @@ impl DynamoStore {
                 retry_after: 0,
             }),
             (Some(a), Some(b)) => {
-                // Both saw a phone in cooldown; take the later state.
-                let (na, nb) = (numbers(Some(&a)), numbers(Some(&b)));
-                let old = if na.get("last_at") >= nb.get("last_at") {
-                    na
-                } else {
-                    nb
+                // Both saw a phone in cooldown. The fresh update fails only on
+                // an item with a `last_at` past the reset cut, so its item has
+                // a numeric `last_at`; the streak update may have run before
+                // another request created the item, and then saw none. Any
+                // other shape is an item this code did not write, which must
+                // not block the phone for good: it is a store error, and
+                // `on-store-error` decides.
+                let state = |item: &Item| -> Result<Option<(i64, Option<i64>)>, StoreError> {
+                    match whole(item, "last_at")? {
+                        Some(last) => Ok(Some((last, whole(item, "level")?))),
+                        None => Ok(None),
+                    }
                 };
-                let (_, retry, _) = cooldown_step(
-                    old.get("last_at").copied(),
-                    old.get("level").copied(),
-                    now,
-                    ladder,
-                    reset_after,
-                );
+                let fresh_state = state(&a)?.ok_or_else(|| {
+                    StoreError::Data("cooldown item refused a new streak without last_at".into())
+                })?;
+                // Take the later state.
+                let (last, level) = match state(&b)? {
+                    Some(sb) if sb.0 > fresh_state.0 => sb,
+                    _ => fresh_state,
+                };
+                let (_, retry, _) = cooldown_step(Some(last), level, now, ladder, reset_after);
                 Ok(OpResult::Cooldown {
                     allowed: false,
                     retry_after: retry.max(1),
@@ -220,14 +251,20 @@ impl Store for DynamoStore {
                 let out = self
                     .update(&key)
                     .update_expression("ADD #a :n SET expires_at = :exp")
-                    .expression_attribute_names("#a", attr)
+                    .expression_attribute_names("#a", attr.clone())
                     .expression_attribute_values(":n", n(amount))
                     .expression_attribute_values(":exp", n(expires_at))
                     .return_values(ReturnValue::AllNew)
                     .send()
                     .await
                     .map_err(request_error)?;
-                Ok(OpResult::Numbers(numbers(out.attributes.as_ref())))
+                // The counter itself must read back as a whole number: a
+                // counter past 2^63 (or a fraction) would otherwise read as 0.
+                let item = out.attributes.unwrap_or_default();
+                if whole(&item, &attr)?.is_none() {
+                    return Err(StoreError::Data(format!("{attr} is missing after ADD")));
+                }
+                Ok(OpResult::Numbers(numbers(Some(&item))))
             }
             Op::AddMember {
                 key,

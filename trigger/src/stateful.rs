@@ -458,7 +458,8 @@ impl Engine {
             let sent = count(day_item, "sent");
             let verified = count(day_item, "verified");
             if sent >= i64::from(cv.conversion_min_sends)
-                && verified.saturating_mul(1000) < sent * i64::from(cv.min_conversion_permille)
+                && verified.saturating_mul(1000)
+                    < sent.saturating_mul(i64::from(cv.min_conversion_permille))
             {
                 push(
                     Check::CountryVelocity,

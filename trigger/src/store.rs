@@ -130,7 +130,10 @@ pub fn cooldown_step(
     let Some(last) = last_at else {
         return (true, 0, Some((now, 1)));
     };
-    if now - last >= reset_after {
+    // Saturating: `last` and `level` come from the store, which may hold
+    // anything (an item another writer or clock produced).
+    let since = now.saturating_sub(last);
+    if since >= reset_after {
         return (true, 0, Some((now, 1)));
     }
     let level = level.unwrap_or(1).max(1);
@@ -138,10 +141,10 @@ pub fn cooldown_step(
         .unwrap_or(0)
         .min(ladder.len().saturating_sub(1));
     let cooldown = ladder.get(step).copied().unwrap_or(0);
-    if now - last >= cooldown {
-        (true, 0, Some((now, level + 1)))
+    if since >= cooldown {
+        (true, 0, Some((now, level.saturating_add(1))))
     } else {
-        (false, last + cooldown - now, None)
+        (false, cooldown.saturating_sub(since), None)
     }
 }
 
@@ -247,7 +250,8 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                *item.numbers.entry(attr).or_insert(0) += amount;
+                let n = item.numbers.entry(attr).or_insert(0);
+                *n = n.saturating_add(amount);
                 item.numbers.insert("expires_at".into(), expires_at);
                 OpResult::Numbers(item.numbers.clone())
             }
@@ -362,5 +366,43 @@ mod tests {
             cooldown_step(Some(120), Some(9), 720, &ladder, 600),
             (true, 0, Some((720, 1)))
         );
+    }
+
+    #[test]
+    fn cooldown_arithmetic_survives_any_stored_state() {
+        // `last_at` and `level` come from the table, which may hold anything.
+        let ladder = [60, 60, 300];
+        assert_eq!(
+            cooldown_step(Some(i64::MIN), Some(1), 0, &ladder, 600),
+            (true, 0, Some((0, 1)))
+        );
+        assert_eq!(
+            cooldown_step(Some(i64::MAX), Some(i64::MAX), 0, &ladder, 600),
+            (false, i64::MAX, None)
+        );
+        assert_eq!(
+            cooldown_step(Some(0), Some(i64::MAX), 300, &ladder, 600),
+            (true, 0, Some((300, i64::MAX)))
+        );
+        assert_eq!(
+            cooldown_step(Some(-5), Some(i64::MIN), 0, &ladder, 600),
+            (false, 55, None)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_counter_at_the_top_of_its_range_saturates() {
+        let store = MemoryStore::new();
+        let add = |amount| Op::Add {
+            key: ItemKey::new("pool", "m1"),
+            attr: "sends".into(),
+            amount,
+            expires_at: 1,
+        };
+        store.execute(add(i64::MAX)).await.unwrap();
+        let Ok(OpResult::Numbers(m)) = store.execute(add(1)).await else {
+            panic!("not numbers");
+        };
+        assert_eq!(m.get("sends"), Some(&i64::MAX));
     }
 }

@@ -31,6 +31,18 @@ pub fn dynamo_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// Loads libphonenumber's metadata once per test process, as `bootstrap`
+/// does during the Lambda's init phase. Loading it takes over a second in a
+/// debug build and happens in the static decision, before the stateful
+/// phase's timeout starts, so tests that hold a whole decision to its
+/// deadline call this first.
+pub fn warm_up() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = pumpguard::phone::classify("+14155552671");
+    });
+}
+
 /// Creates a fresh table with the trigger's key schema and returns its name.
 pub async fn fresh_table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -66,3 +78,6 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> Str
         .expect("create table in moto");
     name
 }
+
+pub mod fake_dynamo;
+pub mod load;
