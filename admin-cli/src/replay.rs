@@ -241,7 +241,7 @@ pub fn replay_as(
             for parsed in batch {
                 n += 1;
                 s.lines = n;
-                if n % 10_000 == 0 {
+                if n.is_multiple_of(10_000) {
                     progress(n);
                 }
                 let (now, event) = match parsed {

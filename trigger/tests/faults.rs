@@ -142,9 +142,14 @@ async fn a_throttling_table_follows_on_store_error_within_the_deadline() {
     let store = DynamoStore::new(common::dynamo_at(&fake.url), "pumpguard");
     follows_on_store_error(&store, "").await;
     let seen = fake.seen();
-    // The real SDK made the calls (and retried some: throttling is retryable).
-    assert!(seen.iter().any(|op| op == "UpdateItem"), "{seen:?}");
-    assert!(seen.iter().any(|op| op == "BatchGetItem"), "{seen:?}");
+    // The real SDK made the calls (and retried some: throttling is
+    // retryable). The shared counters' wave (with the BatchGetItem) only
+    // starts once the phone's wave has answered, which the retries can push
+    // past the deadline.
+    assert!(
+        seen.iter().filter(|op| *op == "UpdateItem").count() >= 2,
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
@@ -407,7 +412,10 @@ async fn counters_of_the_wrong_type_or_size_follow_on_store_error() {
         assert!(d.store_error, "{what}: {d:?}");
         assert_eq!(d.verdict, Verdict::Allow, "{what}: fail-open sends");
         let closed = moto_engine("fail-closed", extra);
-        let d = timed(&closed, &store, US, T).await;
+        // The first run sent to US: its cooldown now refuses US before the
+        // shared counters are read, so those cases ask for another phone.
+        let again = if sk == "cooldown" { US } else { "+14155552672" };
+        let d = timed(&closed, &store, again, T).await;
         assert!(d.store_error, "{what}: {d:?}");
         assert!(
             d.reasons().contains(&"STORE_UNAVAILABLE".to_string()),
