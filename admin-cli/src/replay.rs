@@ -15,7 +15,7 @@ use pumpguard::country::Country;
 use pumpguard::hash::PhoneHasher;
 use pumpguard::store::MemoryStore;
 use pumpguard::trigger::{handle_judged, TriggerContext};
-use pumpguard::{Engine, Policy, Verdict};
+use pumpguard::{Engine, Policy};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -79,7 +79,6 @@ pub struct Replayer {
     store: Arc<MemoryStore>,
     ctx: TriggerContext<Arc<MemoryStore>>,
     rt: tokio::runtime::Runtime,
-    prices: pumpguard::prices::PriceTable,
 }
 
 impl Replayer {
@@ -93,7 +92,6 @@ impl Replayer {
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()?,
-            prices: policy.budget.prices.clone(),
         })
     }
 
@@ -105,15 +103,11 @@ impl Replayer {
                 .block_on(handle_judged(&self.engine, &self.ctx, event, now));
         match (&result, decision) {
             (_, Some(d)) => Outcome {
-                verdict: match d.verdict {
-                    Verdict::Allow => "allow",
-                    Verdict::Monitor => "monitor",
-                    Verdict::Block => "block",
-                },
+                verdict: d.verdict.as_str(),
                 reasons: d.reasons(),
                 judged: true,
                 country: d.country,
-                cost_micro_usd: self.prices.micro_usd(d.country),
+                cost_micro_usd: self.engine.policy().budget.prices.micro_usd(d.country),
             },
             (Ok(_), None) => Outcome {
                 verdict: "pass",

@@ -497,19 +497,11 @@ pub async fn judge<S: Store>(
     // does not block: the shared counters (prefix, country, pool, spend), so
     // that requests the cooldown refuses (one phone bombed) never use up a
     // country's or the pool's allowance for everyone else.
-    let (first, second): (Vec<_>, Vec<_>) = plan
-        .steps
-        .iter()
-        .cloned()
-        .partition(|(step, _)| step.per_subject());
-    let first = Plan {
-        steps: first,
-        now: plan.now,
-    };
-    let second = Plan {
-        steps: second,
-        now: plan.now,
-    };
+    let Plan { steps, now } = plan;
+    let (first, second): (Vec<_>, Vec<_>) =
+        steps.into_iter().partition(|(step, _)| step.per_subject());
+    let mut first = Plan { steps: first, now };
+    let second = Plan { steps: second, now };
     let run = |p: &Plan| join_all(p.steps.iter().map(|(_, op)| store.execute(op.clone())));
     let waves = async {
         let r1 = run(&first).await;
@@ -526,18 +518,18 @@ pub async fn judge<S: Store>(
     match tokio::time::timeout(Duration::from_millis(timeout_ms), waves).await {
         Ok((true, r1, _)) => engine.conclude(&mut d, &first, r1),
         Ok((false, mut r1, r2)) => {
-            let mut all = first;
-            all.steps.extend(second.steps);
+            first.steps.extend(second.steps);
             r1.extend(r2);
-            engine.conclude(&mut d, &all, r1);
+            engine.conclude(&mut d, &first, r1);
         }
         Err(_) => {
-            let results = plan
+            first.steps.extend(second.steps);
+            let results = first
                 .steps
                 .iter()
                 .map(|_| Err(StoreError::Timeout(timeout_ms)))
                 .collect();
-            engine.conclude(&mut d, &plan, results);
+            engine.conclude(&mut d, &first, results);
         }
     }
     d

@@ -360,50 +360,24 @@ fn legitimate(rng: &mut ChaCha8Rng) -> Vec<SimEvent> {
                 let at = t0 + rng.random_range(0..HOUR);
                 signup(rng, &mut out, region, at, signup_no);
             }
-            for _ in 0..count(rng, LOGINS_PER_DAY * w) {
-                let at = t0 + rng.random_range(0..HOUR);
-                let Some(u) = returning_user(rng, &users, region, &mut last_sms, at) else {
-                    continue;
-                };
-                let phone = users[u].0.clone();
-                let user = format!("user-{u}");
-                out.push(ev(
-                    at,
-                    Kind::Sms(TriggerSource::Authentication),
-                    &phone,
-                    &user,
-                    Label::Legit,
-                ));
-                if rng.random_bool(0.96) {
-                    let done = at + rng.random_range(10..90);
-                    out.push(ev(done, Kind::Authenticated, &phone, &user, Label::Legit));
-                }
-            }
-            for _ in 0..count(rng, FORGOT_PER_DAY * w) {
-                let at = t0 + rng.random_range(0..HOUR);
-                let Some(u) = returning_user(rng, &users, region, &mut last_sms, at) else {
-                    continue;
-                };
-                let phone = users[u].0.clone();
-                let user = format!("user-{u}");
-                out.push(ev(
-                    at,
-                    Kind::Sms(TriggerSource::ForgotPassword),
-                    &phone,
-                    &user,
-                    Label::Legit,
-                ));
-                if rng.random_bool(0.9) {
-                    let done = at + rng.random_range(30..600);
-                    out.push(ev(
-                        done,
-                        Kind::ConfirmForgotPassword,
-                        &phone,
-                        &user,
-                        Label::Legit,
-                    ));
-                }
-            }
+            let mut returning = ReturningUsers {
+                rng: &mut *rng,
+                out: &mut out,
+                users: &users,
+                last_sms: &mut last_sms,
+                region,
+                t0,
+            };
+            returning.sms_then(
+                LOGINS_PER_DAY * w,
+                TriggerSource::Authentication,
+                (Kind::Authenticated, 0.96, 10..90),
+            );
+            returning.sms_then(
+                FORGOT_PER_DAY * w,
+                TriggerSource::ForgotPassword,
+                (Kind::ConfirmForgotPassword, 0.9, 30..600),
+            );
             for _ in 0..count(rng, UPDATES_PER_DAY * w) {
                 let at = t0 + rng.random_range(0..HOUR);
                 let Some(u) = returning_user(rng, &users, region, &mut last_sms, at) else {
@@ -423,6 +397,43 @@ fn legitimate(rng: &mut ChaCha8Rng) -> Vec<SimEvent> {
         }
     }
     out
+}
+
+/// Returning users of one region in one hour.
+struct ReturningUsers<'a, 'u> {
+    rng: &'a mut ChaCha8Rng,
+    out: &'a mut Vec<SimEvent>,
+    users: &'a [(String, &'u str, i64)],
+    last_sms: &'a mut [i64],
+    region: &'a str,
+    t0: i64,
+}
+
+impl ReturningUsers<'_, '_> {
+    /// About `mean` SMS of `source` this hour, each followed with
+    /// probability `p` by its `confirm` event `delay` seconds later.
+    fn sms_then(
+        &mut self,
+        mean: f64,
+        source: TriggerSource,
+        (confirm, p, delay): (Kind, f64, std::ops::Range<i64>),
+    ) {
+        for _ in 0..count(self.rng, mean) {
+            let at = self.t0 + self.rng.random_range(0..HOUR);
+            let Some(u) = returning_user(self.rng, self.users, self.region, self.last_sms, at)
+            else {
+                continue;
+            };
+            let phone = &self.users[u].0;
+            let user = format!("user-{u}");
+            self.out
+                .push(ev(at, Kind::Sms(source), phone, &user, Label::Legit));
+            if self.rng.random_bool(p) {
+                let done = at + self.rng.random_range(delay.clone());
+                self.out.push(ev(done, confirm, phone, &user, Label::Legit));
+            }
+        }
+    }
 }
 
 fn returning_user(
