@@ -6,34 +6,16 @@
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Output};
 
-use aws_sdk_cognitoidentityprovider::types::{SmsConfigurationType, VerifiedAttributeType};
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
-
-fn moto() -> String {
-    match std::env::var("PUMPGUARD_TEST_MOTO") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!("PUMPGUARD_TEST_MOTO is not set: run the suite with scripts/test.sh"),
-    }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use aws_sdk_cognitoidentityprovider::types::VerifiedAttributeType;
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::moto::{create_sms_pool, create_table, moto, root, sms_configuration};
 
 async fn sdk() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(moto())
-        .load()
-        .await
+    common::moto::sdk("us-east-1").await
 }
 
 fn pumpguard(args: &[&str]) -> Output {
@@ -61,52 +43,13 @@ fn show(o: &Output) -> String {
 /// A fresh table and pool in moto, and a policy for them (End User
 /// Messaging off). Returns (policy text, pool id, table, trigger ARN).
 async fn setup(config: &aws_config::SdkConfig, n: &str) -> (String, String, String, &'static str) {
-    // The stack's table.
-    let ddb = aws_sdk_dynamodb::Client::new(config);
+    // The stack's table, and a pool that sends SMS for sign-up and recovery.
     let table = format!("converge-{n}");
-    let key = |a: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(a)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    let attr = |a: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(a)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    ddb.create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .send()
+    create_table(config, &table).await;
+    let pool_id = create_sms_pool(config, &format!("converge-{n}"))
         .await
+        .id
         .unwrap();
-
-    // A pool that sends SMS for sign-up and recovery.
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(config);
-    let pool = cognito
-        .create_user_pool()
-        .pool_name(format!("converge-{n}"))
-        .auto_verified_attributes(VerifiedAttributeType::PhoneNumber)
-        .sms_configuration(
-            SmsConfigurationType::builder()
-                .sns_caller_arn("arn:aws:iam::123456789012:role/cognito-sms")
-                .external_id("x")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .unwrap();
-    let pool_id = pool.id.unwrap();
 
     let trigger = "arn:aws:lambda:us-east-1:123456789012:function:pumpguard-trigger";
     let example = std::fs::read_to_string(root().join("examples/policy.toml")).unwrap();
@@ -275,12 +218,7 @@ async fn a_failure_midway_is_reported_and_a_rerun_converges() {
         .update_user_pool()
         .user_pool_id(&pool_id)
         .auto_verified_attributes(VerifiedAttributeType::PhoneNumber)
-        .sms_configuration(
-            SmsConfigurationType::builder()
-                .sns_caller_arn("arn:aws:iam::123456789012:role/cognito-sms")
-                .external_id("x")
-                .build(),
-        )
+        .sms_configuration(sms_configuration())
         .lambda_config(
             aws_sdk_cognitoidentityprovider::types::LambdaConfigType::builder()
                 .custom_message(foreign)

@@ -18,56 +18,15 @@
 
 mod common;
 
-use aws_sdk_cognitoidentityprovider::types::{
-    LambdaConfigType, SmsConfigurationType, VerifiedAttributeType,
-};
-use aws_sdk_wafv2::types::{
-    AllowAction, BlockAction, CountryCode, DefaultAction, GeoMatchStatement, Rule, RuleAction,
-    Scope, Statement, Tag, VisibilityConfig,
-};
+use aws_sdk_cognitoidentityprovider::types::{LambdaConfigType, VerifiedAttributeType};
+use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Rule, Scope, Tag};
 use common::eum::{Call, Config};
+use common::moto::{geo_rule, sms_configuration, visibility};
 use common::world::World;
 use pumpguard_cli::account::apply;
 
 /// A region of its own on the shared moto server.
 const REGION: &str = "eu-north-1";
-
-fn visibility(name: &str) -> VisibilityConfig {
-    VisibilityConfig::builder()
-        .sampled_requests_enabled(false)
-        .cloud_watch_metrics_enabled(false)
-        .metric_name(name)
-        .build()
-        .unwrap()
-}
-
-fn geo_rule(name: &str, priority: i32, country: &str, block: bool) -> Rule {
-    let action = if block {
-        RuleAction::builder()
-            .block(BlockAction::builder().build())
-            .build()
-    } else {
-        RuleAction::builder()
-            .allow(AllowAction::builder().build())
-            .build()
-    };
-    Rule::builder()
-        .name(name)
-        .priority(priority)
-        .action(action)
-        .statement(
-            Statement::builder()
-                .geo_match_statement(
-                    GeoMatchStatement::builder()
-                        .country_codes(CountryCode::from(country))
-                        .build(),
-                )
-                .build(),
-        )
-        .visibility_config(visibility(&name.replace('-', "")))
-        .build()
-        .unwrap()
-}
 
 fn foreign_configs() -> Vec<Config> {
     let mut theirs = Config::foreign("protect-theirs", true);
@@ -129,12 +88,7 @@ async fn a_whole_apply_keeps_everything_it_does_not_own() {
         .update_user_pool()
         .user_pool_id(&w.pool_id)
         .auto_verified_attributes(VerifiedAttributeType::PhoneNumber)
-        .sms_configuration(
-            SmsConfigurationType::builder()
-                .sns_caller_arn("arn:aws:iam::123456789012:role/cognito-sms")
-                .external_id("x")
-                .build(),
-        )
+        .sms_configuration(sms_configuration())
         .lambda_config(
             LambdaConfigType::builder()
                 .pre_sign_up(&presignup)

@@ -17,7 +17,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::eum::{Config, NOW};
-use common::world::{root, World};
+use common::moto::root;
+use common::world::World;
 use pumpguard::published::DynamoPolicyStore;
 use pumpguard_cli::account::apply;
 use pumpguard_cli::converge::OWNER_TAG;

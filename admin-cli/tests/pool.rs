@@ -5,16 +5,13 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{Read as _, Write as _};
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_cognitoidentityprovider as cognito;
 use aws_sdk_lambda as lambda;
-use cognito::config::interceptors::BeforeTransmitInterceptorContextRef;
-use cognito::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-    SharedCredentialsProvider,
-};
+use cognito::config::SharedInterceptor;
 use cognito::types::{
     AccountRecoverySettingType, AdminCreateUserConfigType, AdvancedSecurityModeType,
     DefaultEmailOptionType, DeletionProtectionType, DeviceConfigurationType,
@@ -29,21 +26,8 @@ use pumpguard_cli::converge::pool::{self, InvokePermission, Observed, PoolWrite,
 use pumpguard_cli::converge::{Clients, Desired};
 use pumpguard_cli::plan::{Plan, RegionPlan, Write};
 
-const ACCOUNT: &str = "123456789012";
-const SNS_ROLE: &str = "arn:aws:iam::123456789012:role/cognito-sms";
+use common::moto::{moto, Recorder, ACCOUNT, SNS_ROLE};
 
-fn moto() -> String {
-    match std::env::var("PUMPGUARD_TEST_MOTO") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "PUMPGUARD_TEST_MOTO is not set: start moto in server mode \
-             (e.g. .venv/bin/moto_server -H 127.0.0.1 -p 5055) and set \
-             PUMPGUARD_TEST_MOTO=http://127.0.0.1:5055, or run scripts/test.sh"
-        ),
-    }
-}
-
-/// A name no other test, nor an earlier run against the same moto, used.
 fn unique(prefix: &str) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
@@ -60,85 +44,15 @@ fn unique(prefix: &str) -> String {
 
 // ---------------------------------------------------------------- recording clients
 
-/// Records every request the clients send: the `x-amz-target` header for
-/// JSON protocols (Cognito), else `METHOD path` (Lambda's REST API).
-#[derive(Debug, Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl Recorder {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "pumpguard-test-recorder"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let req = context.request();
-        let entry = match req.headers().get("x-amz-target") {
-            Some(target) => target.to_string(),
-            None => format!("{} {}", req.method(), req.uri()),
-        };
-        self.0.lock().unwrap().push(entry);
-        Ok(())
-    }
-}
-
-fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "tests",
-        )))
-        .endpoint_url(moto())
-        .build()
-}
-
 /// Every client pointed at moto, all recording into `rec`.
-fn clients(rec: &Recorder) -> Clients {
-    let c = sdk_config();
-    Clients {
-        region: "us-east-1".into(),
-        eum: aws_sdk_pinpointsmsvoicev2::Client::from_conf(
-            aws_sdk_pinpointsmsvoicev2::config::Builder::from(&c)
-                .interceptor(rec.clone())
-                .build(),
-        ),
-        waf: aws_sdk_wafv2::Client::from_conf(
-            aws_sdk_wafv2::config::Builder::from(&c)
-                .interceptor(rec.clone())
-                .build(),
-        ),
-        cognito: cognito::Client::from_conf(
-            cognito::config::Builder::from(&c)
-                .interceptor(rec.clone())
-                .build(),
-        ),
-        sns: aws_sdk_sns::Client::from_conf(
-            aws_sdk_sns::config::Builder::from(&c)
-                .interceptor(rec.clone())
-                .build(),
-        ),
-        lambda: lambda::Client::from_conf(
-            lambda::config::Builder::from(&c)
-                .interceptor(rec.clone())
-                .build(),
-        ),
-        dynamodb: aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&c)
-                .interceptor(rec.clone())
-                .build(),
-        ),
-    }
+async fn clients(rec: &Recorder) -> Clients {
+    let sdk = common::moto::sdk("us-east-1").await;
+    let eum = aws_sdk_pinpointsmsvoicev2::Client::from_conf(
+        aws_sdk_pinpointsmsvoicev2::config::Builder::from(&sdk)
+            .interceptor(rec.clone())
+            .build(),
+    );
+    common::moto::clients(&sdk, eum, |_| SharedInterceptor::new(rec.clone()))
 }
 
 // ---------------------------------------------------------------- fixtures
@@ -461,7 +375,7 @@ fn every_update_user_pool_member_is_copied() {
 #[tokio::test]
 async fn wiring_an_unwired_pool_keeps_every_other_setting() {
     let rec = Recorder::default();
-    let c = clients(&rec);
+    let c = clients(&rec).await;
     let made = create_pool(&c.cognito, PoolSpec::rich()).await;
     let id = made.id.clone().unwrap();
     enable_sms_mfa(&c.cognito, &id).await;
@@ -550,7 +464,7 @@ async fn wiring_an_unwired_pool_keeps_every_other_setting() {
 #[tokio::test]
 async fn read_makes_read_calls_only() {
     let rec = Recorder::default();
-    let c = clients(&rec);
+    let c = clients(&rec).await;
     let made = create_pool(&c.cognito, PoolSpec::rich()).await;
     let id = made.id.clone().unwrap();
     let trigger = create_function(&c.lambda).await;
@@ -583,7 +497,7 @@ async fn read_makes_read_calls_only() {
 #[tokio::test]
 async fn a_foreign_trigger_is_replaced_only_with_replace_triggers() {
     let rec = Recorder::default();
-    let c = clients(&rec);
+    let c = clients(&rec).await;
     let foreign = function_arn("someone-elses-custom-message");
     let pre_sign_up = function_arn("someone-elses-pre-sign-up");
     let mut spec = PoolSpec::rich();
@@ -669,7 +583,7 @@ fn warnings_about(warnings: &[String], word: &str) -> Vec<String> {
 #[tokio::test]
 async fn an_email_only_pool_warns_about_sources_it_never_sends_by_sms() {
     let rec = Recorder::default();
-    let c = clients(&rec);
+    let c = clients(&rec).await;
     // SMS configured, but verification and recovery by email, MFA off.
     let made = create_pool(
         &c.cognito,
@@ -753,7 +667,7 @@ async fn an_email_only_pool_warns_about_sources_it_never_sends_by_sms() {
 #[tokio::test]
 async fn an_sms_mfa_pool_warns_when_authentication_is_left_out() {
     let rec = Recorder::default();
-    let c = clients(&rec);
+    let c = clients(&rec).await;
     let made = create_pool(
         &c.cognito,
         PoolSpec {
@@ -810,7 +724,7 @@ async fn an_sms_mfa_pool_warns_when_authentication_is_left_out() {
 #[tokio::test]
 async fn the_invoke_permission_is_checked_and_never_written() {
     let rec = Recorder::default();
-    let c = clients(&rec);
+    let c = clients(&rec).await;
     let made = create_pool(&c.cognito, PoolSpec::rich()).await;
     let id = made.id.clone().unwrap();
     let pool_arn = made.arn.clone().expect("moto returns the pool ARN");
@@ -1036,7 +950,7 @@ fn the_channel_rules_for_settings_moto_cannot_express() {
 #[tokio::test]
 async fn a_rendered_plan() {
     let rec = Recorder::default();
-    let c = clients(&rec);
+    let c = clients(&rec).await;
     let made = create_pool(
         &c.cognito,
         PoolSpec {

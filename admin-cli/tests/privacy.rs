@@ -26,7 +26,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, Once};
 
 use common::eum::{Config, NOW};
-use common::world::{moto, root, World};
+use common::moto::{moto, root};
+use common::world::World;
 use pumpguard_cli::account::apply;
 use pumpguard_cli::converge::OWNER_TAG;
 use pumpguard_cli::status::Status;

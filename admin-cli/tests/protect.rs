@@ -13,7 +13,6 @@ mod common;
 use std::collections::BTreeMap;
 
 use aws_sdk_pinpointsmsvoicev2 as eum;
-use aws_sdk_pinpointsmsvoicev2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_pinpointsmsvoicev2::operation::describe_protect_configurations::DescribeProtectConfigurationsError;
 use aws_sdk_pinpointsmsvoicev2::types::error::AccessDeniedException;
 use aws_smithy_mocks::mock;
@@ -35,16 +34,6 @@ const US_NUMBER: &str = "+12025550100";
 const GB_NUMBER: &str = "+447911123456";
 const EXPIRED_NUMBER: &str = "+13125550123";
 const FR_NUMBER: &str = "+33612345678";
-
-fn moto() -> String {
-    match std::env::var("PUMPGUARD_TEST_MOTO") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "PUMPGUARD_TEST_MOTO is not set: run the suite with scripts/test.sh, or start \
-             `moto_server -H 127.0.0.1 -p 5055` and set PUMPGUARD_TEST_MOTO=http://127.0.0.1:5055"
-        ),
-    }
-}
 
 const PROTECT: &str = r#"
 [protect]
@@ -118,13 +107,7 @@ fn wanted_rules(policy: &Policy) -> BTreeMap<String, String> {
 
 /// Clients for the region: `eum` as given, the rest at moto.
 async fn clients(eum: eum::Client) -> Clients {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(moto())
-        .load()
-        .await;
-    let mut c = Clients::new(&config);
+    let mut c = Clients::new(&common::moto::sdk(REGION).await);
     c.eum = eum;
     c
 }

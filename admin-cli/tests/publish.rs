@@ -3,48 +3,12 @@
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
+mod common;
+
 use std::process::Command;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
-
-fn moto() -> String {
-    match std::env::var("PUMPGUARD_TEST_MOTO") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!("PUMPGUARD_TEST_MOTO is not set: run the suite with scripts/test.sh"),
-    }
-}
-
-async fn table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .expect("key")
-    };
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attr")
-    };
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .send()
-        .await
-        .expect("create table");
-}
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::moto::{create_table, moto};
 
 async fn published_body(client: &aws_sdk_dynamodb::Client, name: &str) -> Option<String> {
     let out = client
@@ -74,15 +38,10 @@ fn publish(policy: &str, table: &str) -> std::process::Output {
 
 #[tokio::test]
 async fn publish_writes_valid_policies_only() {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(moto())
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let config = common::moto::sdk("us-east-1").await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
     let name = format!("publish-{}", std::process::id());
-    table(&client, &name).await;
+    create_table(&config, &name).await;
 
     let broken = std::env::temp_dir().join(format!("pumpguard-broken-{}.toml", std::process::id()));
     std::fs::write(&broken, "[countries]\nallow = [\"UK\"]\n").expect("write");

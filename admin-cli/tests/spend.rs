@@ -9,7 +9,6 @@
 mod common;
 
 use aws_sdk_pinpointsmsvoicev2 as eum;
-use aws_sdk_pinpointsmsvoicev2::config::{BehaviorVersion, Credentials, Region};
 use common::eum::{mocked_eum, TextLimit};
 use pumpguard::account::UserPoolPolicy;
 use pumpguard::Policy;
@@ -20,16 +19,6 @@ use pumpguard_cli::plan::{Action, Change, Plan, RegionPlan, Write};
 /// A region of its own on the shared moto server, so other suites' SNS
 /// settings do not meet this one's.
 const REGION: &str = "eu-central-2";
-
-fn moto() -> String {
-    match std::env::var("PUMPGUARD_TEST_MOTO") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "PUMPGUARD_TEST_MOTO is not set: run the suite with scripts/test.sh, or start \
-             `moto_server -H 127.0.0.1 -p 5055` and set PUMPGUARD_TEST_MOTO=http://127.0.0.1:5055"
-        ),
-    }
-}
 
 fn policy(spend: &str) -> Policy {
     let text = format!(
@@ -61,13 +50,7 @@ fn desired<'a>(policy: &'a Policy, pool: &'a UserPoolPolicy) -> Desired<'a> {
 
 /// Clients for the region: `eum` as given, the rest (SNS) at moto.
 async fn clients(eum: eum::Client) -> Clients {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(moto())
-        .load()
-        .await;
-    let mut c = Clients::new(&config);
+    let mut c = Clients::new(&common::moto::sdk(REGION).await);
     c.eum = eum;
     c
 }

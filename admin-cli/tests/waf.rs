@@ -7,20 +7,18 @@
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
 
-use aws_sdk_wafv2::config::interceptors::{
-    BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
-};
-use aws_sdk_wafv2::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_wafv2::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_wafv2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_wafv2::error::BoxError;
 use aws_sdk_wafv2::types::{
-    AllowAction, BlockAction, ByteMatchStatement, CountryCode, DefaultAction, FieldToMatch,
-    GeoMatchStatement, PositionalConstraint, Rule, RuleAction, Scope, SingleHeader, Statement, Tag,
-    TextTransformation, TextTransformationType, VisibilityConfig,
+    AllowAction, BlockAction, ByteMatchStatement, DefaultAction, FieldToMatch,
+    PositionalConstraint, Rule, RuleAction, Scope, SingleHeader, Statement, Tag,
+    TextTransformation, TextTransformationType,
 };
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::Blob;
@@ -30,49 +28,7 @@ use pumpguard_cli::converge::{Clients, Desired, OWNER_TAG};
 use pumpguard_cli::plan::{Action, Change, Plan, RegionPlan, Write};
 use pumpguard_waf::RuleDef;
 
-fn moto() -> String {
-    match std::env::var("PUMPGUARD_TEST_MOTO") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "PUMPGUARD_TEST_MOTO is not set: start moto (`.venv/bin/moto_server -H 127.0.0.1 -p \
-             5055`) and set PUMPGUARD_TEST_MOTO=http://127.0.0.1:5055, or run scripts/test.sh"
-        ),
-    }
-}
-
-/// Records the operation of every request (per attempt), from its
-/// `x-amz-target` header (`AWSWAF_20190729.GetWebACL`,
-/// `AWSCognitoIdentityProviderService.DescribeUserPool`).
-#[derive(Debug, Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl Recorder {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "Recorder"
-    }
-
-    fn read_before_transmit(
-        &self,
-        ctx: &BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let target = ctx
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("?.(no x-amz-target)");
-        let op = target.rsplit('.').next().unwrap_or(target).to_string();
-        self.0.lock().unwrap().push(op);
-        Ok(())
-    }
-}
+use common::moto::{geo_rule, visibility, Recorder};
 
 /// When armed, replaces the `LockToken` of the next `UpdateWebACL` request
 /// with one WAF never issued, as if someone else had updated the ACL between
@@ -116,12 +72,7 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(moto())
-        .load()
-        .await;
+    let sdk = common::moto::sdk("us-east-1").await;
     let ops = Recorder::default();
     let stale = StaleLockToken::default();
     let mut clients = Clients::new(&sdk);
@@ -190,7 +141,7 @@ fn desired<'a>(policy: &'a Policy, text: &'a str) -> Desired<'a> {
 async fn read_and_plan(e: &Env, d: &Desired<'_>) -> (Observed, Vec<Change>, Vec<String>) {
     e.ops.take();
     let o = waf::read(&e.clients, d).await.unwrap();
-    let ops = e.ops.take();
+    let ops = e.ops.take_operations();
     assert!(!ops.is_empty());
     for op in &ops {
         assert!(
@@ -216,7 +167,7 @@ async fn apply(e: &Env, mut changes: Vec<Change>) -> Vec<String> {
             }
         }
     }
-    e.ops.take()
+    e.ops.take_operations()
 }
 
 fn render(changes: &[Change], warnings: &[String]) -> String {
@@ -352,38 +303,10 @@ async fn a_fresh_pool_gets_pumpguards_acl_then_converges() {
     assert!(warnings[0].contains(&acl.name), "{warnings:?}");
 }
 
-fn visibility(name: &str) -> VisibilityConfig {
-    VisibilityConfig::builder()
-        .sampled_requests_enabled(false)
-        .cloud_watch_metrics_enabled(false)
-        .metric_name(name)
-        .build()
-        .unwrap()
-}
-
 /// Someone else's rules: an allow-list that runs first, a user-agent block,
 /// and a stale rule in pumpguard's namespace.
 fn foreign_rules() -> Vec<Rule> {
-    let office = Rule::builder()
-        .name("office-allow")
-        .priority(5)
-        .action(
-            RuleAction::builder()
-                .allow(AllowAction::builder().build())
-                .build(),
-        )
-        .statement(
-            Statement::builder()
-                .geo_match_statement(
-                    GeoMatchStatement::builder()
-                        .country_codes(CountryCode::from("NZ"))
-                        .build(),
-                )
-                .build(),
-        )
-        .visibility_config(visibility("officeallow"))
-        .build()
-        .unwrap();
+    let office = geo_rule("office-allow", 5, "NZ", false);
     let bots = Rule::builder()
         .name("block-bad-bots")
         .priority(20)
@@ -420,26 +343,7 @@ fn foreign_rules() -> Vec<Rule> {
         .visibility_config(visibility("badbots"))
         .build()
         .unwrap();
-    let stale = Rule::builder()
-        .name("pumpguard-old-rule")
-        .priority(1)
-        .action(
-            RuleAction::builder()
-                .block(BlockAction::builder().build())
-                .build(),
-        )
-        .statement(
-            Statement::builder()
-                .geo_match_statement(
-                    GeoMatchStatement::builder()
-                        .country_codes(CountryCode::from("KP"))
-                        .build(),
-                )
-                .build(),
-        )
-        .visibility_config(visibility("pumpguardold"))
-        .build()
-        .unwrap();
+    let stale = geo_rule("pumpguard-old-rule", 1, "KP", true);
     vec![office, bots, stale]
 }
 

@@ -10,8 +10,6 @@
 //! number of custom metrics stays bounded; the phone number, its hash, the user
 //! and the request id never appear in a line.
 
-use std::collections::BTreeSet;
-
 use serde_json::{json, Value};
 
 use crate::country::Country;
@@ -32,14 +30,17 @@ pub const UNKNOWN_POOL: &str = "UNKNOWN";
 /// The most characters the specification allows in a dimension value.
 const MAX_DIMENSION_CHARS: usize = 1024;
 
-/// The `Country` dimension: the decision's country if it is one of
-/// `countries_of_interest`, else [`OTHER_COUNTRY`].
+/// The `Country` dimension: the decision's country if `of_interest` says so
+/// (in the trigger: the policy names it, [`CountryPolicy::lists`]), else
+/// [`OTHER_COUNTRY`].
+///
+/// [`CountryPolicy::lists`]: crate::policy::CountryPolicy::lists
 pub fn country_dimension(
     country: Option<Country>,
-    countries_of_interest: &BTreeSet<Country>,
+    of_interest: impl Fn(Country) -> bool,
 ) -> String {
     match country {
-        Some(c) if countries_of_interest.contains(&c) => c.as_str().to_string(),
+        Some(c) if of_interest(c) => c.as_str().to_string(),
         _ => OTHER_COUNTRY.to_string(),
     }
 }
@@ -79,7 +80,7 @@ fn flag(b: bool) -> u64 {
 /// instance's running count) and `TriggerSource` ride along as plain members.
 pub fn decision_emf(
     d: &Decision,
-    countries_of_interest: &BTreeSet<Country>,
+    country_of_interest: impl Fn(Country) -> bool,
     latency_us: u64,
     timestamp_ms: i64,
     user_pool_id: &str,
@@ -114,7 +115,7 @@ pub fn decision_emf(
         "UserPoolId": pool_dimension(user_pool_id),
         "Verdict": d.verdict.to_string(),
         "Reason": reason_dimension(d),
-        "Country": country_dimension(d.country, countries_of_interest),
+        "Country": country_dimension(d.country, country_of_interest),
         "Decisions": 1,
         "Blocked": flag(d.verdict == Verdict::Block),
         "Monitored": flag(d.verdict == Verdict::Monitor),
@@ -176,6 +177,8 @@ pub fn verification_emf(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
     use crate::engine::{Check, Finding, Reason};
     use crate::policy::Mode;
     use crate::source::TriggerSource;
@@ -209,14 +212,12 @@ mod tests {
     #[test]
     fn countries_outside_the_lists_are_other() {
         let lists: BTreeSet<Country> = ["US", "MX", "NG"].map(country).into();
-        assert_eq!(country_dimension(Some(country("US")), &lists), "US");
-        assert_eq!(country_dimension(Some(country("NG")), &lists), "NG");
-        assert_eq!(country_dimension(Some(country("JM")), &lists), "OTHER");
-        assert_eq!(country_dimension(None, &lists), "OTHER");
-        assert_eq!(
-            country_dimension(Some(country("US")), &BTreeSet::new()),
-            "OTHER"
-        );
+        let listed = |c: Country| lists.contains(&c);
+        assert_eq!(country_dimension(Some(country("US")), listed), "US");
+        assert_eq!(country_dimension(Some(country("NG")), listed), "NG");
+        assert_eq!(country_dimension(Some(country("JM")), listed), "OTHER");
+        assert_eq!(country_dimension(None, listed), "OTHER");
+        assert_eq!(country_dimension(Some(country("US")), |_| false), "OTHER");
     }
 
     #[test]
@@ -251,10 +252,10 @@ mod tests {
 
     #[test]
     fn spend_counts_only_sent_sms() {
-        let lists = BTreeSet::from([country("US")]);
+        let us = |c: Country| c == country("US");
         let allowed = decision_emf(
             &decision(Verdict::Allow, vec![]),
-            &lists,
+            us,
             1500,
             1,
             "eu-west-1_abc",
@@ -267,7 +268,7 @@ mod tests {
             Verdict::Block,
             vec![finding(Reason::BudgetDaily, Check::Budget, Mode::Enforce)],
         );
-        let line = decision_emf(&blocked, &lists, 0, 1, "", 3);
+        let line = decision_emf(&blocked, us, 0, 1, "", 3);
         assert_eq!(line["EstimatedSpendUSD"], json!(0.0));
         assert_eq!(line["Blocked"], json!(1));
         assert_eq!(line["UserPoolId"], json!("UNKNOWN"));

@@ -286,6 +286,15 @@ pub struct CountryPolicy {
     pub crown_dependencies: CrownDependencies,
 }
 
+impl CountryPolicy {
+    /// Whether `country` is named in one of the lists (allow, monitor, block).
+    pub fn lists(&self, country: Country) -> bool {
+        self.allow.contains(&country)
+            || self.monitor.contains(&country)
+            || self.block.contains(&country)
+    }
+}
+
 /// `[number-types]`: the number-type guard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NumberTypePolicy {

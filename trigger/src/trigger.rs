@@ -377,17 +377,9 @@ async fn custom_message<S: Store>(
         "decision"
     );
     ctx.emit(|| {
-        let countries = policy
-            .countries
-            .allow
-            .iter()
-            .chain(&policy.countries.monitor)
-            .chain(&policy.countries.block)
-            .copied()
-            .collect();
         metrics::decision_emf(
             &decision,
-            &countries,
+            |c| policy.countries.lists(c),
             elapsed_us(started),
             now.saturating_mul(1000),
             header.user_pool_id.as_deref().unwrap_or(""),

@@ -283,7 +283,7 @@ async fn an_allowed_us_sms() {
     let countries = countries_of_interest(&e);
     let d = judged(&e, &store, US, T0).await;
     assert_eq!(d.verdict, Verdict::Allow, "{d:?}");
-    let line = decision_emf(&d, &countries, 2_345, TS_MS, POOL, 0);
+    let line = decision_emf(&d, |c| countries.contains(&c), 2_345, TS_MS, POOL, 0);
     assert_valid_line(&v, &line, US, &countries);
     assert_eq!(line["Verdict"], "allow");
     assert_eq!(line["Reason"], "NONE");
@@ -304,7 +304,7 @@ fn a_blocked_premium_rate_number() {
     let countries = countries_of_interest(&e);
     let d = e.decide(TriggerSource::SignUp, PREMIUM);
     assert_eq!(d.verdict, Verdict::Block);
-    let line = decision_emf(&d, &countries, 80, TS_MS, POOL, 0);
+    let line = decision_emf(&d, |c| countries.contains(&c), 80, TS_MS, POOL, 0);
     assert_valid_line(&v, &line, PREMIUM, &countries);
     assert_eq!(line["Verdict"], "block");
     assert_eq!(line["Reason"], "NUMBER_TYPE_PREMIUM_RATE");
@@ -318,7 +318,7 @@ fn an_unlisted_country_and_an_unparsable_number_are_other() {
     let (v, e) = (validator(), engine());
     let countries = countries_of_interest(&e);
     let jm = e.decide(TriggerSource::ResendCode, JAMAICA);
-    let line = decision_emf(&jm, &countries, 80, TS_MS, POOL, 0);
+    let line = decision_emf(&jm, |c| countries.contains(&c), 80, TS_MS, POOL, 0);
     assert_valid_line(&v, &line, JAMAICA, &countries);
     assert_eq!(line["Country"], "OTHER");
     assert_eq!(line["Reason"], "COUNTRY_NOT_ALLOWED");
@@ -326,7 +326,7 @@ fn an_unlisted_country_and_an_unparsable_number_are_other() {
 
     let junk = e.decide(TriggerSource::SignUp, JUNK);
     assert_eq!(junk.country, None);
-    let line = decision_emf(&junk, &countries, 80, TS_MS, POOL, 0);
+    let line = decision_emf(&junk, |c| countries.contains(&c), 80, TS_MS, POOL, 0);
     assert_valid_line(&v, &line, JUNK, &countries);
     assert_eq!(line["Country"], "OTHER");
     assert_eq!(line["Reason"], "COUNTRY_UNKNOWN");
@@ -338,7 +338,7 @@ async fn a_monitored_sms_is_sent_and_spends() {
     let countries = countries_of_interest(&e);
     let d = judged(&e, &store, MEXICO, T0).await;
     assert_eq!(d.verdict, Verdict::Monitor, "{d:?}");
-    let line = decision_emf(&d, &countries, 1_000, TS_MS, POOL, 0);
+    let line = decision_emf(&d, |c| countries.contains(&c), 1_000, TS_MS, POOL, 0);
     assert_valid_line(&v, &line, MEXICO, &countries);
     assert_eq!(line["Verdict"], "monitor");
     assert_eq!(line["Reason"], "COUNTRY_MONITORED");
@@ -357,7 +357,7 @@ async fn a_rate_limited_sms_with_a_store_error() {
     assert_eq!(d.verdict, Verdict::Block, "{d:?}");
     let mut d = d.clone();
     d.store_error = true;
-    let line = decision_emf(&d, &countries, 701_000, TS_MS, POOL, 4);
+    let line = decision_emf(&d, |c| countries.contains(&c), 701_000, TS_MS, POOL, 4);
     assert_valid_line(&v, &line, US, &countries);
     assert_eq!(line["Reason"], "COOLDOWN");
     assert_eq!(metric(&line, "StoreErrors"), 1.0);
@@ -396,7 +396,7 @@ fn the_function_dimension_keeps_lines_valid() {
     let d = engine.decide(TriggerSource::SignUp, PREMIUM);
     let countries = countries_of_interest(&engine);
     let line = pumpguard::metrics::with_function(
-        decision_emf(&d, &countries, 80, TS_MS, POOL, 0),
+        decision_emf(&d, |c| countries.contains(&c), 80, TS_MS, POOL, 0),
         "pumpguard-trigger",
     );
     assert_valid_line(&v, &line, PREMIUM, &countries);

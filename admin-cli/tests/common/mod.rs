@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod eum;
+pub mod moto;
 pub mod world;

@@ -10,16 +10,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_cognitoidentityprovider::types::{SmsConfigurationType, VerifiedAttributeType};
 use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextMut;
-use aws_sdk_dynamodb::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-    SharedInterceptor,
-};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents, SharedInterceptor};
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use pumpguard::account::UserPoolPolicy;
 use pumpguard::Policy;
@@ -27,17 +20,8 @@ use pumpguard_cli::converge::{Clients, Desired};
 use pumpguard_cli::plan::Plan;
 
 use super::eum::{mocked_eum_with, Account, Config, TextLimit, NOW};
-
-pub fn moto() -> String {
-    match std::env::var("PUMPGUARD_TEST_MOTO") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "PUMPGUARD_TEST_MOTO is not set: run the suite with scripts/test.sh, or start \
-             `python scripts/moto_server.py 127.0.0.1 5055` and set \
-             PUMPGUARD_TEST_MOTO=http://127.0.0.1:5055"
-        ),
-    }
-}
+use super::moto::{clients, create_sms_pool, create_table};
+use super::moto::{root, sdk};
 
 /// What the taps saw, shared by every client of a [`World`].
 #[derive(Debug, Default)]
@@ -133,19 +117,6 @@ action = "block"
 
 "#;
 
-pub fn root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub async fn sdk(region: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(moto())
-        .load()
-        .await
-}
-
 impl World {
     /// A fresh pool and table in `region` (give each test a region of its
     /// own: SNS's spend limit is region-wide), End User Messaging holding
@@ -155,49 +126,9 @@ impl World {
         let sdk = sdk(region).await;
         let n = format!("{label}-{}", std::process::id());
 
-        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let table = format!("world-{n}");
-        let key = |a: &str, t| {
-            KeySchemaElement::builder()
-                .attribute_name(a)
-                .key_type(t)
-                .build()
-                .unwrap()
-        };
-        let attr = |a: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(a)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
-        ddb.create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("sk"))
-            .send()
-            .await
-            .unwrap();
-
-        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
-        let pool = cognito
-            .create_user_pool()
-            .pool_name(format!("world-{n}"))
-            .auto_verified_attributes(VerifiedAttributeType::PhoneNumber)
-            .sms_configuration(
-                SmsConfigurationType::builder()
-                    .sns_caller_arn("arn:aws:iam::123456789012:role/cognito-sms")
-                    .external_id("x")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .user_pool
-            .unwrap();
+        create_table(&sdk, &table).await;
+        let pool = create_sms_pool(&sdk, &format!("world-{n}")).await;
         let pool_id = pool.id.unwrap();
         let pool_arn = pool.arn.unwrap();
 
@@ -245,42 +176,16 @@ impl World {
 
     /// The region's clients, each with its tap.
     pub fn clients(&self) -> Clients {
-        let s = &self.sdk;
         let rules = self
             .protect
             .reads
             .iter()
             .chain(&self.protect.writes)
             .chain([&self.limit.describe, &self.limit.set]);
-        Clients {
-            region: self.region.clone(),
-            eum: mocked_eum_with(rules, vec![SharedInterceptor::new(self.tap("sms-voice"))]),
-            waf: aws_sdk_wafv2::Client::from_conf(
-                aws_sdk_wafv2::config::Builder::from(s)
-                    .interceptor(self.tap("wafv2"))
-                    .build(),
-            ),
-            cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(
-                aws_sdk_cognitoidentityprovider::config::Builder::from(s)
-                    .interceptor(self.tap("cognito-idp"))
-                    .build(),
-            ),
-            sns: aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(s)
-                    .interceptor(self.tap("sns"))
-                    .build(),
-            ),
-            lambda: aws_sdk_lambda::Client::from_conf(
-                aws_sdk_lambda::config::Builder::from(s)
-                    .interceptor(self.tap("lambda"))
-                    .build(),
-            ),
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(s)
-                    .interceptor(self.tap("dynamodb"))
-                    .build(),
-            ),
-        }
+        let eum = mocked_eum_with(rules, vec![SharedInterceptor::new(self.tap("sms-voice"))]);
+        clients(&self.sdk, eum, |service| {
+            SharedInterceptor::new(self.tap(service))
+        })
     }
 
     /// Reads and plans the region, as `pumpguard plan` does.
