@@ -9,6 +9,16 @@ root=$PWD
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A build of the suite from empty writes about 8 GB (BENCHMARKS.md, "Disk and
+# time of the whole suite"); say so up front rather than fail at a link step.
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+mkdir -p "$target_dir"
+free_kb=$(df -Pk "$target_dir" | awk 'NR == 2 { print $4 }')
+if [ "${free_kb:-0}" -lt $((10 * 1024 * 1024)) ]; then
+  echo "warning: $((free_kb / 1024)) MB free under $target_dir; a build from empty needs about 8 GB." \
+    "Free some space (for example: cargo clean) or point CARGO_TARGET_DIR elsewhere." >&2
+fi
+
 step "Python tools (.venv)"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
@@ -66,3 +76,6 @@ PY
 
 step "Lambda end to end (cargo lambda watch / invoke)"
 scripts/lambda-e2e.sh
+
+step "done"
+du -sh "$target_dir" | awk '{ print "build output: " $1 " in " $2 }'
