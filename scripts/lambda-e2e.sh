@@ -42,6 +42,7 @@ cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" \
   --env-var AWS_ENDPOINT_URL="$PUMPGUARD_TEST_MOTO" \
   --env-var AWS_ACCESS_KEY_ID=testing --env-var AWS_SECRET_ACCESS_KEY=e2e-aws-secret-key-Qm4 \
   --env-var AWS_REGION=us-east-1 --env-var AWS_EC2_METADATA_DISABLED=true \
+  --env-var RUST_LOG=trace \
   >"$log" 2>&1 &
 watch_pid=$!
 cleanup() {
@@ -88,14 +89,16 @@ expect_blocked signup-allow.json "RATE_LIMITED retryAfterSeconds="
 expect_unchanged resend-block-jamaica.json
 expect_blocked forgot-block-premium.json SMS_BLOCKED_NUMBER
 expect_unchanged unknown-source.json
+# A CustomMessage source this build does not know: judged by the static guards.
+expect_blocked new-custom-message-source.json SMS_BLOCKED_COUNTRY
 expect_unchanged custommessage-sample.json
 expect_unchanged postconfirmation-sample.json
 
 # One decision line per judged event, and never a phone number in the log.
 decisions=$(grep -c '"message":"decision"' "$log" || true)
-if [ "$decisions" -eq 4 ]; then ok "4 decision log lines"; else failed=$((failed + 1)); echo "FAIL  expected 4 decision log lines, got $decisions"; fi
+if [ "$decisions" -eq 5 ]; then ok "5 decision log lines"; else failed=$((failed + 1)); echo "FAIL  expected 5 decision log lines, got $decisions"; fi
 emf=$(grep -c '"_aws":' "$log" || true)
-if [ "$emf" -eq 5 ]; then ok "5 EMF metric lines (4 decisions, 1 verification)"; else failed=$((failed + 1)); echo "FAIL  expected 5 EMF lines, got $emf"; fi
+if [ "$emf" -eq 6 ]; then ok "6 EMF metric lines (5 decisions, 1 verification)"; else failed=$((failed + 1)); echo "FAIL  expected 6 EMF lines, got $emf"; fi
 if grep -q '"message":"published policy loaded"' "$log"; then ok "published policy loaded from the table"; else failed=$((failed + 1)); echo "FAIL  the function did not load the published policy"; fi
 if grep -q '"store_error":true' "$log"; then failed=$((failed + 1)); echo "FAIL  a store error was logged"; grep store_error "$log" | head -3; else ok "no store errors"; fi
 # No test number (trigger/tests/fixtures/test-phones.txt) in any format, and

@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | phone cooldown | `phone#<hash>` | `cooldown` | `last_at`, `level`, `verified_at` |
+//! | phone cooldown | `phone#<hash>` | `cooldown` | `last_at`, `level`, `verified_at`, `attempt`, `released` |
 //! | user phones / sends | `user#<hash>` | `phones#d<day>` / `sends#h<hour>` | `phones` (string set), `sends` |
 //! | number prefix | `prefix#<hash>` | `w<window>#<bucket>` | `sends` |
 //! | country | `country#<CC>` | `h<hour>` / `d<day>` | `sent`, `verified`, `peak_hour` |
@@ -111,7 +111,75 @@ fn conditional<R: std::fmt::Debug>(
     }
 }
 
+/// How many requests one decision sends at once at most (the shared
+/// counters' wave), so how many connections [`DynamoStore::warm`] opens.
+pub const CONNECTIONS_PER_DECISION: usize = 8;
+
+/// The SDK settings of the trigger's table client, on top of the shared
+/// config:
+/// - **no SDK retries.** The decision's own budget (`state.timeout-ms`)
+///   rarely leaves room for a backoff, and a retried conditional write or
+///   `ADD` whose first attempt did land would count twice (a first SMS
+///   refused by its own cooldown, a counter at 3 after 2 sends). A lost
+///   answer is a store error and follows `on-store-error`; the HTTP client
+///   still re-sends a request that a closed pooled connection refused
+///   before any byte of it was written, which cannot count twice.
+/// - **generous connect and request timeouts** (2 s, 3 s). The decision
+///   stops waiting at `state.timeout-ms`; the request itself goes on in its
+///   own task (see [`DynamoStore`]'s `execute`), so a slow TLS handshake
+///   completes once and its connection serves the next decisions instead
+///   of being cut at every attempt.
+pub fn tune(builder: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
+    builder
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(2))
+                .operation_attempt_timeout(std::time::Duration::from_secs(3))
+                .operation_timeout(std::time::Duration::from_secs(3))
+                .build(),
+        )
+}
+
 impl DynamoStore {
+    /// Opens `connections` connections to the table (a small read each, at
+    /// once) within `budget`: the Lambda's init phase does it, with the
+    /// whole CPU, so the first decisions do not pay the TLS handshakes.
+    /// `Ok` when every read answered.
+    pub async fn warm(
+        &self,
+        connections: usize,
+        budget: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        let reads = (0..connections.max(1)).map(|_| {
+            let this = self.clone();
+            tokio::spawn(async move {
+                this.client
+                    .get_item()
+                    .table_name(&this.table)
+                    .key("pk", s("policy"))
+                    .key("sk", s("current"))
+                    .projection_expression("pk")
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(request_error)
+            })
+        });
+        match tokio::time::timeout(budget, futures_util::future::join_all(reads)).await {
+            Err(_) => Err(StoreError::Timeout(
+                u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+            )),
+            Ok(done) => done
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|_| Err(StoreError::Request("warm-up task ended".into())))
+                })
+                .collect::<Result<Vec<()>, StoreError>>()
+                .map(|_| ()),
+        }
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -137,12 +205,19 @@ impl DynamoStore {
         ladder: &[i64],
         reset_after: i64,
         expires_at: i64,
+        attempt: i64,
     ) -> Result<OpResult, StoreError> {
         let reset_cut = now - reset_after;
+        // A step whose attempt was released (refused after a store failure)
+        // counts as no send: a new streak.
         let fresh = self
             .update(key)
-            .condition_expression("attribute_not_exists(last_at) OR last_at <= :reset_cut")
-            .update_expression("SET last_at = :now, #lv = :one, expires_at = :exp")
+            .condition_expression(
+                "attribute_not_exists(last_at) OR last_at <= :reset_cut \
+                 OR (attribute_exists(released) AND attempt = released)",
+            )
+            .update_expression("SET last_at = :now, #lv = :one, expires_at = :exp, attempt = :att")
+            .expression_attribute_values(":att", n(attempt))
             .expression_attribute_names("#lv", "level")
             .expression_attribute_values(":reset_cut", n(reset_cut))
             .expression_attribute_values(":now", n(now))
@@ -156,7 +231,8 @@ impl DynamoStore {
         let mut clauses = Vec::with_capacity(last);
         let mut streak = self
             .update(key)
-            .update_expression("SET last_at = :now, expires_at = :exp ADD #lv :one")
+            .update_expression("SET last_at = :now, expires_at = :exp, attempt = :att ADD #lv :one")
+            .expression_attribute_values(":att", n(attempt))
             .expression_attribute_names("#lv", "level")
             .expression_attribute_values(":reset_cut", n(reset_cut))
             .expression_attribute_values(":now", n(now))
@@ -185,7 +261,8 @@ impl DynamoStore {
         }
         let streak = streak
             .condition_expression(format!(
-                "attribute_exists(last_at) AND last_at > :reset_cut AND ({})",
+                "attribute_exists(last_at) AND last_at > :reset_cut \
+                 AND NOT (attribute_exists(released) AND attempt = released) AND ({})",
                 clauses.join(" OR ")
             ))
             .send();
@@ -230,7 +307,21 @@ impl DynamoStore {
 }
 
 impl Store for DynamoStore {
+    /// Each op runs as a task of its own: a decision that stops waiting (its
+    /// `state.timeout-ms` passed) does not cancel the request, so a slow
+    /// connection setup still completes and the connection is kept for the
+    /// next decision, instead of being thrown away and restarted each time.
     async fn execute(&self, op: Op) -> Result<OpResult, StoreError> {
+        let this = self.clone();
+        match tokio::spawn(async move { this.run(op).await }).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Request("the store task ended early".into())),
+        }
+    }
+}
+
+impl DynamoStore {
+    async fn run(&self, op: Op) -> Result<OpResult, StoreError> {
         match op {
             Op::Cooldown {
                 key,
@@ -238,9 +329,26 @@ impl Store for DynamoStore {
                 ladder,
                 reset_after,
                 expires_at,
+                attempt,
             } => {
-                self.cooldown(&key, now, &ladder, reset_after, expires_at)
+                self.cooldown(&key, now, &ladder, reset_after, expires_at, attempt)
                     .await
+            }
+            Op::Release {
+                key,
+                attempt,
+                expires_at,
+            } => {
+                self.update(&key)
+                    .update_expression(
+                        "SET released = :att, expires_at = if_not_exists(expires_at, :exp)",
+                    )
+                    .expression_attribute_values(":att", n(attempt))
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .send()
+                    .await
+                    .map_err(request_error)?;
+                Ok(OpResult::Done)
             }
             Op::Add {
                 key,

@@ -21,6 +21,7 @@ pub use policy::Policy;
 pub use source::TriggerSource;
 pub mod hash;
 pub mod limits;
+pub mod logs;
 pub mod metrics;
 pub mod prices;
 pub mod published;

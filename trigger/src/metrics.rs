@@ -174,6 +174,26 @@ pub fn verification_emf(
     })
 }
 
+/// One line per failed read of the published policy (a read that failed
+/// or timed out, or a published policy that does not parse): while they
+/// continue, a policy published since the instance started is not in force.
+/// The stack alarms on any.
+pub fn policy_fetch_failed_emf(timestamp_ms: i64) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [
+                    {"Name": "PolicyFetchFailed", "Unit": "Count"},
+                ],
+            }],
+        },
+        "PolicyFetchFailed": 1,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

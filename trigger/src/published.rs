@@ -151,6 +151,9 @@ impl PolicyFetch for DynamoPolicyStore {
     }
 }
 
+/// How soon a failed read of the published policy is tried again.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(3);
+
 /// What the last refresh did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refresh {
@@ -206,8 +209,21 @@ impl<F: PolicyFetch> PolicyCache<F> {
     }
 
     /// Re-reads the published policy if `now` (time since the Unix epoch,
-    /// from the caller's clock) is past the refresh interval.
+    /// from the caller's clock) is past the refresh interval, or past
+    /// [`RETRY_AFTER_FAILURE`] since a read that failed.
     pub async fn refresh(&mut self, now: Duration) -> Refresh {
+        self.refresh_within(now, self.fetch_timeout).await
+    }
+
+    /// Reads the published policy now, with a budget of its own: the
+    /// Lambda's init phase, before the first decision, gives it seconds
+    /// rather than a decision's milliseconds.
+    pub async fn load_now(&mut self, now: Duration, budget: Duration) -> Refresh {
+        self.next_refresh = None;
+        self.refresh_within(now, budget).await
+    }
+
+    async fn refresh_within(&mut self, now: Duration, budget: Duration) -> Refresh {
         let Some(fetcher) = &self.fetcher else {
             return Refresh::Skipped;
         };
@@ -215,13 +231,15 @@ impl<F: PolicyFetch> PolicyCache<F> {
             return Refresh::Skipped;
         }
         self.next_refresh = Some(now + self.refresh_every);
-        let fetched = match tokio::time::timeout(self.fetch_timeout, fetcher.fetch()).await {
+        let fetched = match tokio::time::timeout(budget, fetcher.fetch()).await {
             Ok(r) => r,
-            Err(_) => Err(format!(
-                "timed out after {} ms",
-                self.fetch_timeout.as_millis()
-            )),
+            Err(_) => Err(format!("timed out after {} ms", budget.as_millis())),
         };
+        if fetched.is_err() {
+            // Soon again, not a whole interval later: until it succeeds, a
+            // policy published since this instance started is not in force.
+            self.next_refresh = Some(now + RETRY_AFTER_FAILURE.min(self.refresh_every));
+        }
         let outcome = match fetched {
             Err(error) => Refresh::Failed { error },
             Ok(None) => {
@@ -402,7 +420,9 @@ mod tests {
             cache.current().decide(src, jm).verdict,
             crate::Verdict::Block
         );
-        assert_eq!(cache.refresh(s(1090)).await, Refresh::Bootstrap);
+        // A failed read is tried again within seconds, not an interval.
+        assert_eq!(cache.refresh(s(1062)).await, Refresh::Skipped);
+        assert_eq!(cache.refresh(s(1063)).await, Refresh::Bootstrap);
         assert_eq!(
             cache.current().decide(src, jm).verdict,
             crate::Verdict::Monitor
@@ -430,6 +450,42 @@ mod tests {
             Refresh::Failed {
                 error: "timed out after 50 ms".into()
             }
+        );
+    }
+
+    #[tokio::test]
+    async fn init_reads_the_published_policy_with_its_own_budget() {
+        struct Slow;
+        impl PolicyFetch for Slow {
+            async fn fetch(&self) -> Result<Option<PublishedPolicy>, String> {
+                tokio::time::sleep(Duration::from_millis(900)).await;
+                published(STOP_JM)
+            }
+        }
+        tokio::time::pause();
+        let mut cache = PolicyCache::new(
+            baseline(),
+            Some(Slow),
+            Duration::from_secs(30),
+            Duration::from_millis(200),
+        );
+        // A decision's budget would time out; init's does not.
+        let r = cache
+            .load_now(Duration::from_secs(1), Duration::from_secs(3))
+            .await;
+        assert!(matches!(r, Refresh::Loaded { .. }), "{r:?}");
+        let jm = "+18762101234";
+        assert_eq!(
+            cache
+                .current()
+                .decide(crate::TriggerSource::SignUp, jm)
+                .verdict,
+            crate::Verdict::Block
+        );
+        // The next scheduled refresh is a whole interval later.
+        assert_eq!(
+            cache.refresh(Duration::from_secs(30)).await,
+            Refresh::Skipped
         );
     }
 

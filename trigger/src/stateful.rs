@@ -161,6 +161,8 @@ impl Engine {
                         ladder,
                         reset_after: i64::from(c.reset_after_seconds),
                         expires_at: now + i64::from(c.reset_after_seconds) + DAY,
+                        // Set by `judge`, once per attempt.
+                        attempt: 0,
                     },
                 ));
             } else if on(p.country_velocity.mode) || on(p.country_velocity.conversion_mode) {
@@ -488,9 +490,15 @@ pub async fn judge<S: Store>(
     subject: Subject<'_>,
 ) -> Decision {
     let mut d = engine.decide(subject.source, subject.phone);
-    let plan = engine.plan(&d, &subject, keys);
+    let mut plan = engine.plan(&d, &subject, keys);
     if plan.steps.is_empty() {
         return d;
+    }
+    let attempt = next_attempt();
+    for (_, op) in &mut plan.steps {
+        if let Op::Cooldown { attempt: a, .. } = op {
+            *a = attempt;
+        }
     }
     let timeout_ms = engine.policy().state.timeout_ms;
     // Wave 1: the guards of this phone and user. Wave 2, only when wave 1
@@ -515,12 +523,13 @@ pub async fn judge<S: Store>(
         }
         (true, r1, Vec::new())
     };
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), waves).await {
-        Ok((true, r1, _)) => engine.conclude(&mut d, &first, r1),
+    let (ran, results) = match tokio::time::timeout(Duration::from_millis(timeout_ms), waves).await
+    {
+        Ok((true, r1, _)) => (first, r1),
         Ok((false, mut r1, r2)) => {
             first.steps.extend(second.steps);
             r1.extend(r2);
-            engine.conclude(&mut d, &first, r1);
+            (first, r1)
         }
         Err(_) => {
             first.steps.extend(second.steps);
@@ -529,10 +538,87 @@ pub async fn judge<S: Store>(
                 .iter()
                 .map(|_| Err(StoreError::Timeout(timeout_ms)))
                 .collect();
-            engine.conclude(&mut d, &first, results);
+            (first, results)
+        }
+    };
+    engine.conclude(&mut d, &ran, results.clone());
+    if d.verdict == Verdict::Block
+        && d.findings
+            .iter()
+            .any(|f| f.reason == Reason::StoreUnavailable)
+    {
+        // Refused because the store failed: what this attempt wrote must not
+        // count against the user's next try (nor anyone's shared limits).
+        let ops = releases(&ran, &results);
+        if !ops.is_empty() {
+            let _ = tokio::time::timeout(
+                Duration::from_millis(timeout_ms),
+                join_all(ops.into_iter().map(|op| store.execute(op))),
+            )
+            .await;
         }
     }
     d
+}
+
+/// A token for one attempt, unique across instances in practice: a random
+/// per-process base (the standard library's per-process hash keys) plus a
+/// counter. Never 0 (the plan's placeholder).
+fn next_attempt() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::OnceLock;
+    static BASE: OnceLock<i64> = OnceLock::new();
+    static NEXT: AtomicI64 = AtomicI64::new(0);
+    let base = *BASE.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(u64::from(std::process::id()));
+        i64::from_ne_bytes(h.finish().to_ne_bytes())
+    });
+    let token = base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) & i64::MAX;
+    token.max(1)
+}
+
+/// The ops that undo what a refused attempt wrote: the cooldown step is
+/// released (whether or not its answer came back: a release is
+/// order-independent), and every counter that answered is decremented.
+/// Counters whose answer was lost are left as they are: at most one count
+/// too many, which expires with its window.
+pub fn releases(plan: &Plan, results: &[Result<OpResult, StoreError>]) -> Vec<Op> {
+    plan.steps
+        .iter()
+        .zip(results)
+        .filter_map(|((_, op), result)| match (op, result) {
+            (
+                Op::Cooldown {
+                    key,
+                    attempt,
+                    expires_at,
+                    ..
+                },
+                r,
+            ) if !matches!(r, Ok(OpResult::Cooldown { allowed: false, .. })) => Some(Op::Release {
+                key: key.clone(),
+                attempt: *attempt,
+                expires_at: *expires_at,
+            }),
+            (
+                Op::Add {
+                    key,
+                    attr,
+                    amount,
+                    expires_at,
+                },
+                Ok(_),
+            ) => Some(Op::Add {
+                key: key.clone(),
+                attr: attr.clone(),
+                amount: -*amount,
+                expires_at: *expires_at,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Records that a code sent to `phone` was used (PostConfirmation /

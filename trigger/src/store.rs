@@ -47,6 +47,19 @@ pub enum Op {
         ladder: Vec<i64>,
         reset_after: i64,
         expires_at: i64,
+        /// This attempt's token, kept in the item as `attempt`, so that a
+        /// [`Op::Release`] can undo this send whichever lands first.
+        attempt: i64,
+    },
+    /// Undoes the cooldown step of `attempt` (a decision refused because the
+    /// store failed, `on-store-error = "fail-closed"`): sets `released =
+    /// attempt`. A cooldown whose `attempt` equals `released` counts as no
+    /// send, so the user's next try starts a new streak. Order-independent:
+    /// it may land before or after the cooldown update it undoes.
+    Release {
+        key: ItemKey,
+        attempt: i64,
+        expires_at: i64,
     },
     /// Atomically add `amount` to numeric attribute `attr`; returns every
     /// numeric attribute of the item afterwards.
@@ -98,7 +111,7 @@ pub enum OpResult {
     Items(Vec<BTreeMap<String, i64>>),
     /// Verify: whether a pending send was verified.
     Verified(bool),
-    /// MarkSent, RaiseTo.
+    /// MarkSent, RaiseTo, Release.
     Done,
 }
 
@@ -222,10 +235,13 @@ impl MemoryStore {
                 ladder,
                 reset_after,
                 expires_at,
+                attempt,
             } => {
                 let item = items.entry(key.clone()).or_default();
+                let released = item.numbers.contains_key("attempt")
+                    && item.numbers.get("attempt") == item.numbers.get("released");
                 let (allowed, retry_after, new) = cooldown_step(
-                    item.numbers.get("last_at").copied(),
+                    item.numbers.get("last_at").copied().filter(|_| !released),
                     item.numbers.get("level").copied(),
                     now,
                     &ladder,
@@ -235,6 +251,7 @@ impl MemoryStore {
                     item.numbers.insert("last_at".into(), last);
                     item.numbers.insert("level".into(), level);
                     item.numbers.insert("expires_at".into(), expires_at);
+                    item.numbers.insert("attempt".into(), attempt);
                 } else if item.numbers.is_empty() && item.sets.is_empty() {
                     items.remove(&key);
                 }
@@ -242,6 +259,20 @@ impl MemoryStore {
                     allowed,
                     retry_after,
                 }
+            }
+            Op::Release {
+                key,
+                attempt,
+                expires_at,
+            } => {
+                let item = items.entry(key).or_default();
+                item.numbers.insert("released".into(), attempt);
+                let e = item
+                    .numbers
+                    .entry("expires_at".into())
+                    .or_insert(expires_at);
+                *e = (*e).max(expires_at);
+                OpResult::Done
             }
             Op::Add {
                 key,

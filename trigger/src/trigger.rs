@@ -12,6 +12,7 @@
 //! | source not SMS-bound for this pool (`sms-sources`) | the event, untouched |
 //! | no `phone_number` attribute | the event, untouched (there is nowhere to send an SMS) |
 //! | PostConfirmation / PostAuthentication | the event, untouched, never blocked; a pending code for the phone is recorded as verified |
+//! | a `CustomMessage_*` source this build does not know | judged by the static guards only: the event, or the block code |
 //! | unknown `triggerSource` | the event, untouched, logged (`unknown-source = "pass"`), or `SMS_BLOCKED` |
 //! | malformed event | error `MalformedEvent`, message `MALFORMED_EVENT` plus what is wrong |
 //!
@@ -127,6 +128,12 @@ impl<S> TriggerContext<S> {
         self
     }
 
+    /// Emits the `PolicyFetchFailed` metric (a failed or rejected read of
+    /// the published policy).
+    pub fn emit_policy_fetch_failed(&self, now: i64) {
+        self.emit(|| metrics::policy_fetch_failed_emf(now.saturating_mul(1000)));
+    }
+
     /// Store failures seen by this instance since it started.
     pub fn store_errors(&self) -> u64 {
         self.store_errors.load(Ordering::Relaxed)
@@ -174,6 +181,9 @@ enum Family {
     CustomMessage(TriggerSource),
     /// PostConfirmation / PostAuthentication: proof a code was used.
     Verification,
+    /// A `CustomMessage_*` source this build does not know (a later Cognito
+    /// release may add one): judged by the static guards, never passed.
+    NewCustomMessage,
     Unknown,
 }
 
@@ -182,6 +192,8 @@ fn family(source: &str) -> Family {
         Family::CustomMessage(s)
     } else if source.starts_with("PostConfirmation_") || source.starts_with("PostAuthentication_") {
         Family::Verification
+    } else if source.starts_with("CustomMessage_") {
+        Family::NewCustomMessage
     } else {
         Family::Unknown
     }
@@ -224,6 +236,7 @@ pub async fn handle_judged<S: Store>(
             verification(engine, ctx, &source, &event, now, started).await;
             Ok(event)
         }
+        Family::NewCustomMessage => new_custom_message(engine, ctx, &source, event, now, started),
         Family::Unknown => match engine.policy().trigger.unknown_source {
             UnknownSource::Pass => {
                 let shown = loggable_source(&source);
@@ -253,6 +266,65 @@ pub async fn handle_judged<S: Store>(
         }
     };
     (result, None)
+}
+
+/// A `CustomMessage_*` source this build does not know: the static guards
+/// (country, number type, form) decide; the stateful ones, whose limits are
+/// per source, are not run. No phone number: passed, as for known sources.
+fn new_custom_message<S: Store>(
+    engine: &Engine,
+    ctx: &TriggerContext<S>,
+    source: &str,
+    event: Value,
+    now: i64,
+    started: Instant,
+) -> Result<Value, TriggerError> {
+    let phone = match event.pointer("/request/userAttributes/phone_number") {
+        None | Some(Value::Null) => {
+            log_pass(source, "no-phone-number", started);
+            return Ok(event);
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => String::new(),
+    };
+    // The source only names the decision; static guards do not depend on it.
+    let decision = engine.decide(TriggerSource::SignUp, &phone);
+    let policy = engine.policy();
+    tracing::info!(
+        target: "pumpguard::decision",
+        outcome = %decision.verdict,
+        verdict = %decision.verdict,
+        why = "new-custom-message-source",
+        reasons = %decision.reasons().join(","),
+        trigger_source = loggable_source(source),
+        country = decision.country.as_ref().map_or("unknown", |c| c.as_str()),
+        phone_hash = %ctx.log_hasher.hash(&phone),
+        policy = &policy.digest[..12],
+        latency_us = elapsed_us(started),
+        "decision"
+    );
+    let pool = event
+        .get("userPoolId")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    ctx.emit(|| {
+        metrics::decision_emf(
+            &decision,
+            |c| policy.countries.lists(c),
+            elapsed_us(started),
+            now.saturating_mul(1000),
+            pool,
+            ctx.store_errors(),
+        )
+    });
+    match decision.verdict {
+        Verdict::Block => Err(TriggerError::blocked(
+            decision
+                .block_code(policy.trigger.disclosure)
+                .unwrap_or_else(|| "SMS_BLOCKED".into()),
+        )),
+        Verdict::Allow | Verdict::Monitor => Ok(event),
+    }
 }
 
 /// PostConfirmation / PostAuthentication: never blocks, whatever happens.

@@ -116,6 +116,31 @@ fn fixtures_used_by_the_lambda_end_to_end_test() {
     );
     let unknown = fixture("unknown-source.json");
     assert_eq!(run(&e, unknown.clone()).expect("pass"), unknown);
+    assert_eq!(
+        blocked(run(&e, fixture("new-custom-message-source.json"))).message,
+        "SMS_BLOCKED_COUNTRY"
+    );
+}
+
+#[test]
+fn a_custom_message_source_this_build_does_not_know_is_judged_not_passed() {
+    // A later Cognito release may add a CustomMessage_* source: the static
+    // guards judge it whatever `unknown-source` says.
+    let event = fixture("new-custom-message-source.json");
+    for policy in ["", "[trigger]\nunknown-source = \"pass\"\n"] {
+        let e = engine_with(policy);
+        let blocked_us = with_source(event.clone(), "CustomMessage_FutureSource", "+19002345678");
+        assert!(run(&e, blocked_us).is_err(), "premium-rate is refused");
+        let fine = with_source(event.clone(), "CustomMessage_FutureSource", "+14155552671");
+        assert_eq!(run(&e, fine.clone()).expect("allowed"), fine);
+    }
+    let lines = logged(|| {
+        let _ = run(&example(), fixture("new-custom-message-source.json"));
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["why"], "new-custom-message-source");
+    assert_eq!(lines[0]["verdict"], "block");
+    assert!(!lines[0].to_string().contains("8762101234"));
 }
 
 #[test]
@@ -310,13 +335,21 @@ fn every_decision_and_verification_emits_one_emf_line() {
     ));
     // No line for a pass-through.
     let _ = rt.block_on(handle(&e, &ctx, fixture("unknown-source.json"), NOW));
+    // A CustomMessage source this build does not know is a decision.
+    let _ = rt.block_on(handle(
+        &e,
+        &ctx,
+        fixture("new-custom-message-source.json"),
+        NOW,
+    ));
     let lines: Vec<Value> = ctx
         .metrics
         .captured()
         .iter()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
-    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert_eq!(lines[3]["Verdict"], "block");
     assert_eq!(
         lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
         "pumpguard"

@@ -18,6 +18,10 @@ fn key(pk: &str) -> ItemKey {
 }
 
 async fn cooldown<S: Store>(s: &S, pk: &str, now: i64) -> (bool, i64) {
+    cooldown_by(s, pk, now, now).await
+}
+
+async fn cooldown_by<S: Store>(s: &S, pk: &str, now: i64, attempt: i64) -> (bool, i64) {
     match s
         .execute(Op::Cooldown {
             key: key(pk),
@@ -25,6 +29,7 @@ async fn cooldown<S: Store>(s: &S, pk: &str, now: i64) -> (bool, i64) {
             ladder: vec![60, 60, 300],
             reset_after: 600,
             expires_at: now + 700,
+            attempt,
         })
         .await
     {
@@ -51,6 +56,34 @@ async fn cooldown_ladder<S: Store>(s: &S) {
     assert_eq!(cooldown(s, "phone#a", T + 1050).await, (false, 30));
     // Another phone is independent.
     assert_eq!(cooldown(s, "phone#b", T + 1050).await, (true, 0));
+}
+
+async fn release<S: Store>(s: &S, pk: &str, attempt: i64) {
+    let r = s
+        .execute(Op::Release {
+            key: key(pk),
+            attempt,
+            expires_at: T + 700,
+        })
+        .await;
+    assert_eq!(r, Ok(OpResult::Done));
+}
+
+/// A released step counts as no send, whether the release lands after the
+/// step or before it; a release of another attempt changes nothing.
+async fn released_steps_do_not_count<S: Store>(s: &S) {
+    assert_eq!(cooldown_by(s, "phone#r", T, 11).await, (true, 0));
+    release(s, "phone#r", 11).await;
+    assert_eq!(cooldown_by(s, "phone#r", T + 1, 12).await, (true, 0));
+    // Not released: the cooldown holds.
+    assert_eq!(cooldown_by(s, "phone#r", T + 2, 13).await, (false, 59));
+    release(s, "phone#r", 99).await;
+    assert_eq!(cooldown_by(s, "phone#r", T + 3, 14).await, (false, 58));
+    // The release first, then the step it releases (answers can cross).
+    release(s, "phone#q", 21).await;
+    assert_eq!(cooldown_by(s, "phone#q", T, 21).await, (true, 0));
+    assert_eq!(cooldown_by(s, "phone#q", T + 1, 22).await, (true, 0));
+    assert_eq!(cooldown_by(s, "phone#q", T + 2, 23).await, (false, 59));
 }
 
 async fn add<S: Store>(s: &S, pk: &str, attr: &str, n: i64) -> BTreeMap<String, i64> {
@@ -236,6 +269,7 @@ contract!(
     raise,
     concurrent_counts_are_exact,
     concurrent_cooldown_lets_one_through,
+    released_steps_do_not_count,
 );
 
 #[tokio::test]
@@ -245,6 +279,7 @@ async fn memory_items_all_expire() {
     counters(&s).await;
     sets(&s).await;
     raise(&s).await;
+    released_steps_do_not_count(&s).await;
     let expiries = s.expiries();
     assert!(!expiries.is_empty());
     for (k, e) in expiries {
