@@ -82,12 +82,23 @@ pub struct Replayer {
 }
 
 impl Replayer {
+    /// `phone_hash` in the trigger's log lines (shown with `RUST_LOG=info`)
+    /// is keyed by a key made at random for this replayer: within a run one
+    /// number's lines correlate, but a hash cannot be reversed by hashing
+    /// candidate numbers under a known key, nor matched across runs. The
+    /// in-memory store's keys stay under the fixed public key: they never
+    /// leave the process, and the cooldown's jitter is derived from them, so
+    /// a per-run key would make verdicts (and `simulate`'s seeded results)
+    /// differ between runs when `jitter-percent` is set.
     pub fn new(policy: &Policy) -> anyhow::Result<Self> {
-        let keys = PhoneHasher::unkeyed();
         let store = Arc::new(MemoryStore::new());
         Ok(Self {
             engine: Engine::new(Arc::new(policy.clone())),
-            ctx: TriggerContext::new(Arc::clone(&store), keys.clone(), keys),
+            ctx: TriggerContext::new(
+                Arc::clone(&store),
+                PhoneHasher::ephemeral(),
+                PhoneHasher::unkeyed(),
+            ),
             store,
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_time()

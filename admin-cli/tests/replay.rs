@@ -1,7 +1,8 @@
 //! `pumpguard replay` on a small recorded stream: one verdict line per input
 //! line, the clock from `at` (a resend 30 s later hits the cooldown, 90 s
 //! later passes), malformed lines reported and skipped (or fatal with
-//! `--strict`), and the summary on stderr or in a file.
+//! `--strict`), and the summary on stderr or in a file. Phone hashes in its
+//! log lines are keyed per run; verdicts are the same every run.
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
@@ -62,7 +63,11 @@ fn one_verdict_line_per_event_in_order() {
             (5, s("error"), vec![]),
             (6, s("pass"), vec![]),
             (7, s("allow"), vec![]),
-            (8, s("pass"), vec![]),
+            // A CustomMessage source this build does not know, to a Jamaican
+            // number: the trigger judges it by the static guards and blocks.
+            // `handle_judged` returns no decision for such sources, so replay
+            // shows the block code the trigger returns as the reason.
+            (8, s("block"), vec![s("SMS_BLOCKED_COUNTRY")]),
         ]
     );
     let err = String::from_utf8_lossy(&o.stderr);
@@ -94,11 +99,144 @@ fn the_summary_can_go_to_a_file() {
     assert_eq!(s["lines"], 8);
     assert_eq!(s["malformed_lines"], 2);
     assert_eq!(s["by_verdict"]["allow"], 2);
-    assert_eq!(s["by_verdict"]["block"], 2);
-    assert_eq!(s["by_verdict"]["pass"], 2);
+    assert_eq!(s["by_verdict"]["block"], 3);
+    assert_eq!(s["by_verdict"]["pass"], 1);
     assert_eq!(s["by_reason"]["COOLDOWN"], 1);
     assert_eq!(s["by_country"]["US"], 3);
     assert_eq!(s["by_country"]["JM"], 1);
     assert!(s["spend_allowed_usd"].as_f64().unwrap() > 0.0);
     assert!(s["spend_blocked_usd"].as_f64().unwrap() > 0.0);
+}
+
+/// The numbers of [`per_run_hashes`], each sent to twice.
+fn numbers() -> Vec<String> {
+    (0..16)
+        .map(|i| format!("+1415555{:04}", 2600 + i))
+        .collect()
+}
+
+/// Each number signs up, then asks again 75 s later: with a 60 s first step
+/// lengthened by up to 50 % (stable per phone), some resends are blocked and
+/// some pass, depending on the phone's store hash.
+fn jittered_events(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let example = std::fs::read_to_string(root().join("examples/policy.toml")).unwrap();
+    assert!(
+        example.contains("jitter-percent = 0\n"),
+        "the example changed"
+    );
+    let policy = dir.join("jitter.toml");
+    std::fs::write(
+        &policy,
+        example.replace("jitter-percent = 0\n", "jitter-percent = 50\n"),
+    )
+    .unwrap();
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("trigger/tests/fixtures/signup-allow.json")).unwrap(),
+    )
+    .unwrap();
+    let start = 1_795_000_000;
+    let mut lines = String::new();
+    for (i, n) in numbers().iter().enumerate() {
+        for (resend, source) in [
+            (0, "CustomMessage_SignUp"),
+            (75, "CustomMessage_ResendCode"),
+        ] {
+            let mut e = fixture.clone();
+            e["triggerSource"] = serde_json::json!(source);
+            e["userName"] = serde_json::json!(format!("user-{i}"));
+            e["request"]["userAttributes"]["sub"] = serde_json::json!(format!("user-{i}"));
+            e["request"]["userAttributes"]["phone_number"] = serde_json::json!(n);
+            let at = time::OffsetDateTime::from_unix_timestamp(start + 900 * i as i64 + resend)
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+            lines.push_str(&serde_json::json!({"at": at, "event": e}).to_string());
+            lines.push('\n');
+        }
+    }
+    let events = dir.join("jitter.jsonl");
+    std::fs::write(&events, lines).unwrap();
+    (policy, events)
+}
+
+/// Every `phone_hash=…` field of the log lines.
+fn phone_hashes(log: &str) -> Vec<String> {
+    log.match_indices("phone_hash=")
+        .map(|(i, k)| {
+            log[i + k.len()..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn per_run_hashes_in_logs_and_the_same_verdicts_every_run() {
+    let dir = std::env::temp_dir().join(format!("pumpguard-replay-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (policy, events) = jittered_events(&dir);
+    let run = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_pumpguard"))
+            .arg("replay")
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--events")
+            .arg(&events)
+            .current_dir(root())
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (verdicts, log) = run();
+    let (verdicts_again, log_again) = run();
+
+    // The verdicts: identical, and the jitter decided some resends.
+    assert_eq!(verdicts, verdicts_again);
+    let resends: Vec<Value> = verdicts
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .skip(1)
+        .step_by(2)
+        .collect();
+    assert_eq!(resends.len(), numbers().len(), "{verdicts}");
+    let blocked = resends.iter().filter(|v| v["verdict"] == "block").count();
+    assert!(
+        blocked > 0 && blocked < resends.len(),
+        "the jitter decided no resend: {verdicts}"
+    );
+    assert!(!verdicts.contains("phone_hash"), "{verdicts}");
+
+    // The hashes: one per number within a run, none shared between runs,
+    // none under the public unkeyed key.
+    let unkeyed: Vec<String> = numbers()
+        .iter()
+        .map(|n| pumpguard::hash::PhoneHasher::unkeyed().hash(n))
+        .collect();
+    let mut seen = Vec::new();
+    for log in [&log, &log_again] {
+        let hashes = phone_hashes(log);
+        assert_eq!(hashes.len(), 2 * numbers().len(), "{log}");
+        assert!(hashes.iter().all(|h| h.len() == 32), "{hashes:?}");
+        let distinct: std::collections::BTreeSet<&String> = hashes.iter().collect();
+        assert_eq!(distinct.len(), numbers().len(), "{hashes:?}");
+        for h in &unkeyed {
+            assert!(!log.contains(h.as_str()), "an unkeyed hash in the log: {h}");
+        }
+        seen.push(distinct.into_iter().cloned().collect::<Vec<_>>());
+    }
+    assert!(
+        seen[0].iter().all(|h| !seen[1].contains(h)),
+        "a hash repeats across runs: {seen:?}"
+    );
 }

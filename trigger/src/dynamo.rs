@@ -142,6 +142,19 @@ pub fn tune(builder: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::con
 }
 
 impl DynamoStore {
+    /// The store as the Lambda builds it: the shared SDK config with the
+    /// trigger's settings ([`tune`]).
+    pub fn for_lambda(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        let client =
+            Client::from_conf(tune(aws_sdk_dynamodb::config::Builder::from(config)).build());
+        Self::new(client, table)
+    }
+
+    /// The table's client (shared with the published-policy reader).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Opens `connections` connections to the table (a small read each, at
     /// once) within `budget`: the Lambda's init phase does it, with the
     /// whole CPU, so the first decisions do not pay the TLS handshakes.

@@ -411,3 +411,24 @@ fn the_function_dimension_keeps_lines_valid() {
     );
     assert_valid_line(&v, &line, US, &BTreeSet::new());
 }
+
+#[test]
+fn a_failed_policy_read_is_one_valid_line_per_failure() {
+    let v = validator();
+    let line = pumpguard::metrics::with_function(
+        pumpguard::metrics::policy_fetch_failed_emf(TS_MS),
+        "pumpguard-trigger",
+    );
+    let errors: Vec<String> = v.iter_errors(&line).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}: {line}");
+    assert_eq!(line["PolicyFetchFailed"], 1);
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+        "PolicyFetchFailed"
+    );
+    // The stack's alarm selects it by function.
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+        json!(["FunctionName"])
+    );
+}

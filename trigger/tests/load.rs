@@ -1,6 +1,7 @@
 //! A burst of 500 simultaneous decisions against DynamoDB (moto): exact
-//! counters, exact limits, no store error, every decision within its
-//! deadline. The 10,000-decision version is the bench command
+//! counters, exact limits, no store error. Counts and invariants only: how
+//! fast the decisions were is the bench's figure, not an assertion. The
+//! 10,000-decision version is the bench command
 //! `cargo bench -p pumpguard-trigger --bench load` (see `BENCHMARKS.md`).
 
 #![allow(clippy::panic, clippy::unwrap_used)]

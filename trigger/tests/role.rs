@@ -170,8 +170,37 @@ async fn the_trigger_role_allows_exactly_what_the_trigger_does() {
         "the role's table actions must be exactly the operations the trigger makes"
     );
 
-    // The function uses that role, that table and that log group.
+    // Besides the inline policy, only the key of the function's own
+    // environment: kms:Decrypt on that key, nothing else, on that role.
+    let attached: Vec<(&String, &Value)> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::IAM::RolePolicy" || r["Type"] == "AWS::IAM::Policy")
+        .collect();
+    assert_eq!(attached.len(), 1, "{attached:?}");
+    let (name, key_access) = attached[0];
+    assert_eq!(name, "TriggerEnvironmentKeyAccess");
+    let p = &key_access["Properties"];
+    assert_eq!(p["RoleName"], json!({"Ref": "TriggerRole"}));
+    let statements = p["PolicyDocument"]["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Effect"], "Allow");
+    assert_eq!(
+        strings(&statements[0]["Action"]),
+        BTreeSet::from(["kms:Decrypt".to_string()])
+    );
+    assert_eq!(
+        statements[0]["Resource"],
+        json!({"Fn::GetAtt": ["EnvironmentKey", "Arn"]})
+    );
+
+    // The function uses that role, that table, that log group and that key.
     let f = &t["Resources"]["Trigger"]["Properties"];
+    assert_eq!(
+        f["KmsKeyArn"],
+        json!({"Fn::GetAtt": ["EnvironmentKey", "Arn"]})
+    );
     assert_eq!(f["Role"], json!({"Fn::GetAtt": ["TriggerRole", "Arn"]}));
     assert_eq!(
         f["Environment"]["Variables"]["PUMPGUARD_TABLE"],

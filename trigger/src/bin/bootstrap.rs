@@ -108,10 +108,7 @@ async fn main() -> Result<(), Error> {
             let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .load()
                 .await;
-            let client = aws_sdk_dynamodb::Client::from_conf(
-                pumpguard::dynamo::tune(aws_sdk_dynamodb::config::Builder::from(&config)).build(),
-            );
-            let store = DynamoStore::new(client.clone(), table.clone());
+            let store = DynamoStore::for_lambda(&config, table.clone());
             // Connections first, then the policy read, which reuses one.
             match store
                 .warm(pumpguard::dynamo::CONNECTIONS_PER_DECISION, init_budget)
@@ -126,7 +123,7 @@ async fn main() -> Result<(), Error> {
                 ),
             }
             (
-                Some(DynamoPolicyStore::new(client, table)),
+                Some(DynamoPolicyStore::new(store.client().clone(), table)),
                 AnyStore::Dynamo(store.clone()),
                 Some(Warmer::new(store)),
             )

@@ -81,3 +81,4 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> Str
 
 pub mod fake_dynamo;
 pub mod load;
+pub mod proxy;
