@@ -65,9 +65,7 @@ fn one_verdict_line_per_event_in_order() {
             (7, s("allow"), vec![]),
             // A CustomMessage source this build does not know, to a Jamaican
             // number: the trigger judges it by the static guards and blocks.
-            // `handle_judged` returns no decision for such sources, so replay
-            // shows the block code the trigger returns as the reason.
-            (8, s("block"), vec![s("SMS_BLOCKED_COUNTRY")]),
+            (8, s("block"), vec![s("COUNTRY_NOT_ALLOWED")]),
         ]
     );
     let err = String::from_utf8_lossy(&o.stderr);
@@ -103,7 +101,7 @@ fn the_summary_can_go_to_a_file() {
     assert_eq!(s["by_verdict"]["pass"], 1);
     assert_eq!(s["by_reason"]["COOLDOWN"], 1);
     assert_eq!(s["by_country"]["US"], 3);
-    assert_eq!(s["by_country"]["JM"], 1);
+    assert_eq!(s["by_country"]["JM"], 2);
     assert!(s["spend_allowed_usd"].as_f64().unwrap() > 0.0);
     assert!(s["spend_blocked_usd"].as_f64().unwrap() > 0.0);
 }

@@ -236,7 +236,9 @@ pub async fn handle_judged<S: Store>(
             verification(engine, ctx, &source, &event, now, started).await;
             Ok(event)
         }
-        Family::NewCustomMessage => new_custom_message(engine, ctx, &source, event, now, started),
+        Family::NewCustomMessage => {
+            return new_custom_message(engine, ctx, &source, event, now, started);
+        }
         Family::Unknown => match engine.policy().trigger.unknown_source {
             UnknownSource::Pass => {
                 let shown = loggable_source(&source);
@@ -278,11 +280,11 @@ fn new_custom_message<S: Store>(
     event: Value,
     now: i64,
     started: Instant,
-) -> Result<Value, TriggerError> {
+) -> (Result<Value, TriggerError>, Option<Decision>) {
     let phone = match event.pointer("/request/userAttributes/phone_number") {
         None | Some(Value::Null) => {
             log_pass(source, "no-phone-number", started);
-            return Ok(event);
+            return (Ok(event), None);
         }
         Some(Value::String(s)) => s.clone(),
         Some(_) => String::new(),
@@ -317,14 +319,15 @@ fn new_custom_message<S: Store>(
             ctx.store_errors(),
         )
     });
-    match decision.verdict {
+    let answer = match decision.verdict {
         Verdict::Block => Err(TriggerError::blocked(
             decision
                 .block_code(policy.trigger.disclosure)
                 .unwrap_or_else(|| "SMS_BLOCKED".into()),
         )),
         Verdict::Allow | Verdict::Monitor => Ok(event),
-    }
+    };
+    (answer, Some(decision))
 }
 
 /// PostConfirmation / PostAuthentication: never blocks, whatever happens.
