@@ -49,6 +49,13 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the engine and the WAF definitions link no runtime, no AWS SDK and no Lambda runtime"
+for crate in pumpguard-engine pumpguard-waf; do
+  if cargo tree -p "$crate" -e normal --locked | grep -E 'aws-sdk-|lambda_runtime|tokio'; then
+    echo "$crate must not depend on the crates above (see ARCHITECTURE.md)"; exit 1
+  fi
+done
+
 step "cargo test"
 cargo test --workspace --locked
 

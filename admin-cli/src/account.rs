@@ -13,8 +13,8 @@
 use std::io::IsTerminal;
 
 use anyhow::{bail, Context};
-use pumpguard::account::UserPoolPolicy;
-use pumpguard::Policy;
+use pumpguard_engine::account::UserPoolPolicy;
+use pumpguard_engine::Policy;
 use serde::Serialize;
 
 use crate::converge::{self, Clients, Desired};

@@ -6,11 +6,11 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use pumpguard::engine::Finding;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::stateful::{judge as judge_with_state, Subject};
-use pumpguard::store::MemoryStore;
-use pumpguard::{Engine, Policy, TriggerSource, Verdict};
+use pumpguard_engine::engine::Finding;
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::stateful::{judge as judge_with_state, Subject};
+use pumpguard_engine::store::MemoryStore;
+use pumpguard_engine::{Engine, Policy, TriggerSource, Verdict};
 use serde::Serialize;
 
 use crate::Output;
@@ -81,7 +81,7 @@ impl CheckOutput {
                     for (i, f) in findings.iter().enumerate() {
                         let label = if i == 0 { "reasons:" } else { "" };
                         let action = match f.mode {
-                            pumpguard::policy::Mode::Enforce => "blocks",
+                            pumpguard_engine::policy::Mode::Enforce => "blocks",
                             _ => "monitored",
                         };
                         let _ = writeln!(s, "{label:<14}{} ({action})", f.reason.code());

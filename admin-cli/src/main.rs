@@ -14,8 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use pumpguard::published::DynamoPolicyStore;
-use pumpguard::{Policy, TriggerSource};
+use pumpguard_engine::{Policy, TriggerSource};
+use pumpguard_trigger::published::DynamoPolicyStore;
 
 use pumpguard_cli::{check, render, Output};
 

@@ -8,8 +8,8 @@
 //! committed template back (a test checks it).
 
 use anyhow::{bail, Context};
-use pumpguard::account::ProtectStatus;
-use pumpguard::Policy;
+use pumpguard_engine::account::ProtectStatus;
+use pumpguard_engine::Policy;
 use serde_json::{json, Value};
 
 /// The value with every object's keys in sorted order, whatever the

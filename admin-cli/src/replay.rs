@@ -2,7 +2,7 @@
 //!
 //! Input is JSON Lines in time order, `{"at": "<RFC 3339>", "event": <a
 //! Cognito trigger event as Lambda receives it>}`. Each event goes through
-//! the trigger's own adapter (`pumpguard::trigger::handle_judged`) on the
+//! the trigger's own adapter (`pumpguard_trigger::trigger::handle_judged`) on the
 //! embedded in-memory store, with the clock set from `at`; verification
 //! events feed the stateful guards as they would in production. Output is one
 //! JSON line per input line, in order; the summary goes to stderr or a file.
@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use pumpguard::country::Country;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::store::MemoryStore;
-use pumpguard::trigger::{handle_judged, TriggerContext};
-use pumpguard::{Engine, Policy};
+use pumpguard_engine::country::Country;
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::store::MemoryStore;
+use pumpguard_engine::{Engine, Policy};
+use pumpguard_trigger::trigger::{handle_judged, TriggerContext};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 

@@ -184,7 +184,7 @@ async fn a_failure_midway_is_reported_and_a_rerun_converges() {
     let config = sdk().await;
     let n = format!("midway-{}", std::process::id());
     let (text, pool_id, _table, _trigger) = setup(&config, &n).await;
-    let policy = pumpguard::Policy::parse(&text, "policy.toml").unwrap();
+    let policy = pumpguard_engine::Policy::parse(&text, "policy.toml").unwrap();
     let pool = policy.user_pool.clone().unwrap();
     let conn = Connection {
         endpoint_url: Some(moto()),

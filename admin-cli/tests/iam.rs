@@ -28,10 +28,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::eum::{Config, NOW};
 use common::moto::root;
 use common::world::World;
-use pumpguard::published::DynamoPolicyStore;
 use pumpguard_cli::account::apply;
 use pumpguard_cli::converge::OWNER_TAG;
 use pumpguard_cli::status::Status;
+use pumpguard_trigger::published::DynamoPolicyStore;
 use serde_json::{json, Value};
 
 /// For `plan` and `status`.
@@ -237,7 +237,7 @@ async fn operations_the_cli_makes() -> Calls {
     }
     assert!(w.text.contains("geo-block = []"));
     let text = w.text.replace("geo-block = []", "geo-block = [\"KP\"]");
-    let p2 = pumpguard::Policy::parse(&text, "policy.toml").unwrap();
+    let p2 = pumpguard_engine::Policy::parse(&text, "policy.toml").unwrap();
     let plan = w.plan_text(&p2, &text, false).await.unwrap();
     let resources: BTreeSet<&str> = plan.regions[0]
         .changes

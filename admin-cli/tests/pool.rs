@@ -21,10 +21,10 @@ use cognito::types::{
     UserPoolAddOnsType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType, UserPoolType,
     VerificationMessageTemplateType, VerifiedAttributeType,
 };
-use pumpguard::Policy;
 use pumpguard_cli::converge::pool::{self, InvokePermission, Observed, PoolWrite, TriggerSlot};
 use pumpguard_cli::converge::{Clients, Desired};
 use pumpguard_cli::plan::{Plan, RegionPlan, Write};
+use pumpguard_engine::Policy;
 
 use common::moto::{moto, Recorder, ACCOUNT, SNS_ROLE};
 
@@ -895,7 +895,7 @@ fn resource_policies_are_judged_by_source_arn() {
 #[test]
 fn the_channel_rules_for_settings_moto_cannot_express() {
     use pool::{PoolSms, SmsChannel};
-    use pumpguard::TriggerSource as S;
+    use pumpguard_engine::TriggerSource as S;
     let may = |p: &PoolSms, s| matches!(p.channel(s), SmsChannel::MaySms(_));
     let base = PoolSms {
         sms_configured: true,

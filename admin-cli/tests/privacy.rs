@@ -141,14 +141,14 @@ fn check_and_replay_never_show_a_number() {
 
     // The command's own rendering, in process, for every format; the binary
     // for one format per number (each run loads libphonenumber's metadata).
-    let with_numbers = pumpguard::Policy::parse(&numbers_text, "numbers.toml").unwrap();
+    let with_numbers = pumpguard_engine::Policy::parse(&numbers_text, "numbers.toml").unwrap();
     for p in &phones {
         for f in formats(p) {
             for (policy, origin) in [
-                (pumpguard::Policy::example(), "example"),
+                (pumpguard_engine::Policy::example(), "example"),
                 (with_numbers.clone(), "numbers.toml"),
             ] {
-                for source in pumpguard::TriggerSource::ALL {
+                for source in pumpguard_engine::TriggerSource::ALL {
                     let out =
                         pumpguard_cli::check::judge(&policy, origin, source, &f, NOW).unwrap();
                     for output in [pumpguard_cli::Output::Text, pumpguard_cli::Output::Json] {
@@ -371,7 +371,7 @@ async fn number_overrides_are_masked_in_plans_reports_and_status() {
         w.pool_id, w.trigger, w.table
     );
     let text = policy_with_numbers(&phones, &user_pool);
-    let p = pumpguard::Policy::parse(&text, "policy.toml").unwrap();
+    let p = pumpguard_engine::Policy::parse(&text, "policy.toml").unwrap();
     let mut outputs = Vec::new();
     let mut show = |name: &str, plan: &pumpguard_cli::plan::Plan| {
         outputs.push((format!("{name}: plan"), plan.to_string()));

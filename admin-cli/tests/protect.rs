@@ -17,11 +17,11 @@ use aws_sdk_pinpointsmsvoicev2::operation::describe_protect_configurations::Desc
 use aws_sdk_pinpointsmsvoicev2::types::error::AccessDeniedException;
 use aws_smithy_mocks::mock;
 use common::eum::{mocked_eum, Account, Call, Config};
-use pumpguard::account::{ProtectStatus, UserPoolPolicy};
-use pumpguard::Policy;
 use pumpguard_cli::converge::protect::{self, ProtectWrite, Target};
 use pumpguard_cli::converge::{Clients, Desired, OWNER_TAG};
 use pumpguard_cli::plan::{Action, Change, Plan, RegionPlan, Write};
+use pumpguard_engine::account::{ProtectStatus, UserPoolPolicy};
+use pumpguard_engine::Policy;
 
 const REGION: &str = "us-east-1";
 /// 2027-01-15T08:00:00Z.

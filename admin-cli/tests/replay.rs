@@ -219,7 +219,7 @@ fn per_run_hashes_in_logs_and_the_same_verdicts_every_run() {
     // none under the public unkeyed key.
     let unkeyed: Vec<String> = numbers()
         .iter()
-        .map(|n| pumpguard::hash::PhoneHasher::unkeyed().hash(n))
+        .map(|n| pumpguard_engine::hash::PhoneHasher::unkeyed().hash(n))
         .collect();
     let mut seen = Vec::new();
     for log in [&log, &log_again] {

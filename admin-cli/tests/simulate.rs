@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-use pumpguard::Policy;
-use pumpguard::TriggerSource;
 use pumpguard_cli::simulate::traffic::{self, Kind, Label};
 use pumpguard_cli::simulate::{report, run, Simulation};
+use pumpguard_engine::Policy;
+use pumpguard_engine::TriggerSource;
 
 fn quiet(_: &str, _: &str) {}
 
@@ -147,7 +147,7 @@ fn attacks_are_what_their_scenarios_say() {
             .collect()
     };
     let country = |p: &str| {
-        pumpguard::phone::classify(p)
+        pumpguard_engine::phone::classify(p)
             .unwrap()
             .country
             .map(|c| c.to_string())
@@ -168,10 +168,12 @@ fn attacks_are_what_their_scenarios_say() {
         .iter()
         .all(|e| !["US", "CA"].contains(&country(&e.phone).as_str())));
     let premium = fraud("premium-in-allowed");
-    assert!(premium.iter().all(
-        |e| pumpguard::phone::classify(&e.phone).unwrap().number_type
-            == pumpguard::phone::NumberType::PremiumRate
-    ));
+    assert!(premium
+        .iter()
+        .all(|e| pumpguard_engine::phone::classify(&e.phone)
+            .unwrap()
+            .number_type
+            == pumpguard_engine::phone::NumberType::PremiumRate));
     let bomb = fraud("sms-bombing");
     assert_eq!(
         bomb.iter().map(|e| &e.phone).collect::<BTreeSet<_>>().len(),

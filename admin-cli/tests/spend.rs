@@ -10,11 +10,11 @@ mod common;
 
 use aws_sdk_pinpointsmsvoicev2 as eum;
 use common::eum::{mocked_eum, TextLimit};
-use pumpguard::account::UserPoolPolicy;
-use pumpguard::Policy;
 use pumpguard_cli::converge::spend::{self, SpendStatus, SpendWrite};
 use pumpguard_cli::converge::{Clients, Desired};
 use pumpguard_cli::plan::{Action, Change, Plan, RegionPlan, Write};
+use pumpguard_engine::account::UserPoolPolicy;
+use pumpguard_engine::Policy;
 
 /// A region of its own on the shared moto server, so other suites' SNS
 /// settings do not meet this one's.

@@ -22,10 +22,10 @@ use aws_sdk_wafv2::types::{
 };
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::Blob;
-use pumpguard::Policy;
 use pumpguard_cli::converge::waf::{self, Observed, ObservedAcl};
 use pumpguard_cli::converge::{Clients, Desired, OWNER_TAG};
 use pumpguard_cli::plan::{Action, Change, Plan, RegionPlan, Write};
+use pumpguard_engine::Policy;
 use pumpguard_waf::RuleDef;
 
 use common::moto::{geo_rule, visibility, Recorder};

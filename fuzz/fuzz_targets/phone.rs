@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pumpguard::phone::{self, classify, normalise};
-use pumpguard::TriggerSource;
+use pumpguard_engine::phone::{self, classify, normalise};
+use pumpguard_engine::TriggerSource;
 
 fuzz_target!(|raw: &str| {
     let normalised = normalise(raw);
@@ -39,10 +39,10 @@ fuzz_target!(|raw: &str| {
     if classified.is_err() {
         assert_eq!(
             d.verdict,
-            pumpguard::Verdict::Block,
+            pumpguard_engine::Verdict::Block,
             "an unusable number is blocked"
         );
     }
     let _ = d.reasons();
-    let _ = d.block_code(pumpguard::policy::Disclosure::Detailed);
+    let _ = d.block_code(pumpguard_engine::policy::Disclosure::Detailed);
 });

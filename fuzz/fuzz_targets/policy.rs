@@ -3,10 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pumpguard::policy::Disclosure;
-use pumpguard::stateful::{judge, Subject};
-use pumpguard::store::MemoryStore;
-use pumpguard::{Engine, Policy, TriggerSource};
+use pumpguard_engine::policy::Disclosure;
+use pumpguard_engine::stateful::{judge, Subject};
+use pumpguard_engine::store::MemoryStore;
+use pumpguard_engine::{Engine, Policy, TriggerSource};
 use pumpguard_fuzz::{runtime, T};
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ fuzz_target!(|text: &str| {
     assert_eq!(again.digest, policy.digest);
     let engine = Engine::new(Arc::new(policy));
     let store = MemoryStore::new();
-    let keys = pumpguard::hash::PhoneHasher::unkeyed();
+    let keys = pumpguard_engine::hash::PhoneHasher::unkeyed();
     for (i, phone) in [
         "+14155552671",
         "+18762101234",

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pumpguard::Policy;
+use pumpguard_engine::Policy;
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {

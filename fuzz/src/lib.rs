@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use pumpguard::hash::PhoneHasher;
-use pumpguard::store::MemoryStore;
-use pumpguard::trigger::{handle_judged, TriggerContext, TriggerError};
-use pumpguard::{Decision, Engine, Policy};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::store::MemoryStore;
+use pumpguard_trigger::trigger::{handle_judged, TriggerContext, TriggerError};
+use pumpguard_engine::{Decision, Engine, Policy};
 use serde_json::Value;
 
 /// A fixed "now" (2026-11-22) for targets that do not choose the time.
@@ -32,7 +32,7 @@ const POLICIES: &[&str] = &[
      [budget]\nmode = \"enforce\"\ndaily-usd = 0.05\nmonthly-usd = 0.1\nwhen-exhausted = \"core-only\"\ncore-countries = [\"US\"]\n\
      [exemptions]\nadmin-create-user = true\nallow-numbers = [\"+14155552671\"]\n",
     // 3: the built-in baseline (what runs when the bootstrap policy is unusable).
-    pumpguard::published::BASELINE_POLICY,
+    pumpguard_engine::published::BASELINE_POLICY,
 ];
 
 /// The engines for [`POLICIES`], parsed once.

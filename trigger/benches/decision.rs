@@ -9,12 +9,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use pumpguard::hash::PhoneHasher;
-use pumpguard::policy::EXAMPLE_POLICY;
-use pumpguard::stateful::{judge, Subject};
-use pumpguard::store::MemoryStore;
-use pumpguard::trigger::TriggerContext;
-use pumpguard::{Engine, Policy, TriggerSource};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::policy::EXAMPLE_POLICY;
+use pumpguard_engine::stateful::{judge, Subject};
+use pumpguard_engine::store::MemoryStore;
+use pumpguard_engine::{Engine, Policy, TriggerSource};
+use pumpguard_trigger::trigger::TriggerContext;
 
 const NUMBERS: [(&str, &str); 5] = [
     ("allow_us", "+14155552671"),
@@ -55,7 +55,7 @@ fn decide(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("classify");
     g.bench_function("parse_and_type_us", |b| {
-        b.iter(|| pumpguard::phone::classify(black_box("+14155552671")))
+        b.iter(|| pumpguard_engine::phone::classify(black_box("+14155552671")))
     });
     g.finish();
 
@@ -69,7 +69,7 @@ fn decide(c: &mut Criterion) {
         serde_json::from_str(include_str!("../tests/fixtures/signup-allow.json")).unwrap();
     c.bench_function("handle_event_allow_static_only", |b| {
         b.iter(|| {
-            rt.block_on(pumpguard::trigger::handle(
+            rt.block_on(pumpguard_trigger::trigger::handle(
                 &engine,
                 &ctx,
                 black_box(event.clone()),

@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::proxy::{start, Faults};
-use pumpguard::dynamo::{DynamoStore, CONNECTIONS_PER_DECISION};
-use pumpguard::hash::PhoneHasher;
-use pumpguard::stateful::{judge, Subject};
-use pumpguard::{Engine, Policy, TriggerSource};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::stateful::{judge, Subject};
+use pumpguard_engine::{Engine, Policy, TriggerSource};
+use pumpguard_trigger::dynamo::{DynamoStore, CONNECTIONS_PER_DECISION};
 
 const T: i64 = 1_795_262_400 + 1800;
 

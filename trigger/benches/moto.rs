@@ -29,10 +29,10 @@ use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use pumpguard::dynamo::DynamoStore;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::stateful::{judge, verified, Subject};
-use pumpguard::{Engine, Policy, TriggerSource};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::stateful::{judge, verified, Subject};
+use pumpguard_engine::{Engine, Policy, TriggerSource};
+use pumpguard_trigger::dynamo::DynamoStore;
 
 #[derive(Debug, Default)]
 struct Waves {

@@ -36,7 +36,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::store::{cooldown_step, ItemKey, Op, OpResult, Store, StoreError};
+use pumpguard_engine::store::{cooldown_step, ItemKey, Op, OpResult, Store, StoreError};
 
 /// The trigger's table.
 #[derive(Debug, Clone)]
@@ -330,6 +330,10 @@ impl Store for DynamoStore {
             Ok(r) => r,
             Err(_) => Err(StoreError::Request("the store task ended early".into())),
         }
+    }
+
+    async fn sleep(&self, d: std::time::Duration) {
+        tokio::time::sleep(d).await;
     }
 }
 

@@ -92,8 +92,8 @@ mod tests {
             tracing::error!(target: "lambda_runtime::layers::panic", "SmsBlocked returned");
             let error = "boom";
             tracing::error!(target: "lambda_runtime::layers::panic", ?error, "user handler panicked");
-            tracing::info!(target: "pumpguard::decision", "decision");
-            tracing::trace!(target: "pumpguard::decision", "detail");
+            tracing::info!(target: "pumpguard_engine::decision", "decision");
+            tracing::trace!(target: "pumpguard_engine::decision", "detail");
         });
         let out = buf.0.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8(out).unwrap_or_default()

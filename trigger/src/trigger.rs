@@ -28,13 +28,13 @@ use aws_lambda_events::event::cognito::CognitoEventUserPoolsCustomMessage;
 use serde::Deserialize as _;
 use serde_json::Value;
 
-use crate::engine::{Decision, Engine, Verdict};
-use crate::hash::PhoneHasher;
-use crate::metrics;
-use crate::policy::UnknownSource;
-use crate::source::TriggerSource;
-use crate::stateful::{self, Subject};
-use crate::store::Store;
+use pumpguard_engine::engine::{Decision, Engine, Verdict};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::metrics;
+use pumpguard_engine::policy::UnknownSource;
+use pumpguard_engine::source::TriggerSource;
+use pumpguard_engine::stateful::{self, Subject};
+use pumpguard_engine::store::Store;
 
 /// Where the CloudWatch Embedded Metric Format lines go.
 #[derive(Debug)]
@@ -221,7 +221,7 @@ pub async fn handle_judged<S: Store>(
     let started = Instant::now();
     let Some(source) = event.get("triggerSource").and_then(Value::as_str) else {
         tracing::warn!(
-            target: "pumpguard::decision",
+            target: "pumpguard_engine::decision",
             outcome = "malformed",
             "event has no triggerSource string"
         );
@@ -243,7 +243,7 @@ pub async fn handle_judged<S: Store>(
             UnknownSource::Pass => {
                 let shown = loggable_source(&source);
                 tracing::warn!(
-                    target: "pumpguard::decision",
+                    target: "pumpguard_engine::decision",
                     outcome = "pass",
                     why = "unknown-trigger-source",
                     trigger_source = %shown,
@@ -254,7 +254,7 @@ pub async fn handle_judged<S: Store>(
             }
             UnknownSource::Block => {
                 tracing::warn!(
-                    target: "pumpguard::decision",
+                    target: "pumpguard_engine::decision",
                     outcome = "block",
                     why = "unknown-trigger-source",
                     latency_us = elapsed_us(started),
@@ -293,7 +293,7 @@ fn new_custom_message<S: Store>(
     let decision = engine.decide(TriggerSource::SignUp, &phone);
     let policy = engine.policy();
     tracing::info!(
-        target: "pumpguard::decision",
+        target: "pumpguard_engine::decision",
         outcome = %decision.verdict,
         verdict = %decision.verdict,
         why = "new-custom-message-source",
@@ -355,7 +355,7 @@ async fn verification<S: Store>(
         ctx.store_errors.fetch_add(1, Ordering::Relaxed);
     }
     tracing::info!(
-        target: "pumpguard::decision",
+        target: "pumpguard_engine::decision",
         outcome = "pass",
         why = "verification-trigger",
         trigger_source = loggable_source(source),
@@ -385,7 +385,7 @@ async fn custom_message<S: Store>(
         match CognitoEventUserPoolsCustomMessage::deserialize(&event).map_err(|e| {
             // serde's message can quote values (a phone number): report only where.
             tracing::warn!(
-                target: "pumpguard::decision",
+                target: "pumpguard_engine::decision",
                 outcome = "malformed",
                 trigger_source = source.as_str(),
                 "CustomMessage event does not match Cognito's shape"
@@ -433,7 +433,7 @@ async fn custom_message<S: Store>(
         Verdict::Allow | Verdict::Monitor => None,
     };
     tracing::info!(
-        target: "pumpguard::decision",
+        target: "pumpguard_engine::decision",
         outcome = %decision.verdict,
         verdict = %decision.verdict,
         reasons = %decision.reasons().join(","),
@@ -517,7 +517,7 @@ fn loggable_source(source: &str) -> &str {
 
 fn log_pass(source: &str, why: &'static str, started: Instant) {
     tracing::info!(
-        target: "pumpguard::decision",
+        target: "pumpguard_engine::decision",
         outcome = "pass",
         why,
         trigger_source = loggable_source(source),

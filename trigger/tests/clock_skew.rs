@@ -22,11 +22,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use pumpguard::dynamo::DynamoStore;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::stateful::{judge, Subject};
-use pumpguard::store::{ItemKey, MemoryStore, Op, OpResult, Store};
-use pumpguard::{Decision, Engine, Policy, TriggerSource, Verdict};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::stateful::{judge, Subject};
+use pumpguard_engine::store::{ItemKey, MemoryStore, Op, OpResult, Store};
+use pumpguard_engine::{Decision, Engine, Policy, TriggerSource, Verdict};
+use pumpguard_trigger::dynamo::DynamoStore;
 
 /// 2026-11-22 00:00:00 UTC, an hour (and day) boundary.
 const T: i64 = 1_795_262_400;
@@ -38,9 +38,9 @@ fn engine(extra: &str) -> Engine {
     let text = format!(
         "[state]\ntimeout-ms = 3000\non-store-error = \"fail-closed\"\n{extra}\n{COUNTRIES}"
     );
-    Engine::new(Arc::new(
+    Engine::new(Arc::new(common::unhurried(
         Policy::parse(&text, "test").unwrap_or_else(|e| panic!("{e}")),
-    ))
+    )))
 }
 
 fn keys() -> PhoneHasher {

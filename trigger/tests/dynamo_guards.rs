@@ -8,12 +8,12 @@ mod common;
 
 use std::sync::Arc;
 
-use pumpguard::dynamo::DynamoStore;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::policy::Disclosure;
-use pumpguard::stateful::{judge, Subject};
-use pumpguard::trigger::{handle, TriggerContext};
-use pumpguard::{Engine, Policy, TriggerSource, Verdict};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::policy::Disclosure;
+use pumpguard_engine::stateful::{judge, Subject};
+use pumpguard_engine::{Engine, Policy, TriggerSource, Verdict};
+use pumpguard_trigger::dynamo::DynamoStore;
+use pumpguard_trigger::trigger::{handle, TriggerContext};
 use serde_json::json;
 
 const T: i64 = 1_795_262_400;
@@ -30,6 +30,11 @@ fn engine(extra: &str) -> Arc<Engine> {
     };
     let policy = Policy::parse(&format!("{state}{extra}\n{COUNTRIES}"), "test")
         .unwrap_or_else(|e| panic!("{e}"));
+    let policy = if extra.contains("[state]") {
+        policy
+    } else {
+        common::unhurried(policy)
+    };
     Arc::new(Engine::new(Arc::new(policy)))
 }
 

@@ -10,11 +10,10 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use pumpguard::policy::EXAMPLE_POLICY;
-use pumpguard::published::{
-    baseline, DynamoPolicyStore, PolicyCache, PolicyFetch, PublishError, Refresh,
-};
-use pumpguard::{TriggerSource, Verdict};
+use pumpguard_engine::policy::EXAMPLE_POLICY;
+use pumpguard_engine::published::{baseline, PolicyCache, PolicyFetch, Refresh};
+use pumpguard_engine::{TriggerSource, Verdict};
+use pumpguard_trigger::published::{DynamoPolicyStore, PublishError};
 
 const MX: &str = "+525548172936";
 

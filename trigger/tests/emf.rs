@@ -1,4 +1,4 @@
-//! Conformance tests of the EMF lines that `pumpguard::metrics` builds for
+//! Conformance tests of the EMF lines that `pumpguard_engine::metrics` builds for
 //! trigger decisions and verifications. CloudWatch drops a malformed EMF line
 //! silently (the log survives, the metric does not), so a broken line would
 //! only show up as a dashboard that stopped moving. These tests run real
@@ -20,11 +20,11 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use pumpguard::hash::PhoneHasher;
-use pumpguard::metrics::{decision_emf, verification_emf, NAMESPACE};
-use pumpguard::stateful::{judge, Subject};
-use pumpguard::store::MemoryStore;
-use pumpguard::{Country, Decision, Engine, Policy, TriggerSource, Verdict};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::metrics::{decision_emf, verification_emf, NAMESPACE};
+use pumpguard_engine::stateful::{judge, Subject};
+use pumpguard_engine::store::MemoryStore;
+use pumpguard_engine::{Country, Decision, Engine, Policy, TriggerSource, Verdict};
 
 /// 2026-11-21T12:00:00Z.
 const T0: i64 = 1_795_262_400;
@@ -395,7 +395,7 @@ fn the_function_dimension_keeps_lines_valid() {
     let engine = Engine::new(Arc::new(Policy::example()));
     let d = engine.decide(TriggerSource::SignUp, PREMIUM);
     let countries = countries_of_interest(&engine);
-    let line = pumpguard::metrics::with_function(
+    let line = pumpguard_engine::metrics::with_function(
         decision_emf(&d, |c| countries.contains(&c), 80, TS_MS, POOL, 0),
         "pumpguard-trigger",
     );
@@ -405,8 +405,8 @@ fn the_function_dimension_keeps_lines_valid() {
         line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
         json!(["FunctionName"])
     );
-    let line = pumpguard::metrics::with_function(
-        pumpguard::metrics::verification_emf(true, false, TS_MS, POOL),
+    let line = pumpguard_engine::metrics::with_function(
+        pumpguard_engine::metrics::verification_emf(true, false, TS_MS, POOL),
         "pumpguard-trigger",
     );
     assert_valid_line(&v, &line, US, &BTreeSet::new());
@@ -415,8 +415,8 @@ fn the_function_dimension_keeps_lines_valid() {
 #[test]
 fn a_failed_policy_read_is_one_valid_line_per_failure() {
     let v = validator();
-    let line = pumpguard::metrics::with_function(
-        pumpguard::metrics::policy_fetch_failed_emf(TS_MS),
+    let line = pumpguard_engine::metrics::with_function(
+        pumpguard_engine::metrics::policy_fetch_failed_emf(TS_MS),
         "pumpguard-trigger",
     );
     let errors: Vec<String> = v.iter_errors(&line).map(|e| e.to_string()).collect();

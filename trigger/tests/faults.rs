@@ -18,14 +18,15 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::fake_dynamo::{error, FakeDynamo};
-use pumpguard::dynamo::DynamoStore;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::policy::Disclosure;
-use pumpguard::published::{bootstrap_policy, DynamoPolicyStore, PolicyCache, Refresh};
-use pumpguard::stateful::{judge, Subject};
-use pumpguard::store::Store;
-use pumpguard::trigger::{handle, TriggerContext};
-use pumpguard::{Decision, Engine, Policy, TriggerSource, Verdict};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::policy::Disclosure;
+use pumpguard_engine::published::{bootstrap_policy, PolicyCache, Refresh};
+use pumpguard_engine::stateful::{judge, Subject};
+use pumpguard_engine::store::Store;
+use pumpguard_engine::{Decision, Engine, Policy, TriggerSource, Verdict};
+use pumpguard_trigger::dynamo::DynamoStore;
+use pumpguard_trigger::published::DynamoPolicyStore;
+use pumpguard_trigger::trigger::{handle, TriggerContext};
 use serde_json::{json, Value};
 
 const T: i64 = 1_795_262_400;
@@ -38,10 +39,12 @@ fn engine(on_store_error: &str, extra: &str) -> Engine {
     engine_with(on_store_error, extra, 400)
 }
 
-/// An engine for moto, which a parallel test suite can make slow: 3 s, the
-/// most the policy allows, so that only a real fault is a store error.
+/// An engine for moto, which a busy machine can make slow: a budget no
+/// store call can exceed ([`common::unhurried`]), so that only a real fault
+/// is a store error.
 fn moto_engine(on_store_error: &str, extra: &str) -> Engine {
-    engine_with(on_store_error, extra, 3000)
+    let e = engine_with(on_store_error, extra, 3000);
+    Engine::new(Arc::new(common::unhurried((**e.policy()).clone())))
 }
 
 fn engine_with(on_store_error: &str, extra: &str, timeout_ms: u64) -> Engine {
@@ -503,7 +506,7 @@ async fn unreadable_country_history_counts_as_no_verified_traffic() {
 /// What the baseline does, checked through the real adapter.
 async fn runs_the_baseline(policy: Policy) {
     let engine = Engine::new(Arc::new(policy));
-    let ctx = TriggerContext::new(pumpguard::store::MemoryStore::new(), keys(), keys());
+    let ctx = TriggerContext::new(pumpguard_engine::store::MemoryStore::new(), keys(), keys());
     // Premium-rate and invalid numbers blocked, countries only monitored.
     let premium = handle(&engine, &ctx, custom_message(PREMIUM), T)
         .await
@@ -536,7 +539,7 @@ async fn a_missing_or_corrupt_bootstrap_policy_gives_way_to_the_baseline() {
     let empty = write("empty.toml", b"");
     let binary = write("binary.toml", &[0xff, 0xfe, 0x00, 0x5b, 0x80]);
     let missing = dir.join("missing.toml").display().to_string();
-    let truncated = pumpguard::policy::EXAMPLE_POLICY[..700].to_string();
+    let truncated = pumpguard_engine::policy::EXAMPLE_POLICY[..700].to_string();
     let cases: Vec<(&str, &str, String)> = vec![
         ("file missing", "PUMPGUARD_POLICY_FILE", missing),
         ("not TOML", "PUMPGUARD_POLICY_FILE", broken),
@@ -560,7 +563,7 @@ async fn a_missing_or_corrupt_bootstrap_policy_gives_way_to_the_baseline() {
         assert!(error.len() < 4_000, "{what}");
         assert_eq!(
             boot.policy.digest,
-            pumpguard::published::baseline().digest,
+            pumpguard_engine::published::baseline().digest,
             "{what}"
         );
         runs_the_baseline(boot.policy).await;
@@ -597,7 +600,7 @@ async fn a_corrupt_published_policy_at_cold_start_leaves_the_bootstrap_policy() 
         Duration::from_secs(30),
         Duration::from_secs(2),
     );
-    let baseline_digest = pumpguard::published::baseline().digest;
+    let baseline_digest = pumpguard_engine::published::baseline().digest;
     let item = |body: AttributeValue, digest: AttributeValue| {
         let client = client.clone();
         let table = table.clone();
@@ -633,7 +636,7 @@ async fn a_corrupt_published_policy_at_cold_start_leaves_the_bootstrap_policy() 
         Refresh::Failed { .. }
     ));
     item(
-        s(pumpguard::policy::EXAMPLE_POLICY),
+        s(pumpguard_engine::policy::EXAMPLE_POLICY),
         AttributeValue::Bool(true),
     )
     .await;
@@ -644,7 +647,7 @@ async fn a_corrupt_published_policy_at_cold_start_leaves_the_bootstrap_policy() 
     assert_eq!(cache.current().policy().digest, baseline_digest);
     runs_the_baseline((**cache.current().policy()).clone()).await;
     // A good item afterwards is taken.
-    item(s(pumpguard::policy::EXAMPLE_POLICY), s("d3")).await;
+    item(s(pumpguard_engine::policy::EXAMPLE_POLICY), s("d3")).await;
     assert!(matches!(
         cache.refresh(next()).await,
         Refresh::Loaded { .. }
@@ -665,16 +668,22 @@ async fn lambda_store(proxy: &common::proxy::Proxy, table: &str) -> DynamoStore 
     DynamoStore::for_lambda(&config, table)
 }
 
-fn example_with(on_store_error: &str, timeout_ms: u64) -> Engine {
-    let text = pumpguard::policy::EXAMPLE_POLICY
-        .replace(
-            "on-store-error = \"fail-open\"",
-            &format!("on-store-error = \"{on_store_error}\""),
-        )
-        .replace("timeout-ms = 700", &format!("timeout-ms = {timeout_ms}"));
-    Engine::new(Arc::new(
-        Policy::parse(&text, "test").unwrap_or_else(|e| panic!("{e}")),
-    ))
+/// The example policy with `on-store-error` and a budget; `None` for a
+/// budget no store call can exceed ([`common::unhurried`]).
+fn example_with(on_store_error: &str, timeout_ms: Option<u64>) -> Engine {
+    let text = pumpguard_engine::policy::EXAMPLE_POLICY.replace(
+        "on-store-error = \"fail-open\"",
+        &format!("on-store-error = \"{on_store_error}\""),
+    );
+    let mut policy = Policy::parse(&text, "test").unwrap_or_else(|e| panic!("{e}"));
+    policy = match timeout_ms {
+        Some(ms) => {
+            policy.state.timeout_ms = ms;
+            policy
+        }
+        None => common::unhurried(policy),
+    };
+    Engine::new(Arc::new(policy))
 }
 
 /// A new instance whose connections are slow to set up (a TLS handshake of
@@ -699,7 +708,7 @@ async fn after_init_a_slow_connection_setup_never_turns_the_guards_off() {
             let store = lambda_store(&proxy, &table).await;
             store
                 .warm(
-                    pumpguard::dynamo::CONNECTIONS_PER_DECISION,
+                    pumpguard_trigger::dynamo::CONNECTIONS_PER_DECISION,
                     Duration::from_secs(20),
                 )
                 .await
@@ -707,12 +716,12 @@ async fn after_init_a_slow_connection_setup_never_turns_the_guards_off() {
             let opened = proxy.connections();
             assert_eq!(
                 opened,
-                pumpguard::dynamo::CONNECTIONS_PER_DECISION,
+                pumpguard_trigger::dynamo::CONNECTIONS_PER_DECISION,
                 "{what}"
             );
-            // A budget no store call on loopback needs, so that only the
-            // connection count, not the machine's speed, decides the test.
-            let e = example_with("fail-open", 3000);
+            // A budget no store call can exceed, so that only the connection
+            // count, not the machine's speed, decides the test.
+            let e = example_with("fail-open", None);
             let first = judge(&e, &store, &keys(), subject(US, T)).await;
             let second = judge(&e, &store, &keys(), subject(US, T + 1)).await;
             assert_eq!(
@@ -754,7 +763,7 @@ async fn a_held_answer_never_counts_twice_nor_rate_limits_a_first_sms() {
             };
             let proxy = start(&common::moto_endpoint(), faults).await;
             let store = lambda_store(&proxy, &table).await;
-            let e = example_with(on_store_error, 400);
+            let e = example_with(on_store_error, Some(400));
             let first = judge(&e, &store, &k, subject(US, T)).await;
             assert!(first.store_error, "{what}: {first:?}");
             assert!(
@@ -807,7 +816,7 @@ async fn a_held_answer_never_counts_twice_nor_rate_limits_a_first_sms() {
                     "{what}: {sends:?}"
                 );
                 let next = judge(
-                    &example_with(on_store_error, 3000),
+                    &example_with(on_store_error, None),
                     &store,
                     &k,
                     subject(US, T + 1),

@@ -10,10 +10,10 @@
 use std::io::Write;
 use std::sync::{Arc, Once};
 
-use pumpguard::hash::PhoneHasher;
-use pumpguard::store::MemoryStore;
-use pumpguard::trigger::{handle, TriggerContext, TriggerError};
-use pumpguard::{Engine, Policy, TriggerSource};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::store::MemoryStore;
+use pumpguard_engine::{Engine, Policy, TriggerSource};
+use pumpguard_trigger::trigger::{handle, TriggerContext, TriggerError};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Value {
@@ -317,7 +317,7 @@ fn one_json_log_line_per_decision_with_a_hash_not_the_number() {
 
 #[test]
 fn every_decision_and_verification_emits_one_emf_line() {
-    use pumpguard::trigger::MetricsSink;
+    use pumpguard_trigger::trigger::MetricsSink;
     let ctx = TriggerContext::new(MemoryStore::new(), hasher(), hasher())
         .with_metrics(MetricsSink::Capture(Default::default()));
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -13,8 +13,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use pumpguard::phone::{classify, NumberType, Typo};
-use pumpguard::{Engine, Policy, TriggerSource, Verdict};
+use pumpguard_engine::phone::{classify, NumberType, Typo};
+use pumpguard_engine::{Engine, Policy, TriggerSource, Verdict};
 
 use Verdict::{Allow, Block, Monitor};
 

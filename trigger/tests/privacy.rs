@@ -25,11 +25,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use pumpguard::dynamo::DynamoStore;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::store::{MemoryStore, Store};
-use pumpguard::trigger::{handle, MetricsSink, TriggerContext};
-use pumpguard::{Engine, Policy};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::store::{MemoryStore, Store};
+use pumpguard_engine::{Engine, Policy};
+use pumpguard_trigger::dynamo::DynamoStore;
+use pumpguard_trigger::trigger::{handle, MetricsSink, TriggerContext};
 use serde_json::{json, Value};
 
 use privacy::{assert_no_leaks, formats, leaks, test_phones, TestPhone};
@@ -129,7 +129,7 @@ fn policy(extra: &str, phones: &[TestPhone]) -> Engine {
         .find(|p| p.note.contains("allow-numbers"))
         .expect("an allow-numbers test number")
         .e164();
-    let text = pumpguard::policy::EXAMPLE_POLICY
+    let text = pumpguard_engine::policy::EXAMPLE_POLICY
         .replace(
             "allow-numbers = []",
             &format!("allow-numbers = [\"{exempt}\"]"),
@@ -150,7 +150,7 @@ fn with_section(base: &str, section: &str, key: &str, value: &str) -> String {
 
 fn engines(phones: &[TestPhone]) -> Vec<(&'static str, Engine)> {
     let detailed = with_section(
-        pumpguard::policy::EXAMPLE_POLICY,
+        pumpguard_engine::policy::EXAMPLE_POLICY,
         "trigger",
         "disclosure",
         "\"detailed\"",
@@ -300,7 +300,7 @@ async fn no_log_line_metric_or_error_shows_a_number_or_a_secret() {
         errors_seen > 100 && emf_seen > 1000,
         "{errors_seen} errors, {emf_seen} EMF lines"
     );
-    tracing::warn!(target: "pumpguard::decision", "planted {}", phones[0].e164());
+    tracing::warn!(target: "pumpguard_engine::decision", "planted {}", phones[0].e164());
     assert!(!leaks(&take_log(), &phones, &[], "planted").is_empty());
     outputs.push(("trigger log".into(), log));
 

@@ -15,11 +15,12 @@ use aws_sdk_dynamodb::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
 };
 use aws_sdk_dynamodb::error::BoxError;
-use pumpguard::dynamo::DynamoStore;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::published::{DynamoPolicyStore, PolicyFetch};
-use pumpguard::stateful::{judge, verified, Subject};
-use pumpguard::{Engine, Policy, TriggerSource};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::published::PolicyFetch;
+use pumpguard_engine::stateful::{judge, verified, Subject};
+use pumpguard_engine::{Engine, Policy, TriggerSource};
+use pumpguard_trigger::dynamo::DynamoStore;
+use pumpguard_trigger::published::DynamoPolicyStore;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Default)]
@@ -70,9 +71,7 @@ async fn operations_the_trigger_makes() -> BTreeSet<String> {
 
     // Every guard on, then a verification, then the policy refresh.
     // A generous store timeout: the shared test server may be busy.
-    let roomy = pumpguard::policy::EXAMPLE_POLICY.replace("timeout-ms = 700", "timeout-ms = 3000");
-    assert_ne!(roomy, pumpguard::policy::EXAMPLE_POLICY);
-    let engine = Engine::new(Arc::new(Policy::parse(&roomy, "t").unwrap()));
+    let engine = Engine::new(Arc::new(common::unhurried(Policy::example())));
     let store = DynamoStore::new(client.clone(), &table);
     let keys = PhoneHasher::new(b"test-key-0123456789").unwrap();
     let now = 1_795_262_400;
@@ -89,14 +88,18 @@ async fn operations_the_trigger_makes() -> BTreeSet<String> {
         .unwrap());
     // With the cooldown off the trigger marks sends instead.
     let no_cooldown = Policy::parse(
-        &roomy.replace(
+        &pumpguard_engine::policy::EXAMPLE_POLICY.replace(
             "[cooldown]\nmode = \"enforce\"",
             "[cooldown]\nmode = \"off\"",
         ),
         "t",
     )
     .unwrap();
-    assert_eq!(no_cooldown.cooldown.mode, pumpguard::policy::Mode::Off);
+    let no_cooldown = common::unhurried(no_cooldown);
+    assert_eq!(
+        no_cooldown.cooldown.mode,
+        pumpguard_engine::policy::Mode::Off
+    );
     let e2 = Engine::new(Arc::new(no_cooldown));
     let d = judge(
         &e2,

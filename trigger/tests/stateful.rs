@@ -15,13 +15,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use pumpguard::engine::{Check, Decision, Finding, Reason};
-use pumpguard::hash::PhoneHasher;
-use pumpguard::policy::{Disclosure, Mode};
-use pumpguard::prices::PriceTable;
-use pumpguard::stateful::{judge, verified, Subject};
-use pumpguard::store::{ItemKey, MemoryStore};
-use pumpguard::{Country, Engine, Policy, TriggerSource, Verdict};
+use pumpguard_engine::engine::{Check, Decision, Finding, Reason};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::policy::{Disclosure, Mode};
+use pumpguard_engine::prices::PriceTable;
+use pumpguard_engine::stateful::{judge, verified, Subject};
+use pumpguard_engine::store::{ItemKey, MemoryStore};
+use pumpguard_engine::{Country, Engine, Policy, TriggerSource, Verdict};
 
 /// 2026-11-21T12:00:00Z: an hour (and minute) boundary, noon of a UTC day.
 const T0: i64 = 1_795_262_400;

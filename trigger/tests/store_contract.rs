@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use pumpguard::store::{ItemKey, MemoryStore, Op, OpResult, Store};
+use pumpguard_engine::store::{ItemKey, MemoryStore, Op, OpResult, Store};
 
 const T: i64 = 1_795_262_400;
 
@@ -232,10 +232,10 @@ async fn concurrent_cooldown_lets_one_through<S: Store>(s: &S) {
     assert_eq!(allowed, 1);
 }
 
-async fn dynamo() -> pumpguard::dynamo::DynamoStore {
+async fn dynamo() -> pumpguard_trigger::dynamo::DynamoStore {
     let client = common::dynamo_at(&common::moto_endpoint());
     let table = common::fresh_table(&client, "contract").await;
-    pumpguard::dynamo::DynamoStore::new(client, table)
+    pumpguard_trigger::dynamo::DynamoStore::new(client, table)
 }
 
 macro_rules! contract {
@@ -244,7 +244,7 @@ macro_rules! contract {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name(&pumpguard::store::MemoryStore::new()).await;
+                    super::$name(&pumpguard_engine::store::MemoryStore::new()).await;
                 }
             )*
         }

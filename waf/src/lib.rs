@@ -10,7 +10,7 @@
 //! (`AWSCognitoIdentityProviderService.<Operation>`), which WAF sees on the
 //! pool's public API calls (not on IAM-signed Admin* calls).
 
-use pumpguard::account::{WafPolicy, SMS_OPERATIONS};
+use pumpguard_engine::account::{WafPolicy, SMS_OPERATIONS};
 use serde_json::{json, Value};
 
 /// The header that names a Cognito API operation.
@@ -180,7 +180,7 @@ pub fn capacity(rules: &[RuleDef]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pumpguard::Policy;
+    use pumpguard_engine::Policy;
 
     #[test]
     fn the_example_has_one_rate_rule_per_sms_operation() {

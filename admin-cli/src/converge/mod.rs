@@ -5,8 +5,8 @@
 //! (carries out one change's writes). `plan` can therefore never write, and
 //! a converged account yields an empty plan and no write call.
 
-use pumpguard::account::UserPoolPolicy;
-use pumpguard::Policy;
+use pumpguard_engine::account::UserPoolPolicy;
+use pumpguard_engine::Policy;
 
 pub mod pool;
 pub mod protect;

@@ -85,7 +85,7 @@ use cognito::types::{
     SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolTierType, UserPoolType,
     VerifiedAttributeType, WebAuthnConfigurationType,
 };
-use pumpguard::TriggerSource;
+use pumpguard_engine::TriggerSource;
 use serde::Serialize;
 
 use crate::converge::{Clients, Desired};

@@ -2,7 +2,7 @@
 //! country filter that applies to every SMS the account sends, Cognito's
 //! included, once it is the account default. It is the backstop behind the
 //! trigger, so its SMS country rules are derived from the same policy
-//! ([`pumpguard::Policy::protect_rules`]).
+//! ([`pumpguard_engine::Policy::protect_rules`]).
 //!
 //! pumpguard owns exactly one configuration per region: the one tagged
 //! [`OWNER_TAG`]` = true`, never one guessed by name. `read` finds it and its
@@ -23,8 +23,8 @@ use aws_sdk_pinpointsmsvoicev2::types::{
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::DateTime;
-use pumpguard::account::ProtectStatus;
-use pumpguard::Country;
+use pumpguard_engine::account::ProtectStatus;
+use pumpguard_engine::Country;
 
 use crate::converge::{Clients, Desired, OWNER_TAG};
 use crate::plan::{countries_summary, Action, Change, FieldChange, Write};
@@ -98,7 +98,7 @@ pub fn mask(e164: &str) -> String {
         return "+…".to_string();
     }
     let last4: String = digits[digits.len() - 4..].iter().collect();
-    match pumpguard::phone::classify(e164) {
+    match pumpguard_engine::phone::classify(e164) {
         Ok(info) => format!("+{}…{last4}", info.calling_code),
         Err(_) => format!("+…{last4}"),
     }

@@ -3,7 +3,8 @@
 //! interval. `apply` publishes the policy it was given when the table holds
 //! another (by digest).
 
-use pumpguard::published::{DynamoPolicyStore, PolicyFetch, PublishedPolicy};
+use pumpguard_engine::published::{PolicyFetch, PublishedPolicy};
+use pumpguard_trigger::published::DynamoPolicyStore;
 
 use crate::converge::{Clients, Desired};
 use crate::plan::{Action, Change, FieldChange, Write};

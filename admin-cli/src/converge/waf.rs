@@ -1072,14 +1072,14 @@ async fn associate(c: &Clients, acl: &str, pool_arn: &str) -> anyhow::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pumpguard::Policy;
+    use pumpguard_engine::Policy;
 
     #[test]
     fn every_rule_converts_back_to_itself() {
         let mut waf = Policy::example().waf;
         waf.geo_block = ["KP", "IR"]
             .iter()
-            .filter_map(|c| pumpguard::country::Country::parse(c))
+            .filter_map(|c| pumpguard_engine::country::Country::parse(c))
             .collect();
         let defs = pumpguard_waf::rules(&waf);
         assert!(defs.iter().any(|d| matches!(d.kind, RuleKind::Geo { .. })));

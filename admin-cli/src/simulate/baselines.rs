@@ -18,7 +18,7 @@
 //!   Its WAF rules and IP risk score act before the trigger and are not
 //!   modelled.
 
-use pumpguard::Policy;
+use pumpguard_engine::Policy;
 
 /// Every check off; the sections a baseline turns on are appended after.
 const ALL_OFF: &str = r#"version = 1

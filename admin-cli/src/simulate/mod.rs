@@ -15,9 +15,9 @@ pub mod traffic;
 
 use std::fmt::Write as _;
 
-use pumpguard::phone::classify;
-use pumpguard::prices::PriceTable;
-use pumpguard::Policy;
+use pumpguard_engine::phone::classify;
+use pumpguard_engine::prices::PriceTable;
+use pumpguard_engine::Policy;
 use serde::Serialize;
 
 use crate::replay::Replayer;

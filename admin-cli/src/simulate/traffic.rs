@@ -7,8 +7,8 @@
 //! of the wanted type, with trailing digits randomised, kept only when the
 //! engine's classifier agrees on region and type), never from a hand table.
 
-use pumpguard::phone::{classify, NumberType};
-use pumpguard::TriggerSource;
+use pumpguard_engine::phone::{classify, NumberType};
+use pumpguard_engine::TriggerSource;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

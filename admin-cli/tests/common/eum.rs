@@ -30,8 +30,8 @@ use aws_sdk_pinpointsmsvoicev2::types::{
 };
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
 use aws_smithy_types::DateTime;
-use pumpguard::account::all_countries;
 use pumpguard_cli::converge::OWNER_TAG;
+use pumpguard_engine::account::all_countries;
 
 pub const REGION: &str = "us-east-1";
 /// 2027-01-15T08:00:00Z: the simulated account's clock.

@@ -14,10 +14,10 @@ use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextMut;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents, SharedInterceptor};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use pumpguard::account::UserPoolPolicy;
-use pumpguard::Policy;
 use pumpguard_cli::converge::{Clients, Desired};
 use pumpguard_cli::plan::Plan;
+use pumpguard_engine::account::UserPoolPolicy;
+use pumpguard_engine::Policy;
 
 use super::eum::{mocked_eum_with, Account, Config, TextLimit, NOW};
 use super::moto::{clients, create_sms_pool, create_table};

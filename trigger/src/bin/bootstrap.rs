@@ -14,7 +14,7 @@
 //! - `PUMPGUARD_PHONE_HASH_KEY`: key (≥ 16 bytes) for the phone hashes in logs
 //!   and in the table's keys.
 //! - `RUST_LOG`: log filter (default `info`); the runtime's per-error line
-//!   and its raw-event trace stay off whatever it says ([`pumpguard::logs`]).
+//!   and its raw-event trace stay off whatever it says ([`pumpguard_trigger::logs`]).
 //!
 //! Init (where Lambda gives the function the whole CPU, before the first
 //! event) loads the phone metadata, opens the table's connections and reads
@@ -28,11 +28,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use pumpguard::dynamo::DynamoStore;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::published::{bootstrap_policy, DynamoPolicyStore, PolicyCache, Refresh};
-use pumpguard::store::{MemoryStore, Op, OpResult, Store, StoreError};
-use pumpguard::trigger::{handle, MetricsSink, TriggerContext, TriggerError};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::published::{bootstrap_policy, PolicyCache, Refresh};
+use pumpguard_engine::store::{MemoryStore, Op, OpResult, Store, StoreError};
+use pumpguard_trigger::dynamo::DynamoStore;
+use pumpguard_trigger::published::DynamoPolicyStore;
+use pumpguard_trigger::trigger::{handle, MetricsSink, TriggerContext, TriggerError};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -54,6 +55,10 @@ impl Store for AnyStore {
             AnyStore::Memory(s) => s.execute(op).await,
         }
     }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
 }
 
 fn env_u64(key: &str, default: u64, max: u64) -> u64 {
@@ -64,7 +69,7 @@ fn env_u64(key: &str, default: u64, max: u64) -> u64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::subscriber::set_global_default(pumpguard::logs::subscriber(
+    tracing::subscriber::set_global_default(pumpguard_trigger::logs::subscriber(
         env("RUST_LOG").as_deref(),
         std::io::stdout,
     ))?;
@@ -74,7 +79,7 @@ async fn main() -> Result<(), Error> {
             Some(h) => (h.clone(), h),
             None => {
                 tracing::warn!(
-                    target: "pumpguard::config",
+                    target: "pumpguard_engine::config",
                     "PUMPGUARD_PHONE_HASH_KEY is unset or shorter than 16 bytes; phone hashes \
                      in logs use a per-instance key, and table keys a public one"
                 );
@@ -88,19 +93,19 @@ async fn main() -> Result<(), Error> {
     let boot = bootstrap_policy(env, exe_dir.as_deref());
     if let Some(error) = &boot.error {
         tracing::error!(
-            target: "pumpguard::policy",
+            target: "pumpguard_engine::policy",
             error = %error,
             "bootstrap policy unusable; the built-in baseline is in use"
         );
     }
     tracing::info!(
-        target: "pumpguard::policy",
+        target: "pumpguard_engine::policy",
         origin = %boot.origin,
         digest = %boot.policy.digest,
         "bootstrap policy loaded"
     );
     // Load the phone metadata now, not in the first user's request.
-    let _ = pumpguard::phone::classify("+14155552671");
+    let _ = pumpguard_engine::phone::classify("+14155552671");
     let init_budget = Duration::from_millis(env_u64("PUMPGUARD_INIT_BUDGET_MS", 3000, 8000));
 
     let (policy_store, state_store, warmer) = match env("PUMPGUARD_TABLE") {
@@ -111,12 +116,17 @@ async fn main() -> Result<(), Error> {
             let store = DynamoStore::for_lambda(&config, table.clone());
             // Connections first, then the policy read, which reuses one.
             match store
-                .warm(pumpguard::dynamo::CONNECTIONS_PER_DECISION, init_budget)
+                .warm(
+                    pumpguard_trigger::dynamo::CONNECTIONS_PER_DECISION,
+                    init_budget,
+                )
                 .await
             {
-                Ok(()) => tracing::info!(target: "pumpguard::store", "table connections open"),
+                Ok(()) => {
+                    tracing::info!(target: "pumpguard_engine::store", "table connections open")
+                }
                 Err(e) => tracing::warn!(
-                    target: "pumpguard::store",
+                    target: "pumpguard_engine::store",
                     error = %e,
                     "could not open the table's connections during init; retrying in the \
                      background, decisions follow on-store-error meanwhile"
@@ -130,7 +140,7 @@ async fn main() -> Result<(), Error> {
         }
         None => {
             tracing::warn!(
-                target: "pumpguard::config",
+                target: "pumpguard_engine::config",
                 "PUMPGUARD_TABLE is unset: cooldowns and limits are counted in this instance's \
                  memory only, and policy changes need a redeploy"
             );
@@ -219,12 +229,12 @@ impl Warmer {
             let r = this
                 .store
                 .warm(
-                    pumpguard::dynamo::CONNECTIONS_PER_DECISION,
+                    pumpguard_trigger::dynamo::CONNECTIONS_PER_DECISION,
                     Duration::from_secs(3),
                 )
                 .await;
             if let Err(e) = r {
-                tracing::warn!(target: "pumpguard::store", error = %e, "background warm-up failed");
+                tracing::warn!(target: "pumpguard_engine::store", error = %e, "background warm-up failed");
             }
             this.running.store(false, Ordering::Release);
         });

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::StreamExt;
-use pumpguard::dynamo::DynamoStore;
-use pumpguard::hash::PhoneHasher;
-use pumpguard::stateful::{judge, Subject};
-use pumpguard::store::{Op, OpResult, Store, StoreError};
-use pumpguard::{Decision, Engine, Policy, TriggerSource, Verdict};
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::stateful::{judge, Subject};
+use pumpguard_engine::store::{Op, OpResult, Store, StoreError};
+use pumpguard_engine::{Decision, Engine, Policy, TriggerSource, Verdict};
+use pumpguard_trigger::dynamo::DynamoStore;
 
 /// 2026-11-22 00:30:00 UTC: mid-hour, so the burst stays in one minute and hour.
 pub const NOW: i64 = 1_795_262_400 + 1800;
@@ -47,6 +47,10 @@ impl Store for Recording {
             self.errors.lock().unwrap().push(e.to_string());
         }
         r
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
     }
 }
 
@@ -196,7 +200,7 @@ pub async fn run(
     let keys = PhoneHasher::new(b"load-key-0123456789").unwrap();
     let deadline = Duration::from_millis(TIMEOUT_MS) + MARGIN;
     // libphonenumber's metadata, loaded in the Lambda's init phase.
-    let _ = pumpguard::phone::classify("+14155552671");
+    let _ = pumpguard_engine::phone::classify("+14155552671");
 
     // The workload is what it says: the numbers meant to pass the static
     // guards do, the others do not.

@@ -39,7 +39,7 @@ pub fn dynamo_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
 pub fn warm_up() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let _ = pumpguard::phone::classify("+14155552671");
+        let _ = pumpguard_engine::phone::classify("+14155552671");
     });
 }
 
@@ -82,3 +82,13 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> Str
 pub mod fake_dynamo;
 pub mod load;
 pub mod proxy;
+
+/// The policy with a stateful budget no shared test server can exceed.
+/// Tests against moto check counts and answers, not speed (that is the
+/// benches' job): a busy machine may make moto slow, and a decision that
+/// timed out would be a store error where the test expects an answer.
+/// Tests of the timeout itself set their own small budget instead.
+pub fn unhurried(mut policy: pumpguard_engine::Policy) -> pumpguard_engine::Policy {
+    policy.state.timeout_ms = 600_000;
+    policy
+}

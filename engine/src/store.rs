@@ -6,7 +6,7 @@
 //! wall time (see [`crate::stateful`]).
 //! Two stores implement the same contract (`tests/store_contract.rs`):
 //! [`MemoryStore`] here, for `pumpguard check` and replays, and
-//! [`crate::dynamo::DynamoStore`] for the Lambda.
+//! `pumpguard_trigger::dynamo::DynamoStore` for the Lambda.
 //!
 //! Every item carries `expires_at` (Unix seconds) for DynamoDB's TTL, so
 //! nothing grows without bound.
@@ -129,6 +129,26 @@ pub enum StoreError {
 /// Carries out ops. Implementations must make each op atomic.
 pub trait Store: Send + Sync {
     fn execute(&self, op: Op) -> impl Future<Output = Result<OpResult, StoreError>> + Send;
+
+    /// Completes after `d` on the runtime the store's calls run on. The
+    /// engine has no runtime or clock of its own: it holds a decision's
+    /// store calls to `state.timeout-ms` with this timer. A store whose
+    /// calls cannot block (the in-memory one) may never complete it.
+    fn sleep(&self, d: std::time::Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// `work`, or `None` if `store`'s timer for `d` ends first.
+pub async fn within<S: Store + ?Sized, T>(
+    store: &S,
+    d: std::time::Duration,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    let work = std::pin::pin!(work);
+    let timer = std::pin::pin!(store.sleep(d));
+    match futures_util::future::select(work, timer).await {
+        futures_util::future::Either::Left((r, _)) => Some(r),
+        futures_util::future::Either::Right(((), _)) => None,
+    }
 }
 
 /// Cooldown arithmetic shared by every store: given the item's state, the
@@ -353,11 +373,20 @@ impl Store for MemoryStore {
     async fn execute(&self, op: Op) -> Result<OpResult, StoreError> {
         self.apply(op)
     }
+
+    /// Never: every op completes at once.
+    async fn sleep(&self, _: std::time::Duration) {
+        std::future::pending::<()>().await;
+    }
 }
 
 impl<S: Store> Store for std::sync::Arc<S> {
     fn execute(&self, op: Op) -> impl Future<Output = Result<OpResult, StoreError>> + Send {
         (**self).execute(op)
+    }
+
+    fn sleep(&self, d: std::time::Duration) -> impl Future<Output = ()> + Send {
+        (**self).sleep(d)
     }
 }
 

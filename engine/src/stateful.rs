@@ -27,7 +27,7 @@ use crate::limits::{OnStoreError, WhenExhausted};
 use crate::phone;
 use crate::policy::Mode;
 use crate::source::TriggerSource;
-use crate::store::{ItemKey, Op, OpResult, Store, StoreError};
+use crate::store::{within, ItemKey, Op, OpResult, Store, StoreError};
 
 const MINUTE: i64 = 60;
 const HOUR: i64 = 3600;
@@ -523,15 +523,14 @@ pub async fn judge<S: Store>(
         }
         (true, r1, Vec::new())
     };
-    let (ran, results) = match tokio::time::timeout(Duration::from_millis(timeout_ms), waves).await
-    {
-        Ok((true, r1, _)) => (first, r1),
-        Ok((false, mut r1, r2)) => {
+    let (ran, results) = match within(store, Duration::from_millis(timeout_ms), waves).await {
+        Some((true, r1, _)) => (first, r1),
+        Some((false, mut r1, r2)) => {
             first.steps.extend(second.steps);
             r1.extend(r2);
             (first, r1)
         }
-        Err(_) => {
+        None => {
             first.steps.extend(second.steps);
             let results = first
                 .steps
@@ -551,7 +550,8 @@ pub async fn judge<S: Store>(
         // count against the user's next try (nor anyone's shared limits).
         let ops = releases(&ran, &results);
         if !ops.is_empty() {
-            let _ = tokio::time::timeout(
+            let _ = within(
+                store,
                 Duration::from_millis(timeout_ms),
                 join_all(ops.into_iter().map(|op| store.execute(op))),
             )
@@ -680,8 +680,8 @@ pub async fn verified<S: Store>(
         }
         Ok(true)
     };
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
-        Ok(r) => r,
-        Err(_) => Err(StoreError::Timeout(timeout_ms)),
+    match within(store, Duration::from_millis(timeout_ms), work).await {
+        Some(r) => r,
+        None => Err(StoreError::Timeout(timeout_ms)),
     }
 }
