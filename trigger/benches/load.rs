@@ -15,7 +15,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 fn env_usize(key: &str, default: usize) -> usize {

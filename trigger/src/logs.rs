@@ -5,8 +5,10 @@
 //!   (`lambda_runtime::layers::panic`): a block is a returned error by
 //!   design and pumpguard already logs it once, so "one line per event"
 //!   holds as deployed. The runtime's line for a *panic* stays on.
-//! - every trace-level event of `lambda_runtime`: at that level it logs the
-//!   raw event, phone number included.
+//! - every trace-level event outside pumpguard's own targets: at that
+//!   level `lambda_runtime` logs the raw event (phone number included) and
+//!   the AWS SDK logs request and response bodies (the published policy,
+//!   whose `allow-numbers` are phone numbers).
 //!
 //! The filter is a second filter beside the `EnvFilter`, so no directive in
 //! `RUST_LOG` (a target, a span or a field filter) can turn these back on.
@@ -20,7 +22,7 @@ use tracing_subscriber::Layer as _;
 /// Whether an event or span is never logged, whatever the filter.
 pub fn never_logged(meta: &Metadata<'_>) -> bool {
     let target = meta.target();
-    if !target.starts_with("lambda_runtime") {
+    if target.starts_with("pumpguard") {
         return false;
     }
     if *meta.level() == Level::TRACE {
@@ -92,8 +94,8 @@ mod tests {
             tracing::error!(target: "lambda_runtime::layers::panic", "SmsBlocked returned");
             let error = "boom";
             tracing::error!(target: "lambda_runtime::layers::panic", ?error, "user handler panicked");
-            tracing::info!(target: "pumpguard_engine::decision", "decision");
-            tracing::trace!(target: "pumpguard_engine::decision", "detail");
+            tracing::info!(target: "pumpguard::decision", "decision");
+            tracing::trace!(target: "pumpguard::decision", "detail");
         });
         let out = buf.0.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8(out).unwrap_or_default()

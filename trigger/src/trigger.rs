@@ -221,7 +221,7 @@ pub async fn handle_judged<S: Store>(
     let started = Instant::now();
     let Some(source) = event.get("triggerSource").and_then(Value::as_str) else {
         tracing::warn!(
-            target: "pumpguard_engine::decision",
+            target: "pumpguard::decision",
             outcome = "malformed",
             "event has no triggerSource string"
         );
@@ -243,7 +243,7 @@ pub async fn handle_judged<S: Store>(
             UnknownSource::Pass => {
                 let shown = loggable_source(&source);
                 tracing::warn!(
-                    target: "pumpguard_engine::decision",
+                    target: "pumpguard::decision",
                     outcome = "pass",
                     why = "unknown-trigger-source",
                     trigger_source = %shown,
@@ -254,7 +254,7 @@ pub async fn handle_judged<S: Store>(
             }
             UnknownSource::Block => {
                 tracing::warn!(
-                    target: "pumpguard_engine::decision",
+                    target: "pumpguard::decision",
                     outcome = "block",
                     why = "unknown-trigger-source",
                     latency_us = elapsed_us(started),
@@ -293,7 +293,7 @@ fn new_custom_message<S: Store>(
     let decision = engine.decide(TriggerSource::SignUp, &phone);
     let policy = engine.policy();
     tracing::info!(
-        target: "pumpguard_engine::decision",
+        target: "pumpguard::decision",
         outcome = %decision.verdict,
         verdict = %decision.verdict,
         why = "new-custom-message-source",
@@ -355,7 +355,7 @@ async fn verification<S: Store>(
         ctx.store_errors.fetch_add(1, Ordering::Relaxed);
     }
     tracing::info!(
-        target: "pumpguard_engine::decision",
+        target: "pumpguard::decision",
         outcome = "pass",
         why = "verification-trigger",
         trigger_source = loggable_source(source),
@@ -385,7 +385,7 @@ async fn custom_message<S: Store>(
         match CognitoEventUserPoolsCustomMessage::deserialize(&event).map_err(|e| {
             // serde's message can quote values (a phone number): report only where.
             tracing::warn!(
-                target: "pumpguard_engine::decision",
+                target: "pumpguard::decision",
                 outcome = "malformed",
                 trigger_source = source.as_str(),
                 "CustomMessage event does not match Cognito's shape"
@@ -433,7 +433,7 @@ async fn custom_message<S: Store>(
         Verdict::Allow | Verdict::Monitor => None,
     };
     tracing::info!(
-        target: "pumpguard_engine::decision",
+        target: "pumpguard::decision",
         outcome = %decision.verdict,
         verdict = %decision.verdict,
         reasons = %decision.reasons().join(","),
@@ -517,7 +517,7 @@ fn loggable_source(source: &str) -> &str {
 
 fn log_pass(source: &str, why: &'static str, started: Instant) {
     tracing::info!(
-        target: "pumpguard_engine::decision",
+        target: "pumpguard::decision",
         outcome = "pass",
         why,
         trigger_source = loggable_source(source),

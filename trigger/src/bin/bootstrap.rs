@@ -79,7 +79,7 @@ async fn main() -> Result<(), Error> {
             Some(h) => (h.clone(), h),
             None => {
                 tracing::warn!(
-                    target: "pumpguard_engine::config",
+                    target: "pumpguard::config",
                     "PUMPGUARD_PHONE_HASH_KEY is unset or shorter than 16 bytes; phone hashes \
                      in logs use a per-instance key, and table keys a public one"
                 );
@@ -93,13 +93,13 @@ async fn main() -> Result<(), Error> {
     let boot = bootstrap_policy(env, exe_dir.as_deref());
     if let Some(error) = &boot.error {
         tracing::error!(
-            target: "pumpguard_engine::policy",
+            target: "pumpguard::policy",
             error = %error,
             "bootstrap policy unusable; the built-in baseline is in use"
         );
     }
     tracing::info!(
-        target: "pumpguard_engine::policy",
+        target: "pumpguard::policy",
         origin = %boot.origin,
         digest = %boot.policy.digest,
         "bootstrap policy loaded"
@@ -123,10 +123,10 @@ async fn main() -> Result<(), Error> {
                 .await
             {
                 Ok(()) => {
-                    tracing::info!(target: "pumpguard_engine::store", "table connections open")
+                    tracing::info!(target: "pumpguard::store", "table connections open")
                 }
                 Err(e) => tracing::warn!(
-                    target: "pumpguard_engine::store",
+                    target: "pumpguard::store",
                     error = %e,
                     "could not open the table's connections during init; retrying in the \
                      background, decisions follow on-store-error meanwhile"
@@ -140,7 +140,7 @@ async fn main() -> Result<(), Error> {
         }
         None => {
             tracing::warn!(
-                target: "pumpguard_engine::config",
+                target: "pumpguard::config",
                 "PUMPGUARD_TABLE is unset: cooldowns and limits are counted in this instance's \
                  memory only, and policy changes need a redeploy"
             );
@@ -234,7 +234,7 @@ impl Warmer {
                 )
                 .await;
             if let Err(e) = r {
-                tracing::warn!(target: "pumpguard_engine::store", error = %e, "background warm-up failed");
+                tracing::warn!(target: "pumpguard::store", error = %e, "background warm-up failed");
             }
             this.running.store(false, Ordering::Release);
         });

@@ -13,7 +13,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::eum::{Call, Config};
 use common::world::World;

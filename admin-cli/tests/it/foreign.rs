@@ -16,7 +16,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aws_sdk_cognitoidentityprovider::types::{LambdaConfigType, VerifiedAttributeType};
 use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Rule, Scope, Tag};

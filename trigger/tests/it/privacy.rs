@@ -17,12 +17,10 @@
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
-mod common;
-#[path = "support/privacy.rs"]
-mod privacy;
+use crate::common;
+use pumpguard_testkit::privacy;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use pumpguard_engine::hash::PhoneHasher;
@@ -52,38 +50,14 @@ const SOURCES: [&str; 10] = [
     "CustomMessage_SomethingNew",
 ];
 
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOG.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The Lambda's subscriber (JSON, flattened), into [`LOG`], with
-/// pumpguard's targets at every level.
+/// The test binary's subscriber, whose process-wide buffer holds every
+/// line pumpguard's targets wrote, at every level.
 fn capture_logs() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_ansi(false)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,pumpguard=trace"))
-            .with_writer(|| Capture)
-            .init();
-    });
+    crate::common::logs::install();
 }
 
 fn take_log() -> String {
-    String::from_utf8(std::mem::take(&mut *LOG.lock().unwrap())).unwrap()
+    crate::common::logs::take_all()
 }
 
 fn fixture() -> Value {
@@ -300,7 +274,7 @@ async fn no_log_line_metric_or_error_shows_a_number_or_a_secret() {
         errors_seen > 100 && emf_seen > 1000,
         "{errors_seen} errors, {emf_seen} EMF lines"
     );
-    tracing::warn!(target: "pumpguard_engine::decision", "planted {}", phones[0].e164());
+    tracing::warn!(target: "pumpguard::decision", "planted {}", phones[0].e164());
     assert!(!leaks(&take_log(), &phones, &[], "planted").is_empty());
     outputs.push(("trigger log".into(), log));
 

@@ -1,6 +1,6 @@
 //! Finds phone numbers and secrets in text that people or machines will read
 //! (log lines, metric lines, command output). Shared by the privacy tests of
-//! both crates (`#[path]`-included).
+//! the trigger and the CLI.
 //!
 //! A number leaks when its national number appears in clear in any format
 //! (E.164, national with a trunk 0, digits only, or split by spaces, dashes,

@@ -7,8 +7,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::store::MemoryStore;
@@ -246,39 +245,9 @@ fn monitor_mode_sends_and_records() {
     assert_eq!(run(&e, jm.clone()).expect("monitor"), jm);
 }
 
-thread_local! {
-    static LOG: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Appends to the current test thread's buffer, so parallel tests see only their own lines.
-struct ThreadLog;
-
-impl Write for ThreadLog {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOG.with(|l| l.borrow_mut().extend_from_slice(buf));
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Runs `f` and returns the JSON log lines it wrote. One global subscriber
-/// avoids tracing's per-callsite interest cache racing across test threads.
+/// Runs `f` and returns the JSON log lines this thread wrote meanwhile.
 fn logged(f: impl FnOnce()) -> Vec<Value> {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_writer(|| ThreadLog)
-            .try_init();
-    });
-    LOG.with(|l| l.borrow_mut().clear());
-    f();
-    let bytes = LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
-    String::from_utf8(bytes)
-        .expect("utf8")
+    crate::common::logs::thread_lines(f)
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect()

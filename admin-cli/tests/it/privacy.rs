@@ -16,9 +16,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "../../trigger/tests/support/privacy.rs"]
-mod privacy;
+use crate::common;
+use pumpguard_testkit::privacy;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

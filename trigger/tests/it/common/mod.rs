@@ -92,3 +92,4 @@ pub fn unhurried(mut policy: pumpguard_engine::Policy) -> pumpguard_engine::Poli
     policy.state.timeout_ms = 600_000;
     policy
 }
+pub mod logs;

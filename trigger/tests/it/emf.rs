@@ -40,7 +40,7 @@ const JUNK: &str = "call me";
 const VERDICTS: [&str; 3] = ["allow", "monitor", "block"];
 
 fn schema() -> Value {
-    let text = include_str!("fixtures/emf-schema.json");
+    let text = include_str!("../fixtures/emf-schema.json");
     serde_json::from_str(text).unwrap()
 }
 

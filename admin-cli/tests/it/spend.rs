@@ -6,7 +6,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aws_sdk_pinpointsmsvoicev2 as eum;
 use common::eum::{mocked_eum, TextLimit};

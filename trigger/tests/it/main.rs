@@ -1,0 +1,18 @@
+//! pumpguard-trigger's integration tests: the Lambda adapter, the DynamoDB store (against moto, which `scripts/test.sh` starts), faults, privacy, the role and the metrics.
+//!
+//! One test binary per crate (each binary links the AWS SDKs): every file
+//! here is a module of it.
+
+mod clock_skew;
+mod common;
+mod dynamo_guards;
+mod dynamo_policy;
+mod emf;
+mod faults;
+mod handler;
+mod load;
+mod numbers;
+mod privacy;
+mod role;
+mod stateful;
+mod store_contract;
