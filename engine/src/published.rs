@@ -265,7 +265,7 @@ mod tests {
     use std::sync::Mutex;
 
     /// Scripted answers for the cache logic; the DynamoDB store itself is
-    /// tested against moto in `tests/dynamo_policy.rs`.
+    /// tested against moto in `trigger/tests/it/dynamo_policy.rs`.
     struct Script(Mutex<Vec<Result<Option<PublishedPolicy>, String>>>);
 
     impl PolicyFetch for Script {

@@ -4,7 +4,7 @@
 //! out. Every op is one atomic step on one item (or one read), so the ops of
 //! a wave can all run at once: a decision costs at most two round trips of
 //! wall time (see [`crate::stateful`]).
-//! Two stores implement the same contract (`tests/store_contract.rs`):
+//! Two stores implement the same contract (`trigger/tests/it/store_contract.rs`):
 //! [`MemoryStore`] here, for `pumpguard check` and replays, and
 //! `pumpguard_trigger::dynamo::DynamoStore` for the Lambda.
 //!

@@ -1,5 +1,5 @@
 //! A burst of 10,000 decisions against DynamoDB in moto: exact counters and
-//! limits, no store error (checked as in `tests/load.rs`, which runs 500 in
+//! limits, no store error (checked as in `tests/it/load.rs`, which runs 500 in
 //! the suite), every decision within its deadline (checked here only), and
 //! the figures for
 //! `BENCHMARKS.md`. A bench command, not a criterion run: it needs moto.

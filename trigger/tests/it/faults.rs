@@ -4,7 +4,7 @@
 //! missing or corrupt policy at cold start. Refused connections and a silent
 //! table are in `dynamo_guards.rs`; clock skew is in `clock_skew.rs`.
 //!
-//! The documented behaviour (README, "Failure"): a store call that fails, or
+//! The documented behaviour (`docs/failure.md`): a store call that fails, or
 //! a stateful phase that outlives `state.timeout-ms`, leaves the static
 //! guards deciding and the stateful ones following `on-store-error`:
 //! `fail-open` sends, `fail-closed` answers `SMS_UNAVAILABLE`.
