@@ -3,6 +3,7 @@
 //! One test binary per crate (each binary links the AWS SDKs): every file
 //! here is a module of it.
 
+mod alarms;
 mod clock_skew;
 mod common;
 mod dynamo_guards;

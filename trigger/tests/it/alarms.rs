@@ -1,0 +1,88 @@
+//! The stack's alarms can reach someone: every alarm notifies the alarm
+//! topic, and that topic is either unencrypted or encrypted with a key of
+//! the stack whose policy lets CloudWatch use it. An alarm cannot publish
+//! to a topic under the AWS-managed `alias/aws/sns` (its key policy cannot
+//! grant CloudWatch), and would deploy cleanly and deliver nothing.
+
+#![allow(clippy::panic, clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+fn template() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cloudformation/template.yaml"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    match v {
+        Value::String(s) => BTreeSet::from([s.clone()]),
+        Value::Array(a) => a.iter().flat_map(strings).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+#[test]
+fn every_alarm_notifies_a_topic_cloudwatch_can_publish_to() {
+    let t = template();
+    let resources = t["Resources"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no Resources"));
+    let alarms: Vec<(&String, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    assert!(alarms.len() >= 6, "{}", alarms.len());
+    for (name, alarm) in &alarms {
+        assert_eq!(
+            alarm["Properties"]["AlarmActions"],
+            json!([{"Ref": "AlarmTopic"}]),
+            "{name}"
+        );
+    }
+    let names: BTreeSet<&str> = alarms
+        .iter()
+        .filter_map(|(_, a)| a["Properties"]["MetricName"].as_str())
+        .collect();
+    for metric in ["StoreErrors", "PolicyFetchFailed", "Blocked"] {
+        assert!(names.contains(metric), "no alarm on {metric}: {names:?}");
+    }
+
+    let topic = &resources["AlarmTopic"]["Properties"];
+    let key = &topic["KmsMasterKeyId"];
+    if key.is_null() {
+        return;
+    }
+    assert_ne!(
+        key,
+        &json!("alias/aws/sns"),
+        "CloudWatch cannot use the AWS-managed key"
+    );
+    let key_name = key["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("the topic's key must be one of the stack's: {key}"));
+    let key = &resources[key_name];
+    assert_eq!(key["Type"], "AWS::KMS::Key");
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    let statements = key["Properties"]["KeyPolicy"]["Statement"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no key policy"));
+    let cloudwatch: BTreeSet<String> = statements
+        .iter()
+        .filter(|s| {
+            s["Effect"] == "Allow" && s["Principal"]["Service"] == "cloudwatch.amazonaws.com"
+        })
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    for action in ["kms:Decrypt", "kms:GenerateDataKey*"] {
+        assert!(
+            cloudwatch.contains(action),
+            "{action} for CloudWatch: {cloudwatch:?}"
+        );
+    }
+}
