@@ -33,10 +33,24 @@ pub struct Connection {
 impl Connection {
     /// The SDK configuration for one region.
     pub async fn config(&self, region: &str) -> aws_config::SdkConfig {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()));
+        self.config_in(Some(region)).await
+    }
+
+    /// The SDK configuration, in `region` or the one the standard chain
+    /// finds. An explicit profile wins over keys in the environment, as in
+    /// the AWS CLI: `--profile prod` must never sign with whatever
+    /// `AWS_ACCESS_KEY_ID` the shell happens to hold.
+    pub async fn config_in(&self, region: Option<&str>) -> aws_config::SdkConfig {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(r) = region {
+            loader = loader.region(aws_config::Region::new(r.to_string()));
+        }
         if let Some(p) = &self.profile {
-            loader = loader.profile_name(p);
+            loader = loader.profile_name(p).credentials_provider(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(p)
+                    .build(),
+            );
         }
         if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);

@@ -63,6 +63,10 @@ enum Command {
         /// AWS region; default: the SDK's usual lookup.
         #[arg(long)]
         region: Option<String>,
+        /// AWS profile whose credentials to use, even when the environment
+        /// has keys (as the AWS CLI does); default: the standard chain.
+        #[arg(long)]
+        profile: Option<String>,
         /// Endpoint override, e.g. a local DynamoDB-compatible server.
         #[arg(long, env = "PUMPGUARD_ENDPOINT_URL")]
         endpoint_url: Option<String>,
@@ -171,8 +175,10 @@ struct Target {
     /// Replace a different trigger already wired into the pool.
     #[arg(long)]
     replace_triggers: bool,
-    /// AWS profile (default: the standard credential chain).
-    #[arg(long, env = "AWS_PROFILE")]
+    /// AWS profile whose credentials to use, even when the environment has
+    /// keys (as the AWS CLI does). Without it, the standard chain: the
+    /// environment's keys, then `AWS_PROFILE` or the default profile, …
+    #[arg(long)]
     profile: Option<String>,
     /// Work on this one of the policy's regions only.
     #[arg(long)]
@@ -359,6 +365,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             policy,
             table,
             region,
+            profile,
             endpoint_url,
         } => {
             let text = std::fs::read_to_string(&policy)
@@ -367,14 +374,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Policy::parse(&text, &policy.display().to_string())?;
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             let published = rt.block_on(async {
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-                if let Some(r) = region {
-                    loader = loader.region(aws_config::Region::new(r));
-                }
-                if let Some(url) = endpoint_url {
-                    loader = loader.endpoint_url(url);
-                }
-                let config = loader.load().await;
+                let conn = pumpguard_cli::account::Connection {
+                    profile,
+                    region: None,
+                    endpoint_url,
+                };
+                let config = conn.config_in(region.as_deref()).await;
                 let store = DynamoPolicyStore::new(aws_sdk_dynamodb::Client::new(&config), &table);
                 let now = unix_now();
                 store

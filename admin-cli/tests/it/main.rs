@@ -11,6 +11,7 @@ mod iam;
 mod interrupted;
 mod pool;
 mod privacy;
+mod profile;
 mod protect;
 mod publish;
 mod render;
