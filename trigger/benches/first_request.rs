@@ -21,7 +21,7 @@ use common::proxy::{start, Faults};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::stateful::{judge, Subject};
 use pumpguard_engine::{Engine, Policy, TriggerSource};
-use pumpguard_trigger::dynamo::{DynamoStore, CONNECTIONS_PER_DECISION};
+use pumpguard_trigger::dynamo::CONNECTIONS_PER_DECISION;
 
 const T: i64 = 1_795_262_400 + 1800;
 
@@ -54,15 +54,7 @@ fn main() {
                         },
                     )
                     .await;
-                    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                        .region(aws_config::Region::new("us-east-1"))
-                        .endpoint_url(&proxy.url)
-                        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                            "testing", "testing", None, None, "bench",
-                        ))
-                        .load()
-                        .await;
-                    let store = DynamoStore::for_lambda(&config, &table);
+                    let store = common::proxy::lambda_store(&proxy, &table).await;
                     let init = Instant::now();
                     if warm {
                         let _ = store

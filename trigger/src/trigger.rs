@@ -305,20 +305,7 @@ fn new_custom_message<S: Store>(
         latency_us = elapsed_us(started),
         "decision"
     );
-    let pool = event
-        .get("userPoolId")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    ctx.emit(|| {
-        metrics::decision_emf(
-            &decision,
-            |c| policy.countries.lists(c),
-            elapsed_us(started),
-            now.saturating_mul(1000),
-            pool,
-            ctx.store_errors(),
-        )
-    });
+    emit_decision(ctx, engine, &decision, pool_id(&event), now, started);
     let answer = match decision.verdict {
         Verdict::Block => Err(TriggerError::blocked(
             decision
@@ -366,10 +353,7 @@ async fn verification<S: Store>(
         latency_us = elapsed_us(started),
         "verification"
     );
-    let pool = event
-        .get("userPoolId")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let pool = pool_id(event);
     ctx.emit(|| metrics::verification_emf(recorded, store_error, now.saturating_mul(1000), pool));
 }
 
@@ -451,16 +435,14 @@ async fn custom_message<S: Store>(
         latency_us = elapsed_us(started),
         "decision"
     );
-    ctx.emit(|| {
-        metrics::decision_emf(
-            &decision,
-            |c| policy.countries.lists(c),
-            elapsed_us(started),
-            now.saturating_mul(1000),
-            header.user_pool_id.as_deref().unwrap_or(""),
-            ctx.store_errors(),
-        )
-    });
+    emit_decision(
+        ctx,
+        engine,
+        &decision,
+        header.user_pool_id.as_deref().unwrap_or(""),
+        now,
+        started,
+    );
     if let Some(code) = block {
         return (Err(TriggerError::blocked(code)), Some(decision));
     }
@@ -513,6 +495,36 @@ fn loggable_source(source: &str) -> &str {
     } else {
         "(not a trigger source name)"
     }
+}
+
+/// The event's `userPoolId`, or empty.
+fn pool_id(event: &Value) -> &str {
+    event
+        .get("userPoolId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// The decision's EMF line.
+fn emit_decision<S>(
+    ctx: &TriggerContext<S>,
+    engine: &Engine,
+    decision: &Decision,
+    pool: &str,
+    now: i64,
+    started: Instant,
+) {
+    let policy = engine.policy();
+    ctx.emit(|| {
+        metrics::decision_emf(
+            decision,
+            |c| policy.countries.lists(c),
+            elapsed_us(started),
+            now.saturating_mul(1000),
+            pool,
+            ctx.store_errors(),
+        )
+    });
 }
 
 fn log_pass(source: &str, why: &'static str, started: Instant) {

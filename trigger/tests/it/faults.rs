@@ -655,19 +655,6 @@ async fn a_corrupt_published_policy_at_cold_start_leaves_the_bootstrap_policy() 
     assert_eq!(cache.current().policy().digest, Policy::example().digest);
 }
 
-/// The table as the Lambda's `bootstrap` builds it, reached through `proxy`.
-async fn lambda_store(proxy: &common::proxy::Proxy, table: &str) -> DynamoStore {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .endpoint_url(&proxy.url)
-        .load()
-        .await;
-    DynamoStore::for_lambda(&config, table)
-}
-
 /// The example policy with `on-store-error` and a budget; `None` for a
 /// budget no store call can exceed ([`common::unhurried`]).
 fn example_with(on_store_error: &str, timeout_ms: Option<u64>) -> Engine {
@@ -705,7 +692,7 @@ async fn after_init_a_slow_connection_setup_never_turns_the_guards_off() {
                 hold_answer: None,
             };
             let proxy = start(&common::moto_endpoint(), faults).await;
-            let store = lambda_store(&proxy, &table).await;
+            let store = common::proxy::lambda_store(&proxy, &table).await;
             store
                 .warm(
                     pumpguard_trigger::dynamo::CONNECTIONS_PER_DECISION,
@@ -762,7 +749,7 @@ async fn a_held_answer_never_counts_twice_nor_rate_limits_a_first_sms() {
                 ..Faults::default()
             };
             let proxy = start(&common::moto_endpoint(), faults).await;
-            let store = lambda_store(&proxy, &table).await;
+            let store = common::proxy::lambda_store(&proxy, &table).await;
             let e = example_with(on_store_error, Some(400));
             let first = judge(&e, &store, &k, subject(US, T)).await;
             assert!(first.store_error, "{what}: {first:?}");

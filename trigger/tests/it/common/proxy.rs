@@ -46,6 +46,20 @@ impl Proxy {
     }
 }
 
+/// The table as the Lambda's `bootstrap` builds it
+/// (`DynamoStore::for_lambda`), reached through `proxy`.
+pub async fn lambda_store(proxy: &Proxy, table: &str) -> pumpguard_trigger::dynamo::DynamoStore {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .endpoint_url(&proxy.url)
+        .load()
+        .await;
+    pumpguard_trigger::dynamo::DynamoStore::for_lambda(&config, table)
+}
+
 /// Starts a proxy on 127.0.0.1 in front of `upstream` (`http://host:port`).
 pub async fn start(upstream: &str, faults: Faults) -> Proxy {
     let upstream = upstream
