@@ -41,6 +41,7 @@ enum Command {
     /// Exit codes: 0 allow or monitor (or a valid policy), 3 block, 1 error.
     Check {
         /// The destination number, e.g. +14155552671 (spaces, dashes, tel: accepted).
+        #[arg(value_parser = parse_phone)]
         phone: Option<String>,
         /// The policy file; default: the built-in example policy.
         #[arg(long)]
@@ -280,6 +281,19 @@ fn print_plan(plan: &pumpguard_cli::plan::Plan, output: Output) -> anyhow::Resul
         Output::Text => println!("{plan}"),
     }
     Ok(())
+}
+
+/// A number to judge: an empty one is a usage error, not a verdict.
+fn parse_phone(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err(
+            "the number is empty; give the destination, e.g. +14155552671, or leave it out \
+             to only check the policy"
+                .into(),
+        )
+    } else {
+        Ok(s.to_string())
+    }
 }
 
 fn parse_source(s: &str) -> Result<TriggerSource, String> {

@@ -208,3 +208,13 @@ fn usage_errors_exit_two() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("CustomMessage_SignUp"));
 }
+
+#[test]
+fn an_empty_number_is_a_usage_error_not_a_verdict() {
+    for empty in ["", "   "] {
+        let o = pumpguard(&["check", empty]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("the number is empty"), "{}", stderr(&o));
+        assert!(stdout(&o).is_empty());
+    }
+}
