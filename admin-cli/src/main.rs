@@ -131,7 +131,8 @@ enum Command {
         /// Also write a self-contained HTML report with charts here.
         #[arg(long)]
         report: Option<PathBuf>,
-        /// Write the results as JSON here.
+        /// Write the results as JSON here; `-` for standard output (the
+        /// table then goes to standard error).
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -509,13 +510,19 @@ fn simulate(
     });
     bar.finish_and_clear();
     let sim = sim?;
-    print!("{}", pumpguard_cli::simulate::table(&sim));
+    let json_to_stdout = json.is_some_and(|p| p.as_os_str() == "-");
+    if json_to_stdout {
+        eprint!("{}", pumpguard_cli::simulate::table(&sim));
+        println!("{}", serde_json::to_string_pretty(&sim)?);
+    } else {
+        print!("{}", pumpguard_cli::simulate::table(&sim));
+    }
     if let Some(path) = report {
         std::fs::write(path, pumpguard_cli::simulate::report::html(&sim))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
-    if let Some(path) = json {
+    if let Some(path) = json.filter(|_| !json_to_stdout) {
         std::fs::write(path, serde_json::to_string_pretty(&sim)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -227,6 +227,8 @@ fn the_command_prints_the_table_and_writes_the_report() {
             "premium-in-allowed",
             "--seed",
             "3",
+            "--json",
+            "-",
         ])
         .arg("--report")
         .arg(&page)
@@ -239,7 +241,12 @@ fn the_command_prints_the_table_and_writes_the_report() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let out = String::from_utf8_lossy(&o.stdout);
+    // `--json -`: the JSON on stdout (no file named `-`), the table on stderr.
+    let json: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e})"));
+    assert!(json.is_object(), "{json}");
+    assert!(!root.join("-").exists(), "a file named - was written");
+    let out = String::from_utf8_lossy(&o.stderr);
     for name in [
         "pumpguard (example policy)",
         "a. no guard",
