@@ -38,6 +38,23 @@ pub struct Summary {
     pub spend_allowed_usd: f64,
     /// Estimated cost of SMS blocked, USD.
     pub spend_blocked_usd: f64,
+    /// The same sums in micro-USD, exact: the USD figures are made from
+    /// them once, so they print as the prices add up (`0.04735`, not
+    /// `0.047349999999999996`).
+    #[serde(skip)]
+    micro_usd: (u64, u64),
+}
+
+impl Summary {
+    fn add_spend(&mut self, micro_usd: u64, sent: bool) {
+        if sent {
+            self.micro_usd.0 = self.micro_usd.0.saturating_add(micro_usd);
+        } else {
+            self.micro_usd.1 = self.micro_usd.1.saturating_add(micro_usd);
+        }
+        self.spend_allowed_usd = self.micro_usd.0 as f64 / 1e6;
+        self.spend_blocked_usd = self.micro_usd.1 as f64 / 1e6;
+    }
 }
 
 /// What one input line became.
@@ -269,12 +286,7 @@ pub fn replay_as(
                 };
                 let o = replayer.step(now, event);
                 if o.judged {
-                    let cost = o.cost_micro_usd as f64 / 1e6;
-                    if o.sent() {
-                        s.spend_allowed_usd += cost;
-                    } else {
-                        s.spend_blocked_usd += cost;
-                    }
+                    s.add_spend(o.cost_micro_usd, o.sent());
                     let country = o.country.as_ref().map_or("unknown", |c| c.as_str());
                     bump(&mut s.by_country, country);
                 }

@@ -104,6 +104,12 @@ fn the_summary_can_go_to_a_file() {
     assert_eq!(s["by_country"]["JM"], 2);
     assert!(s["spend_allowed_usd"].as_f64().unwrap() > 0.0);
     assert!(s["spend_blocked_usd"].as_f64().unwrap() > 0.0);
+    // Money prints as the prices add up: at most six decimals (micro-USD).
+    for key in ["spend_allowed_usd", "spend_blocked_usd"] {
+        let shown = s[key].to_string();
+        let decimals = shown.split('.').nth(1).map_or(0, str::len);
+        assert!(decimals <= 6, "{key}: {shown}");
+    }
 }
 
 /// The numbers of [`per_run_hashes`], each sent to twice.
