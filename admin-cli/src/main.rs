@@ -111,8 +111,10 @@ enum Command {
         /// Write the summary here as JSON.
         #[arg(long)]
         summary: Option<PathBuf>,
-        /// Verdict lines as JSON objects, or as text for reading.
-        #[arg(long, value_enum, default_value_t = ReplayFormat::Json)]
+        /// Verdict lines as JSON objects, or as text for reading
+        /// (`--output`, as on every other command; `--output-format` is
+        /// still accepted).
+        #[arg(long = "output", alias = "output-format", value_enum, default_value_t = ReplayFormat::Json)]
         output_format: ReplayFormat,
     },
     /// Generate labelled traffic (a legitimate week plus one attack per

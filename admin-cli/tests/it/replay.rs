@@ -244,3 +244,14 @@ fn per_run_hashes_in_logs_and_the_same_verdicts_every_run() {
         "a hash repeats across runs: {seen:?}"
     );
 }
+
+#[test]
+fn the_output_flag_is_spelled_as_on_every_other_command() {
+    let text = replay(&["--output", "text"]);
+    assert_eq!(text.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(out.starts_with("line 1: allow"), "{out}");
+    // The old spelling still works, with the same result.
+    let old = replay(&["--output-format", "text"]);
+    assert_eq!(String::from_utf8_lossy(&old.stdout), out);
+}
