@@ -25,7 +25,7 @@ pub const EXIT_BLOCKED: u8 = 3;
 #[derive(Debug, Parser)]
 #[command(
     name = "pumpguard",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PUMPGUARD_GIT_COMMIT"), ")"),
     about = "Stops SMS pumping against Cognito user pools"
 )]
 struct Cli {

@@ -218,3 +218,25 @@ fn an_empty_number_is_a_usage_error_not_a_verdict() {
         assert!(stdout(&o).is_empty());
     }
 }
+
+#[test]
+fn the_version_names_the_commit() {
+    let o = pumpguard(&["--version"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(&format!("pumpguard {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    let commit = out
+        .split("(commit ")
+        .nth(1)
+        .unwrap_or("")
+        .trim_end()
+        .trim_end_matches(')');
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{out}"
+    );
+}
