@@ -135,16 +135,9 @@ impl<F: PolicyFetch> PolicyCache<F> {
             return Refresh::Skipped;
         }
         self.next_refresh = Some(now + self.refresh_every);
-        let fetched = {
-            let read = std::pin::pin!(fetcher.fetch());
-            let timer = std::pin::pin!(fetcher.sleep(budget));
-            match futures_util::future::select(read, timer).await {
-                futures_util::future::Either::Left((r, _)) => r,
-                futures_util::future::Either::Right(((), _)) => {
-                    Err(format!("timed out after {} ms", budget.as_millis()))
-                }
-            }
-        };
+        let fetched = crate::store::before(fetcher.fetch(), fetcher.sleep(budget))
+            .await
+            .unwrap_or_else(|| Err(format!("timed out after {} ms", budget.as_millis())));
         if fetched.is_err() {
             // Soon again, not a whole interval later: until it succeeds, a
             // policy published since this instance started is not in force.

@@ -540,16 +540,22 @@ pub async fn judge<S: Store>(
             (first, results)
         }
     };
-    engine.conclude(&mut d, &ran, results.clone());
-    if d.verdict == Verdict::Block
-        && d.findings
-            .iter()
-            .any(|f| f.reason == Reason::StoreUnavailable)
-    {
-        // Refused because the store failed: what this attempt wrote must not
-        // count against the user's next try (nor anyone's shared limits).
-        let ops = releases(&ran, &results);
-        if !ops.is_empty() {
+    // Only a decision with a failed call can be refused for it: the undo
+    // ops are worked out before `conclude` takes the results, and only then,
+    // so an answered decision does no extra work.
+    let undo = results
+        .iter()
+        .any(Result::is_err)
+        .then(|| releases(&ran, &results));
+    engine.conclude(&mut d, &ran, results);
+    if let Some(ops) = undo.filter(|ops| !ops.is_empty()) {
+        if d.verdict == Verdict::Block
+            && d.findings
+                .iter()
+                .any(|f| f.reason == Reason::StoreUnavailable)
+        {
+            // Refused because the store failed: what this attempt wrote must
+            // not count against the user's next try (nor anyone's limits).
             let _ = within(
                 store,
                 Duration::from_millis(timeout_ms),

@@ -143,8 +143,17 @@ pub async fn within<S: Store + ?Sized, T>(
     d: std::time::Duration,
     work: impl Future<Output = T>,
 ) -> Option<T> {
+    before(work, store.sleep(d)).await
+}
+
+/// `work`, or `None` if `timer` completes first: how the engine, which has
+/// no clock of its own, holds work to a budget with a timer it is given.
+pub async fn before<T>(
+    work: impl Future<Output = T>,
+    timer: impl Future<Output = ()>,
+) -> Option<T> {
     let work = std::pin::pin!(work);
-    let timer = std::pin::pin!(store.sleep(d));
+    let timer = std::pin::pin!(timer);
     match futures_util::future::select(work, timer).await {
         futures_util::future::Either::Left((r, _)) => Some(r),
         futures_util::future::Either::Right(((), _)) => None,

@@ -8,28 +8,13 @@
 
 use std::collections::BTreeSet;
 
+use crate::common;
+
 use serde_json::{json, Value};
-
-fn template() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../cloudformation/template.yaml"
-    );
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn strings(v: &Value) -> BTreeSet<String> {
-    match v {
-        Value::String(s) => BTreeSet::from([s.clone()]),
-        Value::Array(a) => a.iter().flat_map(strings).collect(),
-        _ => BTreeSet::new(),
-    }
-}
 
 #[test]
 fn every_alarm_notifies_a_topic_cloudwatch_can_publish_to() {
-    let t = template();
+    let t = common::template();
     let resources = t["Resources"]
         .as_object()
         .unwrap_or_else(|| panic!("no Resources"));
@@ -77,7 +62,7 @@ fn every_alarm_notifies_a_topic_cloudwatch_can_publish_to() {
         .filter(|s| {
             s["Effect"] == "Allow" && s["Principal"]["Service"] == "cloudwatch.amazonaws.com"
         })
-        .flat_map(|s| strings(&s["Action"]))
+        .flat_map(|s| common::strings(&s["Action"]))
         .collect();
     for action in ["kms:Decrypt", "kms:GenerateDataKey*"] {
         assert!(

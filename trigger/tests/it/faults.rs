@@ -43,17 +43,22 @@ fn engine(on_store_error: &str, extra: &str) -> Engine {
 /// store call can exceed ([`common::unhurried`]), so that only a real fault
 /// is a store error.
 fn moto_engine(on_store_error: &str, extra: &str) -> Engine {
-    let e = engine_with(on_store_error, extra, 3000);
-    Engine::new(Arc::new(common::unhurried((**e.policy()).clone())))
+    Engine::new(Arc::new(common::unhurried(policy_with(
+        on_store_error,
+        extra,
+        3000,
+    ))))
 }
 
 fn engine_with(on_store_error: &str, extra: &str, timeout_ms: u64) -> Engine {
+    Engine::new(Arc::new(policy_with(on_store_error, extra, timeout_ms)))
+}
+
+fn policy_with(on_store_error: &str, extra: &str, timeout_ms: u64) -> Policy {
     let text = format!(
         "[state]\ntimeout-ms = {timeout_ms}\non-store-error = \"{on_store_error}\"\n{extra}\n{COUNTRIES}"
     );
-    Engine::new(Arc::new(
-        Policy::parse(&text, "test").unwrap_or_else(|e| panic!("{e}")),
-    ))
+    Policy::parse(&text, "test").unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn keys() -> PhoneHasher {

@@ -46,15 +46,6 @@ impl Intercept for Operations {
     }
 }
 
-fn template() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../cloudformation/template.yaml"
-    );
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
 /// Every operation the trigger's code can make, each exercised once.
 async fn operations_the_trigger_makes() -> BTreeSet<String> {
     let recorder = Operations::default();
@@ -121,17 +112,9 @@ async fn operations_the_trigger_makes() -> BTreeSet<String> {
     ops
 }
 
-fn strings(v: &Value) -> BTreeSet<String> {
-    match v {
-        Value::String(s) => BTreeSet::from([s.clone()]),
-        Value::Array(a) => a.iter().flat_map(strings).collect(),
-        other => panic!("expected strings, found {other}"),
-    }
-}
-
 #[tokio::test]
 async fn the_trigger_role_allows_exactly_what_the_trigger_does() {
-    let t = template();
+    let t = common::template();
     let role = &t["Resources"]["TriggerRole"]["Properties"];
     assert!(
         role.get("ManagedPolicyArns").is_none(),
@@ -149,7 +132,7 @@ async fn the_trigger_role_allows_exactly_what_the_trigger_does() {
     for s in statements {
         assert_eq!(s["Effect"], "Allow");
         assert!(s.get("NotAction").is_none() && s.get("NotResource").is_none());
-        let actions = strings(&s["Action"]);
+        let actions = common::strings(&s["Action"]);
         assert!(actions.iter().all(|a| !a.contains('*')), "{actions:?}");
         let resource = &s["Resource"];
         if *resource == json!({"Fn::GetAtt": ["StateTable", "Arn"]}) {
@@ -190,7 +173,7 @@ async fn the_trigger_role_allows_exactly_what_the_trigger_does() {
     assert_eq!(statements.len(), 1);
     assert_eq!(statements[0]["Effect"], "Allow");
     assert_eq!(
-        strings(&statements[0]["Action"]),
+        common::strings(&statements[0]["Action"]),
         BTreeSet::from(["kms:Decrypt".to_string()])
     );
     assert_eq!(
@@ -219,7 +202,7 @@ async fn the_trigger_role_allows_exactly_what_the_trigger_does() {
 
 #[test]
 fn the_table_matches_the_store_design() {
-    let t = template();
+    let t = common::template();
     let table = &t["Resources"]["StateTable"]["Properties"];
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(

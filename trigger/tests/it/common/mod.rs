@@ -93,3 +93,22 @@ pub fn unhurried(mut policy: pumpguard_engine::Policy) -> pumpguard_engine::Poli
     policy
 }
 pub mod logs;
+
+/// The stack's template, as JSON.
+pub fn template() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cloudformation/template.yaml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A template value that is a string or a list of strings, as a set.
+pub fn strings(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    match v {
+        serde_json::Value::String(s) => std::collections::BTreeSet::from([s.clone()]),
+        serde_json::Value::Array(a) => a.iter().flat_map(strings).collect(),
+        other => panic!("expected strings, found {other}"),
+    }
+}
