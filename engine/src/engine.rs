@@ -58,6 +58,10 @@ pub enum Check {
     PoolRate,
     Budget,
     Store,
+    /// The per-phone daily cap (`[known-numbers]`).
+    PhoneLimits,
+    /// A cohort's volume or conversion (`[cohorts]`).
+    Cohort,
 }
 
 impl Check {
@@ -70,6 +74,8 @@ impl Check {
                 | Check::PrefixVelocity
                 | Check::CountryVelocity
                 | Check::PoolRate
+                | Check::PhoneLimits
+                | Check::Cohort
         )
     }
 }
@@ -118,6 +124,14 @@ pub enum Reason {
     BudgetMonthly,
     /// The store failed and `on-store-error = "fail-closed"`.
     StoreUnavailable,
+    /// The phone has had its SMS for today (`[known-numbers]` caps).
+    PhoneDailyCap,
+    /// A cohort of unknown numbers is over its learned volume.
+    CohortVolume,
+    /// A cohort's codes are used far less than its baseline: throttled.
+    CohortLowConversion,
+    /// One country's unknown numbers spent their share of the budget.
+    BudgetCountryShare,
 }
 
 impl Reason {
@@ -151,6 +165,10 @@ impl Reason {
             Reason::BudgetDaily => "BUDGET_DAILY".into(),
             Reason::BudgetMonthly => "BUDGET_MONTHLY".into(),
             Reason::StoreUnavailable => "STORE_UNAVAILABLE".into(),
+            Reason::PhoneDailyCap => "PHONE_DAILY_CAP".into(),
+            Reason::CohortVolume => "COHORT_VOLUME".into(),
+            Reason::CohortLowConversion => "COHORT_LOW_CONVERSION".into(),
+            Reason::BudgetCountryShare => "BUDGET_COUNTRY_SHARE".into(),
         }
     }
 }
@@ -198,6 +216,13 @@ pub struct Decision {
     /// Estimated cost of this SMS (price table), in micro-USD.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_micro_usd: Option<u64>,
+    /// Whether the phone is a known number (`[known-numbers]`), once the
+    /// store was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known: Option<bool>,
+    /// Cohorts whose state this decision changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cohort_events: Vec<crate::guards::CohortEvent>,
 }
 
 impl Decision {
@@ -264,7 +289,9 @@ impl Decision {
             | Check::UserLimits
             | Check::PrefixVelocity
             | Check::CountryVelocity
-            | Check::PoolRate => match self.retry_after() {
+            | Check::PoolRate
+            | Check::PhoneLimits
+            | Check::Cohort => match self.retry_after() {
                 Some(secs) => format!("{} retryAfterSeconds={secs}", detail("RATE_LIMITED")),
                 None => detail("RATE_LIMITED"),
             },
@@ -303,6 +330,8 @@ impl Engine {
                     exempt: true,
                     store_error: false,
                     cost_micro_usd: None,
+                    known: None,
+                    cohort_events: Vec::new(),
                 };
             }
         }
@@ -391,6 +420,8 @@ impl Engine {
             exempt: false,
             store_error: false,
             cost_micro_usd: None,
+            known: None,
+            cohort_events: Vec::new(),
         };
         d.settle();
         d

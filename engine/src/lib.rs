@@ -13,6 +13,7 @@
 pub mod account;
 pub mod country;
 pub mod engine;
+pub mod guards;
 pub mod hash;
 pub mod limits;
 pub mod metrics;
@@ -23,6 +24,7 @@ pub mod published;
 pub mod source;
 pub mod stateful;
 pub mod store;
+pub mod window;
 
 pub use country::Country;
 pub use engine::{Decision, Engine, Verdict};

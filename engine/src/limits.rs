@@ -29,10 +29,13 @@ pub enum OnStoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WhenExhausted {
-    /// Block every SMS.
+    /// Block every SMS, to known numbers too.
     Block,
-    /// Allow only `core-countries`.
+    /// Known numbers keep getting SMS; unknown numbers in `core-countries`
+    /// too.
     CoreOnly,
+    /// Known numbers keep getting SMS; every unknown number is refused.
+    KnownOnly,
 }
 
 // ---------------------------------------------------------------- wire
@@ -165,6 +168,7 @@ pub(crate) struct WireBudget {
     monthly_usd: Option<f64>,
     when_exhausted: WhenExhausted,
     core_countries: Vec<String>,
+    country_share: f64,
     default_price_usd: Option<f64>,
     prices: BTreeMap<String, f64>,
 }
@@ -177,6 +181,7 @@ impl Default for WireBudget {
             monthly_usd: None,
             when_exhausted: WhenExhausted::Block,
             core_countries: Vec::new(),
+            country_share: 0.25,
             default_price_usd: None,
             prices: BTreeMap::new(),
         }
@@ -275,6 +280,10 @@ pub struct BudgetPolicy {
     pub monthly_micro_usd: Option<u64>,
     pub when_exhausted: WhenExhausted,
     pub core_countries: BTreeSet<Country>,
+    /// The most of each budget the unknown numbers of one country outside
+    /// `core-countries` may spend, per mille: no flood into one country can
+    /// spend the budget everyone else needs.
+    pub country_share_permille: u32,
     pub prices: PriceTable,
 }
 
@@ -289,7 +298,7 @@ pub struct Exemptions {
     pub allow_numbers: BTreeSet<String>,
 }
 
-fn bounded(c: &mut Collector, key: &str, v: i64, lo: i64, hi: i64) -> u32 {
+pub(crate) fn bounded(c: &mut Collector, key: &str, v: i64, lo: i64, hi: i64) -> u32 {
     if (lo..=hi).contains(&v) {
         u32::try_from(v).unwrap_or(0)
     } else {
@@ -298,7 +307,7 @@ fn bounded(c: &mut Collector, key: &str, v: i64, lo: i64, hi: i64) -> u32 {
     }
 }
 
-fn fraction(c: &mut Collector, key: &str, v: f64, hi: f64) -> u32 {
+pub(crate) fn fraction(c: &mut Collector, key: &str, v: f64, hi: f64) -> u32 {
     if v.is_finite() && (0.0..=hi).contains(&v) {
         // In range by the check above, so the cast cannot truncate.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -504,6 +513,7 @@ pub(crate) fn check_budget(
         monthly_micro_usd: monthly,
         when_exhausted: w.when_exhausted,
         core_countries: core,
+        country_share_permille: fraction(c, "budget.country-share", w.country_share, 1.0),
         prices,
     }
 }

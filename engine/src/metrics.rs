@@ -226,6 +226,8 @@ mod tests {
             exempt: false,
             store_error: false,
             cost_micro_usd: Some(8_830),
+            known: None,
+            cohort_events: Vec::new(),
         }
     }
 

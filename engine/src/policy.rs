@@ -150,7 +150,7 @@ impl Default for WireTrigger {
             mode: Mode::Enforce,
             sms_sources: None,
             unknown_source: UnknownSource::Pass,
-            disclosure: Disclosure::Coarse,
+            disclosure: Disclosure::Generic,
             sms_message: None,
         }
     }
@@ -233,7 +233,7 @@ fn default_unknown_source() -> UnknownSource {
     UnknownSource::Pass
 }
 fn default_disclosure() -> Disclosure {
-    Disclosure::Coarse
+    Disclosure::Generic
 }
 fn default_unlisted() -> Unlisted {
     Unlisted::Block
@@ -246,7 +246,8 @@ fn default_max_sequential() -> i64 {
 }
 
 /// The number types blocked when a policy does not list its own.
-pub const DEFAULT_BLOCKED_TYPES: [NumberType; 9] = [
+pub const DEFAULT_BLOCKED_TYPES: [NumberType; 10] = [
+    NumberType::FixedLine,
     NumberType::PremiumRate,
     NumberType::SharedCost,
     NumberType::Voip,
@@ -335,6 +336,8 @@ pub struct Policy {
     pub country_velocity: CountryVelocityPolicy,
     pub pool_rate: PoolRatePolicy,
     pub budget: BudgetPolicy,
+    pub known_numbers: crate::guards::known::KnownPolicy,
+    pub cohorts: crate::guards::cohort::CohortPolicy,
     pub exemptions: Exemptions,
     pub waf: WafPolicy,
     pub protect: ProtectPolicy,
@@ -346,7 +349,7 @@ pub struct Policy {
 }
 
 /// The top-level sections a policy may have.
-const SECTIONS: [&str; 18] = [
+const SECTIONS: [&str; 20] = [
     "version",
     "trigger",
     "countries",
@@ -360,6 +363,8 @@ const SECTIONS: [&str; 18] = [
     "country-velocity",
     "pool-rate",
     "budget",
+    "known-numbers",
+    "cohorts",
     "exemptions",
     "waf",
     "protect",
@@ -487,6 +492,8 @@ impl Policy {
         let cv = c.section(&table, "country-velocity", || Some(Default::default()));
         let pool = c.section(&table, "pool-rate", || Some(Default::default()));
         let budget = c.section(&table, "budget", || Some(Default::default()));
+        let known = c.section(&table, "known-numbers", || Some(Default::default()));
+        let cohorts = c.section(&table, "cohorts", || Some(Default::default()));
         let exemptions = c.section(&table, "exemptions", || Some(Default::default()));
         let waf = c.section(&table, "waf", || Some(Default::default()));
         let protect = c.section(&table, "protect", || Some(Default::default()));
@@ -509,6 +516,8 @@ impl Policy {
         let country_velocity = cv.map(|w| limits::check_country_velocity(w, &mut c));
         let pool_rate = pool.map(|w| limits::check_pool(w, &mut c));
         let budget = budget.map(|w| limits::check_budget(w, &mut c, country_list));
+        let known_numbers = known.map(|w| crate::guards::known::check_known(w, &mut c));
+        let cohorts = cohorts.map(|w| crate::guards::cohort::check_cohorts(w, &mut c));
         let exemptions = exemptions.map(|w| limits::check_exemptions(w, &mut c));
         let waf = waf.map(|w| account::check_waf(w, &mut c, country_list));
         let protect = protect.map(|w| account::check_protect(w, &mut c));
@@ -528,6 +537,8 @@ impl Policy {
                 country_velocity: country_velocity?,
                 pool_rate: pool_rate?,
                 budget: budget?,
+                known_numbers: known_numbers?,
+                cohorts: cohorts?,
                 exemptions: exemptions?,
                 waf: waf?,
                 protect: protect?,

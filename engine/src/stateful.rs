@@ -22,8 +22,9 @@ use serde::Serialize;
 
 use crate::country::Country;
 use crate::engine::{Check, Decision, Engine, Finding, Reason, Verdict};
+use crate::guards;
 use crate::hash::PhoneHasher;
-use crate::limits::{OnStoreError, WhenExhausted};
+use crate::limits::OnStoreError;
 use crate::phone;
 use crate::policy::Mode;
 use crate::source::TriggerSource;
@@ -48,8 +49,6 @@ pub enum Step {
     CountryHistory,
     PoolMinute,
     PoolHour,
-    SpendDay,
-    SpendMonth,
 }
 
 impl Step {
@@ -79,26 +78,6 @@ pub struct Subject<'a> {
     pub user: Option<&'a str>,
     /// Unix seconds, from the caller's clock.
     pub now: i64,
-}
-
-fn month_key(now: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(now) {
-        Ok(t) => format!("{:04}{:02}", t.year(), u8::from(t.month())),
-        Err(_) => "000000".into(),
-    }
-}
-
-fn month_end(now: i64) -> i64 {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(now) else {
-        return now + 31 * DAY;
-    };
-    let (y, m) = match t.month() {
-        time::Month::December => (t.year() + 1, time::Month::January),
-        m => (t.year(), m.next()),
-    };
-    time::Date::from_calendar_date(y, m, 1)
-        .map(|d| d.midnight().assume_utc().unix_timestamp())
-        .unwrap_or(now + 31 * DAY)
 }
 
 fn bucket_end(now: i64, len: i64) -> i64 {
@@ -268,32 +247,6 @@ impl Engine {
                 ));
             }
         }
-        let b = &p.budget;
-        if on(b.mode) {
-            let cost = i64::try_from(b.prices.micro_usd(d.country)).unwrap_or(i64::MAX);
-            if b.daily_micro_usd.is_some() {
-                steps.push((
-                    Step::SpendDay,
-                    Op::Add {
-                        key: ItemKey::new("spend", format!("d{day}")),
-                        attr: "micro_usd".into(),
-                        amount: cost,
-                        expires_at: bucket_end(now, DAY) + 2 * DAY,
-                    },
-                ));
-            }
-            if b.monthly_micro_usd.is_some() {
-                steps.push((
-                    Step::SpendMonth,
-                    Op::Add {
-                        key: ItemKey::new("spend", format!("m{}", month_key(now))),
-                        attr: "micro_usd".into(),
-                        amount: cost,
-                        expires_at: month_end(now) + 32 * DAY,
-                    },
-                ));
-            }
-        }
         Plan { steps, now }
     }
 
@@ -406,20 +359,6 @@ impl Engine {
                         );
                     }
                 }
-                (Step::SpendDay | Step::SpendMonth, OpResult::Numbers(m)) => {
-                    let b = &p.budget;
-                    let (limit, reason) = if *step == Step::SpendDay {
-                        (b.daily_micro_usd, Reason::BudgetDaily)
-                    } else {
-                        (b.monthly_micro_usd, Reason::BudgetMonthly)
-                    };
-                    let spent = u64::try_from(count(&m, "micro_usd")).unwrap_or(0);
-                    let core = b.when_exhausted == WhenExhausted::CoreOnly
-                        && d.country.is_some_and(|c| b.core_countries.contains(&c));
-                    if limit.is_some_and(|l| spent > l) && !core {
-                        push(Check::Budget, b.mode, reason, None);
-                    }
-                }
                 _ => {
                     d.store_error = true;
                 }
@@ -481,73 +420,130 @@ impl Engine {
 }
 
 /// Judges one SMS: the static guards, then (unless they block) the stateful
-/// ones, with every store call run at once and the whole stateful phase held
-/// to `state.timeout-ms`. Never fails: store trouble follows `on-store-error`.
+/// ones, with every store call of a wave run at once and the whole stateful
+/// phase held to `state.timeout-ms`. Never fails: store trouble follows
+/// `on-store-error`.
+///
+/// Wave 1: the guards of this phone and user, and one read of what the
+/// shared guards need ([`guards::Shared`]). Wave 2, only when wave 1 does
+/// not block: the shared counters, each added only if under its limit, so
+/// that attempts refused by the cooldown (one phone bombed) or by another
+/// limit never use up a cohort's or the budget's allowance for everyone else.
 pub async fn judge<S: Store>(
     engine: &Engine,
     store: &S,
     keys: &PhoneHasher,
     subject: Subject<'_>,
 ) -> Decision {
+    let p = &**engine.policy();
     let mut d = engine.decide(subject.source, subject.phone);
     let mut plan = engine.plan(&d, &subject, keys);
-    if plan.steps.is_empty() {
+    let shared = guards::Shared::new(p, &d, &subject, keys);
+    if plan.steps.is_empty() && shared.is_none() {
         return d;
     }
+    let now = subject.now;
     let attempt = next_attempt();
     for (_, op) in &mut plan.steps {
         if let Op::Cooldown { attempt: a, .. } = op {
             *a = attempt;
         }
     }
-    let timeout_ms = engine.policy().state.timeout_ms;
-    // Wave 1: the guards of this phone and user. Wave 2, only when wave 1
-    // does not block: the shared counters (prefix, country, pool, spend), so
-    // that requests the cooldown refuses (one phone bombed) never use up a
-    // country's or the pool's allowance for everyone else.
-    let Plan { steps, now } = plan;
+    let timeout_ms = p.state.timeout_ms;
+    let Plan { steps, now: _ } = plan;
     let (first, second): (Vec<_>, Vec<_>) =
         steps.into_iter().partition(|(step, _)| step.per_subject());
     let mut first = Plan { steps: first, now };
     let second = Plan { steps: second, now };
+    let read = shared.as_ref().map(|s| s.reads(p, now));
     let run = |p: &Plan| join_all(p.steps.iter().map(|(_, op)| store.execute(op.clone())));
     let waves = async {
-        let r1 = run(&first).await;
-        if !second.steps.is_empty() {
-            let mut probe = d.clone();
-            engine.conclude(&mut probe, &first, r1.clone());
-            if probe.verdict != Verdict::Block {
-                let r2 = run(&second).await;
-                return (false, r1, r2);
+        let reading = async {
+            match &read {
+                Some(op) => Some(store.execute(op.clone()).await),
+                None => None,
             }
+        };
+        let (r1, items) = futures_util::future::join(run(&first), reading).await;
+        let mut probe = d.clone();
+        engine.conclude(&mut probe, &first, r1.clone());
+        if probe.verdict == Verdict::Block {
+            return (r1, None, Vec::new(), None, false);
         }
-        (true, r1, Vec::new())
+        let admission = match (&shared, items) {
+            (Some(sh), Some(Ok(OpResult::Items(items)))) => Some(sh.admit(p, &items, now)),
+            (Some(_), Some(_)) => return (r1, None, Vec::new(), None, true),
+            _ => None,
+        };
+        let admits = async {
+            match &admission {
+                Some(a) => join_all(a.ops.iter().map(|op| store.execute(op.clone()))).await,
+                None => Vec::new(),
+            }
+        };
+        let (r2, r3) = futures_util::future::join(run(&second), admits).await;
+        (r1, Some(r2), r3, admission, false)
     };
-    let (ran, results) = match within(store, Duration::from_millis(timeout_ms), waves).await {
-        Some((true, r1, _)) => (first, r1),
-        Some((false, mut r1, r2)) => {
-            first.steps.extend(second.steps);
-            r1.extend(r2);
-            (first, r1)
-        }
-        None => {
-            first.steps.extend(second.steps);
-            let results = first
-                .steps
-                .iter()
-                .map(|_| Err(StoreError::Timeout(timeout_ms)))
-                .collect();
-            (first, results)
-        }
-    };
+    let (ran, results, admission, admitted, read_failed) =
+        match within(store, Duration::from_millis(timeout_ms), waves).await {
+            Some((r1, None, _, _, read_failed)) => (first, r1, None, Vec::new(), read_failed),
+            Some((mut r1, Some(r2), r3, admission, _)) => {
+                first.steps.extend(second.steps);
+                r1.extend(r2);
+                (first, r1, admission, r3, false)
+            }
+            None => {
+                first.steps.extend(second.steps);
+                let results = first
+                    .steps
+                    .iter()
+                    .map(|_| Err(StoreError::Timeout(timeout_ms)))
+                    .collect();
+                (first, results, None, Vec::new(), shared.is_some())
+            }
+        };
     // Only a decision with a failed call can be refused for it: the undo
     // ops are worked out before `conclude` takes the results, and only then,
     // so an answered decision does no extra work.
-    let undo = results
-        .iter()
-        .any(Result::is_err)
-        .then(|| releases(&ran, &results));
+    let failed = read_failed || results.iter().chain(&admitted).any(Result::is_err);
+    let undo = failed.then(|| releases(&ran, &results));
     engine.conclude(&mut d, &ran, results);
+    if read_failed {
+        d.store_error = true;
+        if p.state.on_store_error == OnStoreError::FailClosed
+            && !d.findings.iter().any(|f| f.reason == Reason::StoreUnavailable)
+        {
+            d.findings.push(Finding {
+                reason: Reason::StoreUnavailable,
+                check: Check::Store,
+                mode: Mode::Enforce,
+                retry_after: None,
+            });
+            d.settle();
+        }
+    }
+    let mut give_back = Vec::new();
+    if let Some(a) = &admission {
+        let had_error = d.store_error;
+        a.conclude(p, &mut d, &admitted);
+        if d.store_error
+            && !had_error
+            && p.state.on_store_error == OnStoreError::FailClosed
+        {
+            d.findings.push(Finding {
+                reason: Reason::StoreUnavailable,
+                check: Check::Store,
+                mode: Mode::Enforce,
+                retry_after: None,
+            });
+        }
+        d.settle();
+        if d.verdict == Verdict::Block {
+            // Refused after all: what this attempt counted in the shared
+            // limits is given back, so only SMS that go out count.
+            give_back = a.undo(&admitted);
+        }
+    }
     if let Some(ops) = undo.filter(|ops| !ops.is_empty()) {
         if d.verdict == Verdict::Block
             && d.findings
@@ -556,13 +552,16 @@ pub async fn judge<S: Store>(
         {
             // Refused because the store failed: what this attempt wrote must
             // not count against the user's next try (nor anyone's limits).
-            let _ = within(
-                store,
-                Duration::from_millis(timeout_ms),
-                join_all(ops.into_iter().map(|op| store.execute(op))),
-            )
-            .await;
+            give_back.extend(ops);
         }
+    }
+    if !give_back.is_empty() {
+        let _ = within(
+            store,
+            Duration::from_millis(timeout_ms),
+            join_all(give_back.into_iter().map(|op| store.execute(op))),
+        )
+        .await;
     }
     d
 }
@@ -628,61 +627,59 @@ pub fn releases(plan: &Plan, results: &[Result<OpResult, StoreError>]) -> Vec<Op
 }
 
 /// Records that a code sent to `phone` was used (PostConfirmation /
-/// PostAuthentication): resets the phone's ladder and, if a send was pending,
-/// counts a verified SMS for its country. Returns whether it counted.
+/// PostAuthentication). It counts only when it matches the send pending for
+/// the phone: the same `user`, and a code of the kind `completion` verifies
+/// ([`guards::known`]). Then the phone's known-number record is updated,
+/// the code is credited to the cohorts it was counted in, the phone's
+/// ladder is reset and, with `[country-velocity]` on, a verified SMS is
+/// counted for its country. Returns whether it counted.
 pub async fn verified<S: Store>(
     engine: &Engine,
     store: &S,
     keys: &PhoneHasher,
-    phone: &str,
+    completion: Completion<'_>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let Ok(info) = phone::classify(phone) else {
+    let Some(kind) = completion.kind else {
         return Ok(false);
     };
+    let Ok(info) = phone::classify(completion.phone) else {
+        return Ok(false);
+    };
+    let p = &**engine.policy();
     let phone_key = keys.hash(&info.e164);
-    let timeout_ms = engine.policy().state.timeout_ms;
+    let timeout_ms = p.state.timeout_ms;
     let work = async {
-        let verified = store
-            .execute(Op::Verify {
-                key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+        let confirmed = store
+            .execute(Op::Confirm {
+                key: guards::known::key(&phone_key),
                 now,
+                user: guards::known::user_tag(keys, completion.user),
+                kinds: kind.kinds(),
+                expires_at: now + i64::from(p.known_numbers.remember_days) * DAY,
             })
             .await?;
-        if verified != OpResult::Verified(true) {
+        let OpResult::Confirmed(Some(sent)) = confirmed else {
             return Ok(false);
+        };
+        let mut ops = vec![Op::Verify {
+            key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+            now,
+        }];
+        if sent.get("sent_cohort").copied().unwrap_or(0) == 1 {
+            let sent_at = sent.get("sent_at").copied().unwrap_or(now);
+            for c in guards::cohort::cohorts(&p.cohorts, info.country, &info.e164, keys) {
+                ops.push(guards::cohort::credit(&c, sent_at));
+            }
         }
-        let cv = &engine.policy().country_velocity;
-        let keep = i64::from(cv.lookback_days) * DAY + 2 * DAY;
-        let pk = format!("country#{}", country_code(info.country));
-        let (hour, day) = (now.div_euclid(HOUR), now.div_euclid(DAY));
-        let day_key = ItemKey::new(pk.clone(), format!("d{day}"));
-        let (h, d) = futures_util::future::join(
-            store.execute(Op::Add {
-                key: ItemKey::new(pk, format!("h{hour}")),
-                attr: "verified".into(),
-                amount: 1,
-                expires_at: bucket_end(now, HOUR) + keep,
-            }),
-            store.execute(Op::Add {
-                key: day_key.clone(),
-                attr: "verified".into(),
-                amount: 1,
-                expires_at: bucket_end(now, DAY) + keep,
-            }),
-        )
-        .await;
-        d?;
-        if let OpResult::Numbers(m) = h? {
-            let in_hour = m.get("verified").copied().unwrap_or(0);
-            store
-                .execute(Op::RaiseTo {
-                    key: day_key,
-                    attr: "peak_hour".into(),
-                    value: in_hour,
-                    expires_at: bucket_end(now, DAY) + keep,
-                })
-                .await?;
+        let results = join_all(ops.into_iter().map(|op| store.execute(op))).await;
+        let ladder_reset = matches!(results.first(), Some(Ok(OpResult::Verified(true))));
+        for r in results {
+            r?;
+        }
+        let cv = &p.country_velocity;
+        if ladder_reset && (cv.mode != Mode::Off || cv.conversion_mode != Mode::Off) {
+            country_verified(store, cv.lookback_days, info.country, now).await?;
         }
         Ok(true)
     };
@@ -690,4 +687,55 @@ pub async fn verified<S: Store>(
         Some(r) => r,
         None => Err(StoreError::Timeout(timeout_ms)),
     }
+}
+
+/// A completion event, as the adapter read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion<'a> {
+    pub phone: &'a str,
+    /// `sub`, else the username: the same id the SMS was judged with.
+    pub user: Option<&'a str>,
+    /// What it verifies; `None` for an event that verifies no SMS code.
+    pub kind: Option<guards::known::Completion>,
+}
+
+/// `[country-velocity]`'s verified counts for a country.
+async fn country_verified<S: Store>(
+    store: &S,
+    lookback_days: u32,
+    country: Option<Country>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let keep = i64::from(lookback_days) * DAY + 2 * DAY;
+    let pk = format!("country#{}", country_code(country));
+    let (hour, day) = (now.div_euclid(HOUR), now.div_euclid(DAY));
+    let day_key = ItemKey::new(pk.clone(), format!("d{day}"));
+    let (h, d) = futures_util::future::join(
+        store.execute(Op::Add {
+            key: ItemKey::new(pk, format!("h{hour}")),
+            attr: "verified".into(),
+            amount: 1,
+            expires_at: bucket_end(now, HOUR) + keep,
+        }),
+        store.execute(Op::Add {
+            key: day_key.clone(),
+            attr: "verified".into(),
+            amount: 1,
+            expires_at: bucket_end(now, DAY) + keep,
+        }),
+    )
+    .await;
+    d?;
+    if let OpResult::Numbers(m) = h? {
+        let in_hour = m.get("verified").copied().unwrap_or(0);
+        store
+            .execute(Op::RaiseTo {
+                key: day_key,
+                attr: "peak_hour".into(),
+                value: in_hour,
+                expires_at: bucket_end(now, DAY) + keep,
+            })
+            .await?;
+    }
+    Ok(())
 }

@@ -96,6 +96,35 @@ pub enum Op {
         value: i64,
         expires_at: i64,
     },
+    /// Atomically, and only if every `below` attribute is missing or less
+    /// than its bound: add each `adds` amount to its attribute and set
+    /// `set`'s attributes. Nothing changes otherwise. With `below` empty it
+    /// always applies (how an admitted count is given back). Returns
+    /// [`OpResult::Admitted`]. This is how shared limits count only the
+    /// SMS that go out: a refused attempt adds nothing, and with a bound of
+    /// K exactly K concurrent attempts are admitted.
+    AddIf {
+        key: ItemKey,
+        adds: Vec<(String, i64)>,
+        below: Vec<(String, i64)>,
+        set: Vec<(String, i64)>,
+        expires_at: i64,
+    },
+    /// A completion (PostConfirmation / PostAuthentication) for the phone
+    /// item `key`: it counts only if a send is pending (`sent_at` exists
+    /// and is after `verified_at`, if any), was for the same user
+    /// (`sent_user == user`) and of a kind this completion verifies
+    /// (`sent_kind` in `kinds`). Then, atomically: `verified_at =
+    /// last_verified = now`, `first_verified` set if missing, `vcount` + 1,
+    /// `unused = 0`. Returns [`OpResult::Confirmed`] with the item as it was
+    /// before (so the caller knows the send it verified), or `None`.
+    Confirm {
+        key: ItemKey,
+        now: i64,
+        user: i64,
+        kinds: Vec<i64>,
+        expires_at: i64,
+    },
 }
 
 /// What an op returns.
@@ -113,6 +142,15 @@ pub enum OpResult {
     Verified(bool),
     /// MarkSent, RaiseTo, Release.
     Done,
+    /// AddIf: whether it applied, and the item's numeric attributes after
+    /// (when it applied) or as they were (when it did not).
+    Admitted {
+        admitted: bool,
+        numbers: BTreeMap<String, i64>,
+    },
+    /// Confirm: the item's numeric attributes before the completion, if it
+    /// counted.
+    Confirmed(Option<BTreeMap<String, i64>>),
 }
 
 /// A store call that failed; the guard then follows `state.on-store-error`.
@@ -373,6 +411,68 @@ impl MemoryStore {
                 }
                 item.numbers.insert("expires_at".into(), expires_at);
                 OpResult::Done
+            }
+            Op::AddIf {
+                key,
+                adds,
+                below,
+                set,
+                expires_at,
+            } => {
+                let item = items.entry(key.clone()).or_default();
+                let fits = below
+                    .iter()
+                    .all(|(attr, bound)| item.numbers.get(attr).is_none_or(|v| v < bound));
+                if fits {
+                    for (attr, amount) in adds {
+                        let n = item.numbers.entry(attr).or_insert(0);
+                        *n = n.saturating_add(amount);
+                    }
+                    for (attr, value) in set {
+                        item.numbers.insert(attr, value);
+                    }
+                    item.numbers.insert("expires_at".into(), expires_at);
+                }
+                let numbers = item.numbers.clone();
+                if item.numbers.is_empty() && item.sets.is_empty() {
+                    items.remove(&key);
+                }
+                OpResult::Admitted {
+                    admitted: fits,
+                    numbers,
+                }
+            }
+            Op::Confirm {
+                key,
+                now,
+                user,
+                kinds,
+                expires_at,
+            } => {
+                let Some(item) = items.get_mut(&key) else {
+                    return Ok(OpResult::Confirmed(None));
+                };
+                let n = &item.numbers;
+                let pending = match (n.get("sent_at"), n.get("verified_at")) {
+                    (Some(s), Some(v)) => s > v,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                let same_user = n.get("sent_user") == Some(&user);
+                let kind = n.get("sent_kind").is_some_and(|k| kinds.contains(k));
+                if !(pending && same_user && kind) {
+                    return Ok(OpResult::Confirmed(None));
+                }
+                let before = item.numbers.clone();
+                let n = &mut item.numbers;
+                n.insert("verified_at".into(), now);
+                n.insert("last_verified".into(), now);
+                n.entry("first_verified".into()).or_insert(now);
+                let count = n.entry("vcount".into()).or_insert(0);
+                *count = count.saturating_add(1);
+                n.insert("unused".into(), 0);
+                n.insert("expires_at".into(), expires_at);
+                OpResult::Confirmed(Some(before))
             }
         })
     }

@@ -183,7 +183,12 @@ async fn run(endpoint: &str) {
     );
 
     counter.reset();
-    let ok = verified(&engine, &store, &keys, "+12015551000", 1_795_262_500)
+    let completion = pumpguard_engine::stateful::Completion {
+        phone: "+12015551000",
+        user: Some("bench-user"),
+        kind: Some(pumpguard_engine::guards::known::Completion::ConfirmSignUp),
+    };
+    let ok = verified(&engine, &store, &keys, completion, 1_795_262_500)
         .await
         .unwrap();
     println!(

@@ -488,6 +488,122 @@ impl DynamoStore {
                     .await;
                 Ok(OpResult::Verified(conditional(r)?.is_none()))
             }
+            Op::AddIf {
+                key,
+                adds,
+                below,
+                set,
+                expires_at,
+            } => {
+                let mut names = HashMap::new();
+                let mut values = HashMap::from([(":exp".to_string(), n(expires_at))]);
+                let mut add = Vec::new();
+                let mut sets = vec!["expires_at = :exp".to_string()];
+                let mut conditions = Vec::new();
+                for (i, (attr, amount)) in adds.iter().enumerate() {
+                    names.insert(format!("#a{i}"), attr.clone());
+                    values.insert(format!(":a{i}"), n(*amount));
+                    add.push(format!("#a{i} :a{i}"));
+                }
+                for (i, (attr, value)) in set.iter().enumerate() {
+                    names.insert(format!("#s{i}"), attr.clone());
+                    values.insert(format!(":s{i}"), n(*value));
+                    sets.push(format!("#s{i} = :s{i}"));
+                }
+                for (i, (attr, bound)) in below.iter().enumerate() {
+                    names.insert(format!("#b{i}"), attr.clone());
+                    values.insert(format!(":b{i}"), n(*bound));
+                    conditions.push(format!("(attribute_not_exists(#b{i}) OR #b{i} < :b{i})"));
+                }
+                let mut expression = format!("SET {}", sets.join(", "));
+                if !add.is_empty() {
+                    expression.push_str(&format!(" ADD {}", add.join(", ")));
+                }
+                let mut request = self
+                    .update(&key)
+                    .update_expression(expression)
+                    .set_expression_attribute_values(Some(values))
+                    .return_values(ReturnValue::AllNew)
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    );
+                if !names.is_empty() {
+                    request = request.set_expression_attribute_names(Some(names));
+                }
+                if !conditions.is_empty() {
+                    request = request.condition_expression(conditions.join(" AND "));
+                }
+                let r = request.send().await;
+                let admitted = match r {
+                    Ok(out) => Some(out.attributes.unwrap_or_default()),
+                    Err(e) => {
+                        // Refused: the item as it was comes with the error.
+                        let old = conditional(Err(e))?;
+                        return Ok(OpResult::Admitted {
+                            admitted: false,
+                            numbers: numbers(old.as_ref()),
+                        });
+                    }
+                };
+                for (attr, _) in &adds {
+                    if let Some(item) = &admitted {
+                        if whole(item, attr)?.is_none() {
+                            return Err(StoreError::Data(format!("{attr} is missing after ADD")));
+                        }
+                    }
+                }
+                Ok(OpResult::Admitted {
+                    admitted: true,
+                    numbers: numbers(admitted.as_ref()),
+                })
+            }
+            Op::Confirm {
+                key,
+                now,
+                user,
+                kinds,
+                expires_at,
+            } => {
+                let mut values = HashMap::from([
+                    (":now".to_string(), n(now)),
+                    (":user".to_string(), n(user)),
+                    (":zero".to_string(), n(0)),
+                    (":one".to_string(), n(1)),
+                    (":exp".to_string(), n(expires_at)),
+                ]);
+                let mut kind_refs = Vec::new();
+                for (i, k) in kinds.iter().enumerate() {
+                    values.insert(format!(":k{i}"), n(*k));
+                    kind_refs.push(format!(":k{i}"));
+                }
+                if kind_refs.is_empty() {
+                    return Ok(OpResult::Confirmed(None));
+                }
+                let r = self
+                    .update(&key)
+                    .condition_expression(format!(
+                        "attribute_exists(sent_at) AND \
+                         (attribute_not_exists(verified_at) OR sent_at > verified_at) AND \
+                         sent_user = :user AND sent_kind IN ({})",
+                        kind_refs.join(", ")
+                    ))
+                    .update_expression(
+                        "SET verified_at = :now, last_verified = :now, \
+                         first_verified = if_not_exists(first_verified, :now), \
+                         unused = :zero, expires_at = :exp ADD vcount :one",
+                    )
+                    .set_expression_attribute_values(Some(values))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+                    .await;
+                match r {
+                    Ok(out) => Ok(OpResult::Confirmed(Some(numbers(out.attributes.as_ref())))),
+                    Err(e) => {
+                        conditional(Err(e))?;
+                        Ok(OpResult::Confirmed(None))
+                    }
+                }
+            }
             Op::RaiseTo {
                 key,
                 attr,

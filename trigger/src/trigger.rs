@@ -333,7 +333,20 @@ async fn verification<S: Store>(
         log_pass(source, "verification-without-phone", started);
         return;
     };
-    let outcome = stateful::verified(engine, &ctx.store, &ctx.store_keys, phone, now).await;
+    let attrs = event.pointer("/request/userAttributes");
+    let phone_verified = attrs
+        .and_then(|a| a.get("phone_number_verified"))
+        .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true));
+    let user = attrs
+        .and_then(|a| a.get("sub"))
+        .and_then(Value::as_str)
+        .or_else(|| event.get("userName").and_then(Value::as_str));
+    let completion = stateful::Completion {
+        phone,
+        user,
+        kind: pumpguard_engine::guards::known::Completion::parse(source, phone_verified),
+    };
+    let outcome = stateful::verified(engine, &ctx.store, &ctx.store_keys, completion, now).await;
     let (recorded, store_error) = match &outcome {
         Ok(v) => (*v, false),
         Err(_) => (false, true),

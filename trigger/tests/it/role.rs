@@ -74,7 +74,12 @@ async fn operations_the_trigger_makes() -> BTreeSet<String> {
     };
     let d = judge(&engine, &store, &keys, subject).await;
     assert!(!d.store_error, "{d:?}");
-    assert!(verified(&engine, &store, &keys, "+14155552671", now + 5)
+    let completion = pumpguard_engine::stateful::Completion {
+        phone: "+14155552671",
+        user: Some("u1"),
+        kind: Some(pumpguard_engine::guards::known::Completion::ConfirmSignUp),
+    };
+    assert!(verified(&engine, &store, &keys, completion, now + 5)
         .await
         .unwrap());
     // With the cooldown off the trigger marks sends instead.

@@ -19,7 +19,8 @@ use pumpguard_engine::engine::{Check, Decision, Finding, Reason};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::policy::{Disclosure, Mode};
 use pumpguard_engine::prices::PriceTable;
-use pumpguard_engine::stateful::{judge, verified, Subject};
+use pumpguard_engine::guards::known::Completion as KnownCompletion;
+use pumpguard_engine::stateful::{judge, verified, Completion, Subject};
 use pumpguard_engine::store::{ItemKey, MemoryStore};
 use pumpguard_engine::{Country, Engine, Policy, TriggerSource, Verdict};
 
@@ -120,7 +121,12 @@ async fn send_as(
 }
 
 async fn verify(e: &Engine, s: &MemoryStore, phone: &str, now: i64) -> bool {
-    match verified(e, s, &keys(), phone, now).await {
+    let completion = Completion {
+        phone,
+        user: None,
+        kind: Some(KnownCompletion::ConfirmSignUp),
+    };
+    match verified(e, s, &keys(), completion, now).await {
         Ok(v) => v,
         Err(err) => panic!("verified({phone}) failed: {err}"),
     }

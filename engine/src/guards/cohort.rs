@@ -1,0 +1,431 @@
+//! Cohorts: SMS to unknown numbers, counted per country and per number
+//! block at several depths, each judged against its own learned baseline.
+//!
+//! Per cohort and UTC day, one item holds the day's `sent` and `verified`
+//! and the same per hour of the day (`sent_hHH`, `verified_hHH`). Only SMS
+//! that go out are counted (a conditional add), and only to unknown numbers;
+//! a code is credited to the hour it was sent in, when a matching completion
+//! arrives.
+//!
+//! - **Baseline.** The median of the last `baseline-days` completed days'
+//!   verified SMS: a real market's demand, which a day of pumping (or of
+//!   attacker-confirmed codes) cannot raise. Its conversion is the same
+//!   days' verified ÷ sent.
+//! - **Volume.** Over a sliding hour and a sliding day (two-bucket
+//!   approximation, so a burst across the top of the hour or UTC midnight
+//!   meets one limit): `floor + headroom × baseline + surge × verified in
+//!   the window`, at most `max-surge` times the limit without the surge. The
+//!   floor scales with the cohort: a country gets more than a block of
+//!   numbers, and a block gets more for every further hidden digit. Codes
+//!   that are used raise the limit as they arrive, so a campaign, a launch
+//!   or a fleet of consecutive numbers that verifies is let through within
+//!   minutes, while codes nobody uses raise nothing.
+//! - **Conversion.** Over the sliding day, leaving out this hour's codes
+//!   (not yet due): when at least `conversion-min-sends` codes are due and
+//!   the Wilson upper bound (99 %) of their conversion is below
+//!   `conversion-ratio` × the baseline's, the cohort is *throttled*: its
+//!   unknown numbers get only the baseline rate, with no floor and no surge,
+//!   so a cohort that never had real traffic gets none. It recovers by
+//!   itself as the conversion of what is sent comes back.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::country::Country;
+use crate::hash::PhoneHasher;
+use crate::policy::{Collector, Mode};
+use crate::store::{ItemKey, Op};
+use crate::window::Window;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub(crate) struct WireCohorts {
+    mode: Mode,
+    prefix_hidden_digits: Vec<i64>,
+    country_hourly_floor: i64,
+    country_daily_floor: i64,
+    prefix_hourly_floor: i64,
+    prefix_daily_floor: i64,
+    hourly_headroom: f64,
+    daily_headroom: f64,
+    surge: f64,
+    max_surge: i64,
+    baseline_days: i64,
+    conversion_mode: Mode,
+    expected_conversion: f64,
+    conversion_ratio: f64,
+    conversion_min_sends: i64,
+}
+
+impl Default for WireCohorts {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+            prefix_hidden_digits: vec![3, 4, 5],
+            country_hourly_floor: 6,
+            country_daily_floor: 24,
+            prefix_hourly_floor: 3,
+            prefix_daily_floor: 6,
+            hourly_headroom: 3.0,
+            daily_headroom: 2.0,
+            surge: 1.5,
+            max_surge: 20,
+            baseline_days: 7,
+            conversion_mode: Mode::Enforce,
+            expected_conversion: 0.7,
+            conversion_ratio: 0.6,
+            conversion_min_sends: 10,
+        }
+    }
+}
+
+/// `[cohorts]`. Fractions are per mille.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CohortPolicy {
+    pub mode: Mode,
+    pub prefix_hidden_digits: Vec<u32>,
+    pub country_hourly_floor: u32,
+    pub country_daily_floor: u32,
+    pub prefix_hourly_floor: u32,
+    pub prefix_daily_floor: u32,
+    pub hourly_headroom_permille: u32,
+    pub daily_headroom_permille: u32,
+    pub surge_permille: u32,
+    pub max_surge: u32,
+    pub baseline_days: u32,
+    pub conversion_mode: Mode,
+    pub expected_conversion_permille: u32,
+    pub conversion_ratio_permille: u32,
+    pub conversion_min_sends: u32,
+}
+
+pub(crate) fn check_cohorts(w: WireCohorts, c: &mut Collector) -> CohortPolicy {
+    use crate::limits::{bounded, fraction};
+    let k = |key: &str| format!("cohorts.{key}");
+    if w.prefix_hidden_digits.len() > 4 {
+        c.push(k("prefix-hidden-digits"), "lists at most 4 depths, e.g. [3, 4, 5]");
+    }
+    let mut depths: Vec<u32> = w
+        .prefix_hidden_digits
+        .iter()
+        .enumerate()
+        .map(|(i, d)| bounded(c, &format!("cohorts.prefix-hidden-digits[{i}]"), *d, 1, 8))
+        .collect();
+    depths.sort_unstable();
+    depths.dedup();
+    CohortPolicy {
+        mode: w.mode,
+        prefix_hidden_digits: depths,
+        country_hourly_floor: bounded(c, &k("country-hourly-floor"), w.country_hourly_floor, 0, 10_000_000),
+        country_daily_floor: bounded(c, &k("country-daily-floor"), w.country_daily_floor, 0, 100_000_000),
+        prefix_hourly_floor: bounded(c, &k("prefix-hourly-floor"), w.prefix_hourly_floor, 0, 1_000_000),
+        prefix_daily_floor: bounded(c, &k("prefix-daily-floor"), w.prefix_daily_floor, 0, 10_000_000),
+        hourly_headroom_permille: fraction(c, &k("hourly-headroom"), w.hourly_headroom, 100.0),
+        daily_headroom_permille: fraction(c, &k("daily-headroom"), w.daily_headroom, 100.0),
+        surge_permille: fraction(c, &k("surge"), w.surge, 100.0),
+        max_surge: bounded(c, &k("max-surge"), w.max_surge, 1, 1000),
+        baseline_days: bounded(c, &k("baseline-days"), w.baseline_days, 1, 28),
+        conversion_mode: w.conversion_mode,
+        expected_conversion_permille: fraction(c, &k("expected-conversion"), w.expected_conversion, 1.0),
+        conversion_ratio_permille: fraction(c, &k("conversion-ratio"), w.conversion_ratio, 1.0),
+        conversion_min_sends: bounded(c, &k("conversion-min-sends"), w.conversion_min_sends, 1, 1_000_000),
+    }
+}
+
+/// One cohort of a phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cohort {
+    /// For operators: `GB`, or `GB 4477009xxx` (the block, hidden digits as
+    /// `x`; an aggregate of at least 1,000 numbers, never one number).
+    pub label: String,
+    pub pk: String,
+    pub hourly_floor: i64,
+    pub daily_floor: i64,
+}
+
+/// The cohorts of a number: its country, then its blocks from the smallest.
+pub fn cohorts(
+    p: &CohortPolicy,
+    country: Option<Country>,
+    e164: &str,
+    keys: &PhoneHasher,
+) -> Vec<Cohort> {
+    let cc = country.map_or_else(|| "ZZ".to_string(), |c| c.to_string());
+    let mut out = vec![Cohort {
+        label: cc.clone(),
+        pk: format!("cohort#{cc}"),
+        hourly_floor: i64::from(p.country_hourly_floor),
+        daily_floor: i64::from(p.country_daily_floor),
+    }];
+    let digits = e164.trim_start_matches('+');
+    for (i, hidden) in p.prefix_hidden_digits.iter().enumerate() {
+        let hidden = usize::try_from(*hidden).unwrap_or(3);
+        // Keep at least the calling code and two more digits.
+        if digits.len() < hidden + 4 {
+            continue;
+        }
+        let shown = &digits[..digits.len() - hidden];
+        // Every further hidden digit doubles the block's floors.
+        let scale = 1_i64 << i.min(8);
+        out.push(Cohort {
+            label: format!("{cc} {shown}{}", "x".repeat(hidden)),
+            pk: format!("cohort#{cc}#p{hidden}#{}", keys.hash_text(shown)),
+            hourly_floor: i64::from(p.prefix_hourly_floor) * scale,
+            daily_floor: i64::from(p.prefix_daily_floor) * scale,
+        });
+    }
+    out
+}
+
+fn day_sk(day: i64) -> String {
+    format!("d{day}")
+}
+
+fn hour_of_day(now: i64) -> i64 {
+    now.rem_euclid(86_400) / 3600
+}
+
+/// The items a cohort's judgement reads: today, the `baseline-days` days
+/// before, and its state item, in that order.
+pub fn read_keys(p: &CohortPolicy, c: &Cohort, now: i64) -> Vec<ItemKey> {
+    let day = Window::DAY.bucket(now);
+    let mut keys: Vec<ItemKey> = (0..=i64::from(p.baseline_days))
+        .map(|back| ItemKey::new(c.pk.clone(), day_sk(day - back)))
+        .collect();
+    keys.push(ItemKey::new(c.pk.clone(), "state"));
+    keys
+}
+
+/// How many items [`read_keys`] returns per cohort.
+pub fn reads_per_cohort(p: &CohortPolicy) -> usize {
+    usize::try_from(p.baseline_days).unwrap_or(7) + 2
+}
+
+type Item = BTreeMap<String, i64>;
+
+fn get(item: &Item, attr: &str) -> i64 {
+    item.get(attr).copied().unwrap_or(0).max(0)
+}
+
+/// A cohort's state, worked out from what was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub limit_hour: i64,
+    pub limit_day: i64,
+    pub throttled: bool,
+    /// What the state item says (trips > recoveries).
+    pub was_throttled: bool,
+    pub conversion_permille: i64,
+    pub baseline_conversion_permille: i64,
+    /// Codes due in the conversion window.
+    pub due: i64,
+    hour_attr: String,
+    previous_hour_sent: i64,
+    previous_day_sent: i64,
+    trips: i64,
+    recoveries: i64,
+}
+
+/// Wilson score interval's upper bound for `k` successes in `n`, z = 2.326
+/// (one-sided 99 %).
+pub fn wilson_upper(k: i64, n: i64) -> f64 {
+    if n <= 0 {
+        return 1.0;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let (k, n) = (k.clamp(0, n) as f64, n as f64);
+    let z = 2.326_f64;
+    let p = k / n;
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * n);
+    let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre + spread) / (1.0 + z2 / n)).min(1.0)
+}
+
+fn permille(a: i64, b: i64) -> i64 {
+    if b <= 0 {
+        0
+    } else {
+        a.saturating_mul(1000) / b
+    }
+}
+
+fn scale(x: i64, permille: u32) -> i64 {
+    x.saturating_mul(i64::from(permille)) / 1000
+}
+
+/// Judges a cohort from its items ([`read_keys`] order).
+pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessment {
+    let empty = Item::new();
+    let at = |i: usize| items.get(i).unwrap_or(&empty);
+    let today = at(0);
+    let yesterday = at(1);
+    let state = at(reads_per_cohort(p) - 1);
+    let hh = hour_of_day(now);
+    let hour_attr = format!("h{hh:02}");
+    let (prev_item, prev_hh) = if hh == 0 {
+        (yesterday, 23)
+    } else {
+        (today, hh - 1)
+    };
+    let previous_hour_sent = get(prev_item, &format!("sent_h{prev_hh:02}"));
+    let previous_hour_verified = get(prev_item, &format!("verified_h{prev_hh:02}"));
+    let sent_hour = Window::HOUR.sliding(now, previous_hour_sent, get(today, &format!("sent_{hour_attr}")));
+    let verified_hour = Window::HOUR.sliding(
+        now,
+        previous_hour_verified,
+        get(today, &format!("verified_{hour_attr}")),
+    );
+    let _ = sent_hour;
+    let sent_day = Window::DAY.sliding(now, get(yesterday, "sent"), get(today, "sent"));
+    let verified_day = Window::DAY.sliding(now, get(yesterday, "verified"), get(today, "verified"));
+
+    // Baseline: completed days 1..=baseline-days back.
+    let history: Vec<&Item> = (1..reads_per_cohort(p) - 1).map(at).collect();
+    let mut verified: Vec<i64> = history.iter().map(|i| get(i, "verified")).collect();
+    verified.sort_unstable();
+    let base_day = verified.get(verified.len() / 2).copied().unwrap_or(0);
+    let (hist_sent, hist_verified) = history.iter().fold((0_i64, 0_i64), |(s, v), i| {
+        (s.saturating_add(get(i, "sent")), v.saturating_add(get(i, "verified")))
+    });
+    let baseline_conversion_permille = if hist_sent >= 30 {
+        permille(hist_verified, hist_sent).min(1000)
+    } else {
+        i64::from(p.expected_conversion_permille)
+    };
+
+    // Conversion of the codes that are due: the sliding day without this hour's.
+    let due = sent_day.saturating_sub(get(today, &format!("sent_{hour_attr}")));
+    let used = verified_day
+        .saturating_sub(get(today, &format!("verified_{hour_attr}")))
+        .min(due);
+    let conversion_permille = permille(used, due);
+    let bar = baseline_conversion_permille * i64::from(p.conversion_ratio_permille) / 1000;
+    #[allow(clippy::cast_precision_loss)]
+    let low = p.conversion_mode != Mode::Off
+        && due >= i64::from(p.conversion_min_sends)
+        && wilson_upper(used, due) * 1000.0 < bar as f64;
+
+    let normal_hour = c.hourly_floor + scale(base_day, p.hourly_headroom_permille) / 24;
+    let normal_day = c.daily_floor + scale(base_day, p.daily_headroom_permille);
+    let cap = i64::from(p.max_surge);
+    let (limit_hour, limit_day) = if low {
+        (scale(base_day, p.hourly_headroom_permille) / 24, base_day)
+    } else {
+        (
+            (normal_hour + scale(verified_hour, p.surge_permille)).min(normal_hour.saturating_mul(cap)),
+            (normal_day + scale(verified_day, p.surge_permille)).min(normal_day.saturating_mul(cap)),
+        )
+    };
+    let (trips, recoveries) = (get(state, "trips"), get(state, "recoveries"));
+    Assessment {
+        limit_hour,
+        limit_day,
+        throttled: low,
+        was_throttled: trips > recoveries,
+        conversion_permille,
+        baseline_conversion_permille,
+        due,
+        hour_attr,
+        previous_hour_sent,
+        previous_day_sent: get(yesterday, "sent"),
+        trips,
+        recoveries,
+    }
+}
+
+impl Assessment {
+    /// The conditional add that counts this SMS in the cohort, bounded when
+    /// `enforce` (so a refused SMS adds nothing), unbounded otherwise.
+    pub fn admit(&self, c: &Cohort, now: i64, enforce: bool) -> Op {
+        let below = if enforce {
+            vec![
+                (
+                    format!("sent_{}", self.hour_attr),
+                    Window::HOUR.bound(now, self.previous_hour_sent, self.limit_hour),
+                ),
+                (
+                    "sent".to_string(),
+                    Window::DAY.bound(now, self.previous_day_sent, self.limit_day),
+                ),
+            ]
+        } else {
+            Vec::new()
+        };
+        Op::AddIf {
+            key: ItemKey::new(c.pk.clone(), day_sk(Window::DAY.bucket(now))),
+            adds: vec![("sent".into(), 1), (format!("sent_{}", self.hour_attr), 1)],
+            below,
+            set: Vec::new(),
+            expires_at: expiry(now),
+        }
+    }
+
+    /// Whether the item after an unbounded add is over a limit.
+    pub fn over(&self, now: i64, after: &Item) -> bool {
+        let hour = Window::HOUR.sliding(now, self.previous_hour_sent, get(after, &format!("sent_{}", self.hour_attr)) - 1);
+        let day = Window::DAY.sliding(now, self.previous_day_sent, get(after, "sent") - 1);
+        hour >= self.limit_hour || day >= self.limit_day
+    }
+
+    /// The state item's update when the state changed, recorded once even
+    /// if many decisions see the change at the same time.
+    pub fn change(&self, c: &Cohort, now: i64) -> Option<Op> {
+        let key = ItemKey::new(c.pk.clone(), "state");
+        let expires_at = now + 30 * 86_400;
+        match (self.throttled, self.was_throttled) {
+            (true, false) => Some(Op::AddIf {
+                key,
+                adds: vec![("trips".into(), 1)],
+                below: vec![("trips".into(), self.recoveries + 1)],
+                set: vec![("since".into(), now)],
+                expires_at,
+            }),
+            (false, true) => Some(Op::AddIf {
+                key,
+                adds: vec![("recoveries".into(), 1)],
+                below: vec![("recoveries".into(), self.trips)],
+                set: vec![("since".into(), now)],
+                expires_at,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Cohort items live for the baseline window and a margin.
+fn expiry(now: i64) -> i64 {
+    Window::DAY.end(now) + 30 * 86_400
+}
+
+/// The op that credits a used code to a cohort, in the hour it was sent.
+pub fn credit(c: &Cohort, sent_at: i64) -> Op {
+    Op::AddIf {
+        key: ItemKey::new(c.pk.clone(), day_sk(Window::DAY.bucket(sent_at))),
+        adds: vec![
+            ("verified".into(), 1),
+            (format!("verified_h{:02}", hour_of_day(sent_at)), 1),
+        ],
+        below: Vec::new(),
+        set: Vec::new(),
+        expires_at: expiry(sent_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_bound_needs_volume() {
+        // No code used out of 10: clearly below a 90 % market.
+        assert!(wilson_upper(0, 10) < 0.4);
+        // 1 of 2: could be anything.
+        assert!(wilson_upper(1, 2) > 0.9);
+        // 45 of 100 is not below 0.3.
+        assert!(wilson_upper(45, 100) > 0.3);
+        assert!((wilson_upper(5, 0) - 1.0).abs() < f64::EPSILON);
+    }
+}

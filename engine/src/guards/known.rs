@@ -1,0 +1,218 @@
+//! Known numbers: phones that have proven, over time and repeated use, that
+//! the codes sent to them reach a real user.
+//!
+//! A completion (PostConfirmation, PostAuthentication) credits a phone only
+//! when it matches the send pending for that phone: the same user, and a
+//! code of the kind the completion verifies (a sign-up or reset code for
+//! PostConfirmation, an MFA code for PostAuthentication with
+//! `phone_number_verified` true). The phone's item, under its keyed hash,
+//! keeps the first and last verification, a count, and how many codes in a
+//! row went unused since the last one.
+//!
+//! A phone is *known* once it has `min-verifications` verifications, the
+//! first at least `trusted-after-hours` ago, and fewer than `max-unused`
+//! unused codes since the last. A known phone is judged only by its own
+//! limits (the cooldown and `known-max-per-day`): cohort limits never refuse
+//! it, and the budget keeps a lane for it. Trust is lost on abuse: codes
+//! that go unused suspend it until the next verification, and its daily cap
+//! bounds what an attacker who owns and verifies numbers can draw from each.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::PhoneHasher;
+use crate::policy::{Collector, Mode};
+use crate::source::TriggerSource;
+use crate::store::{ItemKey, Op};
+use crate::window::Window;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub(crate) struct WireKnown {
+    mode: Mode,
+    trusted_after_hours: i64,
+    min_verifications: i64,
+    max_unused: i64,
+    known_max_per_day: i64,
+    unknown_max_per_day: i64,
+    remember_days: i64,
+}
+
+impl Default for WireKnown {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+            trusted_after_hours: 24,
+            min_verifications: 1,
+            max_unused: 3,
+            known_max_per_day: 8,
+            unknown_max_per_day: 4,
+            remember_days: 400,
+        }
+    }
+}
+
+/// `[known-numbers]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct KnownPolicy {
+    /// The per-phone daily caps' mode. With `off`, no phone is known either.
+    pub mode: Mode,
+    pub trusted_after_hours: u32,
+    pub min_verifications: u32,
+    pub max_unused: u32,
+    pub known_max_per_day: u32,
+    pub unknown_max_per_day: u32,
+    pub remember_days: u32,
+}
+
+pub(crate) fn check_known(w: WireKnown, c: &mut Collector) -> KnownPolicy {
+    let b = |c: &mut Collector, key: &str, v: i64, lo: i64, hi: i64| {
+        crate::limits::bounded(c, &format!("known-numbers.{key}"), v, lo, hi)
+    };
+    KnownPolicy {
+        mode: w.mode,
+        trusted_after_hours: b(c, "trusted-after-hours", w.trusted_after_hours, 0, 24 * 365),
+        min_verifications: b(c, "min-verifications", w.min_verifications, 1, 1000),
+        max_unused: b(c, "max-unused", w.max_unused, 1, 1000),
+        known_max_per_day: b(c, "known-max-per-day", w.known_max_per_day, 1, 10_000),
+        unknown_max_per_day: b(c, "unknown-max-per-day", w.unknown_max_per_day, 1, 10_000),
+        remember_days: b(c, "remember-days", w.remember_days, 1, 3660),
+    }
+}
+
+/// Which completion verifies a send, as stored in `sent_kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeKind {
+    /// SignUp, ResendCode, AdminCreateUser: verified by PostConfirmation_ConfirmSignUp.
+    SignUp = 1,
+    /// ForgotPassword: verified by PostConfirmation_ConfirmForgotPassword.
+    ForgotPassword = 2,
+    /// Authentication (MFA): verified by PostAuthentication with a verified phone.
+    Mfa = 3,
+    /// UpdateUserAttribute / VerifyUserAttribute: Cognito has no trigger for
+    /// their completion, so they are never credited.
+    Attribute = 4,
+}
+
+impl CodeKind {
+    pub fn of(source: TriggerSource) -> Self {
+        match source {
+            TriggerSource::SignUp | TriggerSource::ResendCode | TriggerSource::AdminCreateUser => {
+                CodeKind::SignUp
+            }
+            TriggerSource::ForgotPassword => CodeKind::ForgotPassword,
+            TriggerSource::Authentication => CodeKind::Mfa,
+            TriggerSource::UpdateUserAttribute | TriggerSource::VerifyUserAttribute => {
+                CodeKind::Attribute
+            }
+        }
+    }
+}
+
+/// A completion event: what it proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// PostConfirmation_ConfirmSignUp.
+    ConfirmSignUp,
+    /// PostConfirmation_ConfirmForgotPassword.
+    ConfirmForgotPassword,
+    /// PostAuthentication_Authentication with `phone_number_verified` true.
+    Authentication,
+}
+
+impl Completion {
+    /// The completion a Cognito trigger source stands for, if any.
+    /// PostAuthentication counts only with the phone verified.
+    pub fn parse(source: &str, phone_verified: bool) -> Option<Self> {
+        match source {
+            "PostConfirmation_ConfirmSignUp" => Some(Completion::ConfirmSignUp),
+            "PostConfirmation_ConfirmForgotPassword" => Some(Completion::ConfirmForgotPassword),
+            "PostAuthentication_Authentication" if phone_verified => {
+                Some(Completion::Authentication)
+            }
+            _ => None,
+        }
+    }
+
+    /// The code kinds this completion verifies.
+    pub fn kinds(self) -> Vec<i64> {
+        let k = match self {
+            Completion::ConfirmSignUp => CodeKind::SignUp,
+            Completion::ConfirmForgotPassword => CodeKind::ForgotPassword,
+            Completion::Authentication => CodeKind::Mfa,
+        };
+        vec![k as i64]
+    }
+}
+
+/// The phone's known-number item.
+pub fn key(phone_hash: &str) -> ItemKey {
+    ItemKey::new(format!("phone#{phone_hash}"), "known")
+}
+
+/// The phone's sends today.
+pub fn day_key(phone_hash: &str, now: i64) -> ItemKey {
+    ItemKey::new(
+        format!("phone#{phone_hash}"),
+        format!("d{}", Window::DAY.bucket(now)),
+    )
+}
+
+/// A user id as the number kept in `sent_user`: 60 bits of its keyed hash.
+pub fn user_tag(keys: &PhoneHasher, user: Option<&str>) -> i64 {
+    let Some(user) = user else { return 0 };
+    let h = keys.hash_text(user);
+    h.get(..15)
+        .and_then(|x| i64::from_str_radix(x, 16).ok())
+        .unwrap_or(0)
+}
+
+/// Whether the item says the phone is known at `now`.
+pub fn is_known(p: &KnownPolicy, item: &BTreeMap<String, i64>, now: i64) -> bool {
+    if p.mode == Mode::Off {
+        return false;
+    }
+    let get = |k: &str| item.get(k).copied();
+    let (Some(count), Some(first)) = (get("vcount"), get("first_verified")) else {
+        return false;
+    };
+    count >= i64::from(p.min_verifications)
+        && now.saturating_sub(first) >= i64::from(p.trusted_after_hours) * 3600
+        && get("unused").unwrap_or(0) < i64::from(p.max_unused)
+}
+
+/// The per-phone daily cap for a known or unknown phone.
+pub fn daily_cap(p: &KnownPolicy, known: bool) -> i64 {
+    i64::from(if known {
+        p.known_max_per_day
+    } else {
+        p.unknown_max_per_day
+    })
+}
+
+/// Records a send as pending for verification: who it was for, which
+/// completion verifies it, whether it counted in its cohorts, and one more
+/// code not yet used.
+pub fn pending(
+    p: &KnownPolicy,
+    phone_hash: &str,
+    now: i64,
+    user: i64,
+    kind: CodeKind,
+    counted_in_cohorts: bool,
+) -> Op {
+    Op::AddIf {
+        key: key(phone_hash),
+        adds: vec![("unused".into(), 1)],
+        below: Vec::new(),
+        set: vec![
+            ("sent_at".into(), now),
+            ("sent_user".into(), user),
+            ("sent_kind".into(), kind as i64),
+            ("sent_cohort".into(), i64::from(counted_in_cohorts)),
+        ],
+        expires_at: now + i64::from(p.remember_days) * 86_400,
+    }
+}
