@@ -3,11 +3,15 @@
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
 //! | phone cooldown | `phone#<hash>` | `cooldown` | `last_at`, `level`, `verified_at`, `attempt`, `released` |
+//! | known number | `phone#<hash>` | `known` | `sent_at`, `sent_user`, `sent_kind`, `sent_cohort`, `unused`, `verified_at`, `first_verified`, `last_verified`, `vcount` |
+//! | phone sends per day | `phone#<hash>` | `d<day>` | `sends` |
 //! | user phones / sends | `user#<hash>` | `phones#d<day>` / `sends#h<hour>` | `phones` (string set), `sends` |
 //! | number prefix | `prefix#<hash>` | `w<window>#<bucket>` | `sends` |
 //! | country | `country#<CC>` | `h<hour>` / `d<day>` | `sent`, `verified`, `peak_hour` |
+//! | cohort day | `cohort#<CC>` / `cohort#<CC>#p<hidden>#<hash of prefix>` | `d<day>` | `sent`, `verified`, `sent_hHH`, `verified_hHH` |
+//! | cohort state | `cohort#<CC>` / `cohort#<CC>#p<hidden>#<hash of prefix>` | `state` | `trips`, `recoveries`, `since` |
 //! | pool | `pool` | `m<minute>` / `h<hour>` | `sends` |
-//! | spend | `spend` | `d<day>` / `m<yyyymm>` | `micro_usd` |
+//! | spend | `spend` | `d<day>` / `m<yyyymm>` / `d<day>#<CC>` / `m<yyyymm>#<CC>` | `micro_usd` |
 //! | published policy | `policy` | `current` | `body`, `digest`, `published_at` |
 //!
 //! Phone numbers, users and prefixes appear only as keyed hashes. Every
@@ -16,7 +20,12 @@
 //!
 //! Each [`Op`] is one request except `Cooldown`, which sends two conditional
 //! updates at once (a new streak, or the next step of one): at most one can
-//! succeed, and together they are still one round trip.
+//! succeed, and together they are still one round trip. `AddIf` is one
+//! `UpdateItem` with a `ConditionExpression` (each bound as
+//! `attribute_not_exists(a) OR a < bound`, none when there is no bound); a
+//! refusal returns the item as it was (`ReturnValuesOnConditionCheckFailure`).
+//! `Confirm` is one conditional `UpdateItem` returning `ALL_OLD`, the item as
+//! it was before the completion.
 //!
 //! An item this code did not write is a [`StoreError::Data`], so that the
 //! decision follows `on-store-error`: a counter that does not read back as a

@@ -232,6 +232,263 @@ async fn concurrent_cooldown_lets_one_through<S: Store>(s: &S) {
     assert_eq!(allowed, 1);
 }
 
+type Attrs<'a> = &'a [(&'a str, i64)];
+
+fn attrs(a: Attrs<'_>) -> Vec<(String, i64)> {
+    a.iter().map(|(k, v)| ((*k).to_string(), *v)).collect()
+}
+
+async fn add_if<S: Store>(
+    s: &S,
+    pk: &str,
+    adds: Attrs<'_>,
+    below: Attrs<'_>,
+    set: Attrs<'_>,
+) -> (bool, BTreeMap<String, i64>) {
+    match s
+        .execute(Op::AddIf {
+            key: key(pk),
+            adds: attrs(adds),
+            below: attrs(below),
+            set: attrs(set),
+            expires_at: T + 100,
+        })
+        .await
+    {
+        Ok(OpResult::Admitted { admitted, numbers }) => (admitted, numbers),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn read_one<S: Store>(s: &S, pk: &str) -> BTreeMap<String, i64> {
+    match s
+        .execute(Op::Read {
+            keys: vec![key(pk)],
+        })
+        .await
+    {
+        Ok(OpResult::Items(mut items)) if items.len() == 1 => items.remove(0),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn nums(a: Attrs<'_>) -> BTreeMap<String, i64> {
+    attrs(a).into_iter().collect()
+}
+
+/// Admitted below the bound (the answer is the item afterwards, `set`
+/// included); refused at it, with nothing changed (the answer is the item as
+/// it was); a missing attribute is under any bound; every `below` must hold;
+/// an empty `below` always applies, and a negative amount gives back.
+async fn add_if_respects_its_bounds<S: Store>(s: &S) {
+    let (ok, m) = add_if(s, "a#1", &[("sent", 1)], &[("sent", 2)], &[("last", T)]).await;
+    assert!(ok);
+    assert_eq!(
+        m,
+        nums(&[("sent", 1), ("last", T), ("expires_at", T + 100)])
+    );
+    let (ok, m) = add_if(s, "a#1", &[("sent", 1)], &[("sent", 2)], &[("last", T + 1)]).await;
+    assert!(ok);
+    assert_eq!(
+        m,
+        nums(&[("sent", 2), ("last", T + 1), ("expires_at", T + 100)])
+    );
+
+    // At the bound: refused, and the item is as it was.
+    let was = nums(&[("sent", 2), ("last", T + 1), ("expires_at", T + 100)]);
+    let (ok, m) = add_if(s, "a#1", &[("sent", 1)], &[("sent", 2)], &[("last", T + 2)]).await;
+    assert!(!ok);
+    assert_eq!(m, was);
+    assert_eq!(read_one(s, "a#1").await, was);
+    // Above the bound too.
+    let (ok, m) = add_if(s, "a#1", &[("sent", 1)], &[("sent", 1)], &[]).await;
+    assert!(!ok);
+    assert_eq!(m, was);
+
+    // A missing attribute is under any bound, on an existing item or a new one.
+    let (ok, m) = add_if(s, "a#1", &[("verified", 1)], &[("nothing", i64::MIN)], &[]).await;
+    assert!(ok);
+    assert_eq!(m.get("verified"), Some(&1));
+    assert_eq!(m.get("sent"), Some(&2));
+    let (ok, m) = add_if(s, "a#2", &[("sent", 3)], &[("sent", 0)], &[]).await;
+    assert!(ok);
+    assert_eq!(m, nums(&[("sent", 3), ("expires_at", T + 100)]));
+
+    // Every bound must hold: `verified` (1) is at its bound of 1.
+    let was = read_one(s, "a#1").await;
+    let (ok, m) = add_if(
+        s,
+        "a#1",
+        &[("sent", 1), ("verified", 1)],
+        &[("sent", 10), ("verified", 1)],
+        &[],
+    )
+    .await;
+    assert!(!ok);
+    assert_eq!(m, was);
+    let (ok, m) = add_if(
+        s,
+        "a#1",
+        &[("sent", 1), ("verified", 1)],
+        &[("sent", 10), ("verified", 2)],
+        &[],
+    )
+    .await;
+    assert!(ok);
+    assert_eq!((m.get("sent"), m.get("verified")), (Some(&3), Some(&2)));
+
+    // No bound: always applies, even past every bound above; a negative
+    // amount gives back.
+    let (ok, m) = add_if(s, "a#1", &[("sent", -1)], &[], &[]).await;
+    assert!(ok);
+    assert_eq!(m.get("sent"), Some(&2));
+    let (ok, m) = add_if(s, "a#1", &[("sent", 5)], &[], &[("last", T + 9)]).await;
+    assert!(ok);
+    assert_eq!((m.get("sent"), m.get("last")), (Some(&7), Some(&(T + 9))));
+    let (ok, m) = add_if(s, "a#3", &[], &[], &[("only", 4)]).await;
+    assert!(ok);
+    assert_eq!(m, nums(&[("only", 4), ("expires_at", T + 100)]));
+    assert_eq!(
+        read_one(s, "a#1").await,
+        m_with(&was, &[("sent", 7), ("verified", 2), ("last", T + 9)])
+    );
+}
+
+fn m_with(base: &BTreeMap<String, i64>, changes: Attrs<'_>) -> BTreeMap<String, i64> {
+    let mut m = base.clone();
+    m.extend(attrs(changes));
+    m
+}
+
+async fn concurrent_add_if_admits_exactly_the_bound<S: Store>(s: &S) {
+    let ops = (0..20).map(|_| add_if(s, "a#race", &[("sent", 1)], &[("sent", 7)], &[]));
+    let results = futures_util::future::join_all(ops).await;
+    let mut admitted: Vec<i64> = results
+        .iter()
+        .filter(|(ok, _)| *ok)
+        .map(|(_, m)| m["sent"])
+        .collect();
+    admitted.sort_unstable();
+    assert_eq!(admitted, (1..=7).collect::<Vec<_>>());
+    // Every refusal saw the counter at the bound.
+    assert!(results
+        .iter()
+        .filter(|(ok, _)| !ok)
+        .all(|(_, m)| m["sent"] == 7));
+    assert_eq!(read_one(s, "a#race").await.get("sent"), Some(&7));
+}
+
+async fn confirm<S: Store>(
+    s: &S,
+    now: i64,
+    user: i64,
+    kinds: &[i64],
+) -> Option<BTreeMap<String, i64>> {
+    match s
+        .execute(Op::Confirm {
+            key: key("phone#c"),
+            now,
+            user,
+            kinds: kinds.to_vec(),
+            expires_at: now + 100,
+        })
+        .await
+    {
+        Ok(OpResult::Confirmed(before)) => before,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn send<S: Store>(s: &S, at: i64, user: i64, kind: i64) {
+    let set = [("sent_at", at), ("sent_user", user), ("sent_kind", kind)];
+    let (ok, _) = add_if(s, "phone#c", &[("unused", 1)], &[], &set).await;
+    assert!(ok);
+}
+
+/// A completion counts once per pending send, and only for the user and a
+/// kind of that send.
+async fn confirm_matches_only_the_pending_send<S: Store>(s: &S) {
+    // No item: nothing pending, and nothing written.
+    assert_eq!(confirm(s, T, 11, &[1]).await, None);
+    assert!(read_one(s, "phone#c").await.is_empty());
+
+    send(s, T, 11, 1).await;
+    let pending = read_one(s, "phone#c").await;
+    assert_eq!(confirm(s, T + 10, 12, &[1]).await, None, "another user");
+    assert_eq!(confirm(s, T + 10, 11, &[2, 3]).await, None, "another kind");
+    assert_eq!(confirm(s, T + 10, 11, &[]).await, None, "no kind");
+    assert_eq!(
+        read_one(s, "phone#c").await,
+        pending,
+        "refusals change nothing"
+    );
+
+    let before = confirm(s, T + 10, 11, &[2, 1])
+        .await
+        .expect("the pending send");
+    assert_eq!(before, pending);
+    assert_eq!(before.get("sent_at"), Some(&T));
+    assert_eq!(before.get("verified_at"), None);
+    let after = read_one(s, "phone#c").await;
+    assert_eq!(
+        (
+            after.get("verified_at"),
+            after.get("first_verified"),
+            after.get("last_verified"),
+            after.get("vcount"),
+            after.get("unused"),
+            after.get("expires_at"),
+        ),
+        (
+            Some(&(T + 10)),
+            Some(&(T + 10)),
+            Some(&(T + 10)),
+            Some(&1),
+            Some(&0),
+            Some(&(T + 110)),
+        )
+    );
+
+    // Verified already: no newer send, nothing pending.
+    assert_eq!(confirm(s, T + 20, 11, &[1]).await, None);
+    // A send at the very second of the verification is not newer.
+    send(s, T + 10, 11, 1).await;
+    assert_eq!(confirm(s, T + 20, 11, &[1]).await, None);
+
+    // A newer send, unused twice: pending again.
+    send(s, T + 30, 11, 1).await;
+    let before = confirm(s, T + 40, 11, &[1]).await.expect("the newer send");
+    assert_eq!(
+        (
+            before.get("sent_at"),
+            before.get("verified_at"),
+            before.get("vcount"),
+            before.get("unused"),
+        ),
+        (Some(&(T + 30)), Some(&(T + 10)), Some(&1), Some(&2))
+    );
+    let after = read_one(s, "phone#c").await;
+    assert_eq!(
+        (
+            after.get("verified_at"),
+            after.get("first_verified"),
+            after.get("last_verified"),
+            after.get("vcount"),
+            after.get("unused"),
+            after.get("sent_at"),
+        ),
+        (
+            Some(&(T + 40)),
+            Some(&(T + 10)),
+            Some(&(T + 40)),
+            Some(&2),
+            Some(&0),
+            Some(&(T + 30)),
+        )
+    );
+    assert_eq!(confirm(s, T + 50, 11, &[1]).await, None);
+}
+
 async fn dynamo() -> pumpguard_trigger::dynamo::DynamoStore {
     let client = common::dynamo_at(&common::moto_endpoint());
     let table = common::fresh_table(&client, "contract").await;
@@ -270,6 +527,9 @@ contract!(
     concurrent_counts_are_exact,
     concurrent_cooldown_lets_one_through,
     released_steps_do_not_count,
+    add_if_respects_its_bounds,
+    concurrent_add_if_admits_exactly_the_bound,
+    confirm_matches_only_the_pending_send,
 );
 
 #[tokio::test]
@@ -280,6 +540,8 @@ async fn memory_items_all_expire() {
     sets(&s).await;
     raise(&s).await;
     released_steps_do_not_count(&s).await;
+    add_if_respects_its_bounds(&s).await;
+    confirm_matches_only_the_pending_send(&s).await;
     let expiries = s.expiries();
     assert!(!expiries.is_empty());
     for (k, e) in expiries {
