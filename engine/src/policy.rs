@@ -800,10 +800,10 @@ crown-dependencies = "separate"
         let p = Policy::parse(MINIMAL, "p.toml").expect("valid");
         assert_eq!(p.trigger.mode, Mode::Enforce);
         assert_eq!(p.trigger.sms_sources.len(), 7);
-        assert_eq!(p.trigger.disclosure, Disclosure::Coarse);
+        assert_eq!(p.trigger.disclosure, Disclosure::Generic);
         assert_eq!(p.trigger.unknown_source, UnknownSource::Pass);
         assert_eq!(p.countries.unlisted, Unlisted::Block);
-        assert_eq!(p.number_types.block.len(), 9);
+        assert_eq!(p.number_types.block.len(), 10);
         assert!(p.number_types.block.contains(&NumberType::PremiumRate));
         assert_eq!(p.digest.len(), 64);
     }

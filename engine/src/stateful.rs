@@ -511,7 +511,10 @@ pub async fn judge<S: Store>(
     if read_failed {
         d.store_error = true;
         if p.state.on_store_error == OnStoreError::FailClosed
-            && !d.findings.iter().any(|f| f.reason == Reason::StoreUnavailable)
+            && !d
+                .findings
+                .iter()
+                .any(|f| f.reason == Reason::StoreUnavailable)
         {
             d.findings.push(Finding {
                 reason: Reason::StoreUnavailable,
@@ -526,10 +529,7 @@ pub async fn judge<S: Store>(
     if let Some(a) = &admission {
         let had_error = d.store_error;
         a.conclude(p, &mut d, &admitted);
-        if d.store_error
-            && !had_error
-            && p.state.on_store_error == OnStoreError::FailClosed
-        {
+        if d.store_error && !had_error && p.state.on_store_error == OnStoreError::FailClosed {
             d.findings.push(Finding {
                 reason: Reason::StoreUnavailable,
                 check: Check::Store,
@@ -649,7 +649,25 @@ pub async fn verified<S: Store>(
     let p = &**engine.policy();
     let phone_key = keys.hash(&info.e164);
     let timeout_ms = p.state.timeout_ms;
+    let feedback =
+        p.effective(p.known_numbers.mode) != Mode::Off || p.effective(p.cohorts.mode) != Mode::Off;
     let work = async {
+        if !feedback {
+            // Neither known numbers nor cohorts: only the ladder and
+            // `[country-velocity]` learn from the completion.
+            let v = store
+                .execute(Op::Verify {
+                    key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+                    now,
+                })
+                .await?;
+            let counted = v == OpResult::Verified(true);
+            let cv = &p.country_velocity;
+            if counted && (cv.mode != Mode::Off || cv.conversion_mode != Mode::Off) {
+                country_verified(store, cv.lookback_days, info.country, now).await?;
+            }
+            return Ok(counted);
+        }
         let confirmed = store
             .execute(Op::Confirm {
                 key: guards::known::key(&phone_key),

@@ -122,7 +122,7 @@ fn conditional<R: std::fmt::Debug>(
 
 /// How many requests one decision sends at once at most (the shared
 /// counters' wave), so how many connections [`DynamoStore::warm`] opens.
-pub const CONNECTIONS_PER_DECISION: usize = 8;
+pub const CONNECTIONS_PER_DECISION: usize = 12;
 
 /// The SDK settings of the trigger's table client, on top of the shared
 /// config:

@@ -41,6 +41,11 @@ conversion-mode = "off"
 mode = "off"
 [budget]
 mode = "off"
+[known-numbers]
+mode = "off"
+[cohorts]
+mode = "off"
+conversion-mode = "off"
 "#;
 
 const OPEN_COUNTRIES: &str = r#"[countries]

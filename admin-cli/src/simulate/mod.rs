@@ -33,6 +33,9 @@ pub struct Stats {
     pub legit_sms: u64,
     pub legit_blocked: u64,
     pub legit_cost_allowed_usd: f64,
+    /// Of the legitimate SMS: those to returning users' known numbers.
+    pub legit_known_sms: u64,
+    pub legit_known_blocked: u64,
     pub typo_sms: u64,
     pub typo_blocked: u64,
     /// Per hour of the week: legitimate sent, legitimate blocked, fraud
@@ -67,6 +70,8 @@ impl Stats {
         self.legit_sms += o.legit_sms;
         self.legit_blocked += o.legit_blocked;
         self.legit_cost_allowed_usd += o.legit_cost_allowed_usd;
+        self.legit_known_sms += o.legit_known_sms;
+        self.legit_known_blocked += o.legit_known_blocked;
         self.typo_sms += o.typo_sms;
         self.typo_blocked += o.typo_blocked;
     }
@@ -203,7 +208,8 @@ fn run_one(policy: &Policy, events: &[SimEvent], costs: &[u64]) -> anyhow::Resul
     };
     for (e, &cost) in events.iter().zip(costs) {
         let o = replayer.step(e.at, e.to_cognito());
-        if !e.is_sms() {
+        // Before the week: the history that made returning users known.
+        if !e.is_sms() || e.at < traffic::START {
             continue;
         }
         let sent = o.sent();
@@ -228,10 +234,12 @@ fn run_one(policy: &Policy, events: &[SimEvent], costs: &[u64]) -> anyhow::Resul
             }
             Label::Legit => {
                 s.legit_sms += 1;
+                s.legit_known_sms += u64::from(e.returning);
                 if sent {
                     s.legit_cost_allowed_usd += usd;
                 } else {
                     s.legit_blocked += 1;
+                    s.legit_known_blocked += u64::from(e.returning);
                 }
             }
             Label::LegitTypo => {
@@ -260,28 +268,36 @@ pub fn table(sim: &Simulation) -> String {
         .unwrap_or(10)
         .max(10);
     let header = format!(
-        "  {:<width$}  {:>9}  {:>17}  {:>11}  {:>13}  {:>9}  {:>18}\n",
+        "  {:<width$}  {:>9}  {:>17}  {:>10}  {:>11}  {:>13}  {:>9}  {:>18}  {:>11}\n",
         "policy",
         "fraud SMS",
         "blocked",
+        "fraud sent",
         "fraud cost",
         "cost allowed",
         "legit SMS",
-        "legit blocked (FP)"
+        "legit blocked (FP)",
+        "known / new"
     );
     let row = |out: &mut String, name: &str, s: &Stats| {
         let _ = writeln!(
             out,
-            "  {:<width$}  {:>9}  {:>8} {:>8}  {:>11}  {:>13}  {:>9}  {:>7} {:>10}",
+            "  {:<width$}  {:>9}  {:>8} {:>8}  {:>10}  {:>11}  {:>13}  {:>9}  {:>7} {:>10}  {:>11}",
             name,
             s.fraud_sms,
             s.fraud_blocked,
             format!("({})", pct(ratio(s.fraud_blocked, s.fraud_sms))),
+            s.fraud_sms - s.fraud_blocked,
             format!("${:.2}", s.fraud_cost_usd),
             format!("${:.2}", s.fraud_cost_allowed_usd),
             s.legit_sms,
             s.legit_blocked,
             format!("({})", pct(s.false_positive_share())),
+            format!(
+                "{} / {}",
+                s.legit_known_blocked,
+                s.legit_blocked - s.legit_known_blocked
+            ),
         );
     };
     let _ = writeln!(out, "pumpguard simulate, seed {}\n", sim.seed);

@@ -59,6 +59,9 @@ pub struct SimEvent {
     pub phone: String,
     pub user: String,
     pub label: Label,
+    /// A returning user's phone, verified before (before the week, or
+    /// earlier in it): the known numbers that must never be refused.
+    pub returning: bool,
 }
 
 impl SimEvent {
@@ -173,6 +176,38 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "sms-bombing",
         "One victim's phone hit every 5 to 15 seconds for two hours (password resets and sign-ups).",
     ),
+    (
+        "slow-burn-small-market",
+        "15 an hour for five days into Ireland, an allowed, expensive market of about 5 sign-ups a day.",
+    ),
+    (
+        "core-pumping-confirmed",
+        "40 an hour for two days to numbers all over the US, the core market; the attacker confirms 40% of the codes.",
+    ),
+    (
+        "mfa-pumping",
+        "60 accounts signed up and verified on day 1 ask for MFA codes to GB numbers every 5-10 minutes from day 3, confirming 30%.",
+    ),
+    (
+        "lockout-flood",
+        "2,000 sign-ups to US numbers at 00:00 UTC, then 300 an hour to France for three hours: meant to lock real users out.",
+    ),
+    (
+        "boundary-bursts",
+        "Bursts into one block of GB numbers across the top of every hour and across UTC midnight.",
+    ),
+    (
+        "campaign-surge",
+        "No attack: a campaign multiplies German sign-ups by 10 for four hours; every user verifies as usual.",
+    ),
+    (
+        "market-launch",
+        "No attack: a launch brings 40 Australian sign-ups an hour for ten hours, 30 times the usual.",
+    ),
+    (
+        "fleet-onboarding",
+        "No attack: a fleet of 80 riders on consecutive GB SIM numbers signs up within one hour.",
+    ),
 ];
 
 /// The events of one scenario, in time order.
@@ -197,6 +232,14 @@ pub fn generate(scenario: &str, seed: u64) -> Option<Vec<SimEvent>> {
         "nanp-islands" => g.nanp_islands(),
         "premium-in-allowed" => g.premium_in_allowed(),
         "sms-bombing" => g.sms_bombing(),
+        "slow-burn-small-market" => g.slow_burn_small_market(),
+        "core-pumping-confirmed" => g.core_pumping_confirmed(),
+        "mfa-pumping" => g.mfa_pumping(),
+        "lockout-flood" => g.lockout_flood(),
+        "boundary-bursts" => g.boundary_bursts(),
+        "campaign-surge" => g.legit_surge("DE", 3 * DAY + 10 * HOUR, 4, 10.0 * 250.0 * 0.07 / 24.0),
+        "market-launch" => g.legit_surge("AU", 5 * DAY + 22 * HOUR, 10, 40.0),
+        "fleet-onboarding" => g.fleet(),
         _ => {}
     }
     events.append(&mut g.events);
@@ -340,6 +383,24 @@ fn legitimate(rng: &mut ChaCha8Rng) -> Vec<SimEvent> {
             (legit_number(rng, region), region, offset)
         })
         .collect();
+    // Before the week: each returning user verified their phone with two
+    // MFA logins 2 to 60 days earlier, so their numbers are known.
+    for (u, (phone, _, _)) in users.iter().enumerate().flat_map(|x| [x, x]) {
+        let at = START - rng.random_range(2 * DAY..60 * DAY);
+        let user = format!("user-{u}");
+        out.push(returning_ev(
+            at,
+            Kind::Sms(TriggerSource::Authentication),
+            phone,
+            &user,
+        ));
+        out.push(returning_ev(
+            at + rng.random_range(10..90),
+            Kind::Authenticated,
+            phone,
+            &user,
+        ));
+    }
     // The last SMS to each returning user: a real user never asks twice
     // within ten minutes (the cooldown a client's resend timer respects).
     let mut last_sms = vec![i64::MIN / 2; USER_BASE];
@@ -427,10 +488,10 @@ impl ReturningUsers<'_, '_> {
             let phone = &self.users[u].0;
             let user = format!("user-{u}");
             self.out
-                .push(ev(at, Kind::Sms(source), phone, &user, Label::Legit));
+                .push(returning_ev(at, Kind::Sms(source), phone, &user));
             if self.rng.random_bool(p) {
                 let done = at + self.rng.random_range(delay.clone());
-                self.out.push(ev(done, confirm, phone, &user, Label::Legit));
+                self.out.push(returning_ev(done, confirm, phone, &user));
             }
         }
     }
@@ -505,6 +566,14 @@ fn ev(at: i64, kind: Kind, phone: &str, user: &str, label: Label) -> SimEvent {
         phone: phone.to_string(),
         user: user.to_string(),
         label,
+        returning: false,
+    }
+}
+
+fn returning_ev(at: i64, kind: Kind, phone: &str, user: &str) -> SimEvent {
+    SimEvent {
+        returning: true,
+        ..ev(at, kind, phone, user, Label::Legit)
     }
 }
 
@@ -673,6 +742,166 @@ impl Gen<'_> {
                 self.signup(at, &victim);
             }
             at += self.rng.random_range(5..=15);
+        }
+    }
+
+    fn confirm(&mut self, at: i64, kind: Kind, phone: &str, user: &str) {
+        self.events.push(ev(at, kind, phone, user, Label::Fraud));
+    }
+
+    fn slow_burn_small_market(&mut self) {
+        self.stream(
+            DAY + 6 * HOUR,
+            120.0,
+            |_| 15.0,
+            |rng| number(rng, "IE", phonenumber::Type::Mobile, 1, mobile),
+        );
+    }
+
+    fn core_pumping_confirmed(&mut self) {
+        let from = START + 2 * DAY + 8 * HOUR;
+        for hour in 0..48 {
+            for _ in 0..count(self.rng, 40.0) {
+                let at = from + hour * HOUR + self.rng.random_range(0..HOUR);
+                let Some(phone) = number(self.rng, "US", phonenumber::Type::Mobile, 0, mobile)
+                else {
+                    continue;
+                };
+                let user = self.user();
+                self.events.push(ev(
+                    at,
+                    Kind::Sms(TriggerSource::SignUp),
+                    &phone,
+                    &user,
+                    Label::Fraud,
+                ));
+                if self.rng.random_bool(0.4) {
+                    let done = at + self.rng.random_range(20..180);
+                    self.confirm(done, Kind::ConfirmSignUp, &phone, &user);
+                }
+            }
+        }
+    }
+
+    fn mfa_pumping(&mut self) {
+        let mut accounts: Vec<(String, String)> = Vec::new();
+        for _ in 0..60 {
+            if let Some(p) = number(self.rng, "GB", phonenumber::Type::Mobile, 1, mobile) {
+                let user = self.user();
+                accounts.push((p, user));
+            }
+        }
+        for (phone, user) in &accounts {
+            // Signed up and verified on day 1, like any user.
+            let at = START + DAY + self.rng.random_range(0..DAY);
+            self.events.push(ev(
+                at,
+                Kind::Sms(TriggerSource::SignUp),
+                phone,
+                user,
+                Label::Fraud,
+            ));
+            let done = at + self.rng.random_range(20..120);
+            self.confirm(done, Kind::ConfirmSignUp, phone, user);
+            // From day 3, twelve hours of MFA requests.
+            let mut t = START + 3 * DAY + self.rng.random_range(0..2 * HOUR);
+            let end = t + 12 * HOUR;
+            while t < end {
+                self.events.push(ev(
+                    t,
+                    Kind::Sms(TriggerSource::Authentication),
+                    phone,
+                    user,
+                    Label::Fraud,
+                ));
+                if self.rng.random_bool(0.3) {
+                    let done = t + self.rng.random_range(10..60);
+                    self.confirm(done, Kind::Authenticated, phone, user);
+                }
+                t += self.rng.random_range(300..600);
+            }
+        }
+    }
+
+    fn lockout_flood(&mut self) {
+        // 00:00 UTC on day 3: the start of a UTC day, when daily counters reset.
+        let from = START + 3 * DAY;
+        for _ in 0..2000 {
+            let at = from + self.rng.random_range(0..HOUR);
+            if let Some(p) = number(self.rng, "US", phonenumber::Type::Mobile, 0, mobile) {
+                self.signup(at, &p);
+            }
+        }
+        // Then France, expensive, until the budget is gone.
+        self.stream(
+            3 * DAY + 2 * HOUR,
+            3.0,
+            |_| 300.0,
+            |rng| number(rng, "FR", phonenumber::Type::Mobile, 1, mobile),
+        );
+    }
+
+    fn boundary_bursts(&mut self) {
+        let Some(base) = number(self.rng, "GB", phonenumber::Type::Mobile, 1, mobile) else {
+            return;
+        };
+        // One block of 10,000 numbers.
+        let block = base[..base.len() - 4].to_string();
+        let burst = |g: &mut Self, centre: i64, n: usize| {
+            for _ in 0..n {
+                let at = centre + g.rng.random_range(-300..300);
+                let p = format!("{block}{:04}", g.rng.random_range(0..10_000));
+                if fits(&p, "GB", mobile) {
+                    g.signup(at, &p);
+                }
+            }
+        };
+        for day in 2..6 {
+            burst(self, START + day * DAY, 40);
+        }
+        for hour in 0..12 {
+            burst(self, START + 4 * DAY + (10 + hour) * HOUR, 12);
+        }
+    }
+
+    /// Legitimate sign-ups in `region`: `per_hour` for `hours` from `from`.
+    fn legit_surge(&mut self, region: &str, from: i64, hours: i64, per_hour: f64) {
+        let mut n = 10_000_000;
+        for hour in 0..hours {
+            for _ in 0..count(self.rng, per_hour) {
+                n += 1;
+                let at = START + from + hour * HOUR + self.rng.random_range(0..HOUR);
+                signup(self.rng, &mut self.events, region, at, n);
+            }
+        }
+    }
+
+    fn fleet(&mut self) {
+        let Some(base) = number(self.rng, "GB", phonenumber::Type::Mobile, 1, mobile) else {
+            return;
+        };
+        let block = base[..base.len() - 3].to_string();
+        let first = self.rng.random_range(100..800);
+        let from = START + 2 * DAY + 9 * HOUR;
+        let mut n = 20_000_000;
+        for i in 0..80 {
+            let phone = format!("{block}{:03}", first + i);
+            if !fits(&phone, "GB", mobile) {
+                continue;
+            }
+            n += 1;
+            let at = from + self.rng.random_range(0..HOUR);
+            let user = format!("rider-{n}");
+            self.events.push(ev(
+                at,
+                Kind::Sms(TriggerSource::SignUp),
+                &phone,
+                &user,
+                Label::Legit,
+            ));
+            let done = at + self.rng.random_range(30..300);
+            self.events
+                .push(ev(done, Kind::ConfirmSignUp, &phone, &user, Label::Legit));
         }
     }
 }

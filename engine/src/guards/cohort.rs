@@ -69,12 +69,12 @@ impl Default for WireCohorts {
             prefix_daily_floor: 6,
             hourly_headroom: 3.0,
             daily_headroom: 2.0,
-            surge: 1.5,
-            max_surge: 20,
+            surge: 2.0,
+            max_surge: 50,
             baseline_days: 7,
             conversion_mode: Mode::Enforce,
             expected_conversion: 0.7,
-            conversion_ratio: 0.6,
+            conversion_ratio: 0.5,
             conversion_min_sends: 10,
         }
     }
@@ -105,7 +105,10 @@ pub(crate) fn check_cohorts(w: WireCohorts, c: &mut Collector) -> CohortPolicy {
     use crate::limits::{bounded, fraction};
     let k = |key: &str| format!("cohorts.{key}");
     if w.prefix_hidden_digits.len() > 4 {
-        c.push(k("prefix-hidden-digits"), "lists at most 4 depths, e.g. [3, 4, 5]");
+        c.push(
+            k("prefix-hidden-digits"),
+            "lists at most 4 depths, e.g. [3, 4, 5]",
+        );
     }
     let mut depths: Vec<u32> = w
         .prefix_hidden_digits
@@ -118,19 +121,54 @@ pub(crate) fn check_cohorts(w: WireCohorts, c: &mut Collector) -> CohortPolicy {
     CohortPolicy {
         mode: w.mode,
         prefix_hidden_digits: depths,
-        country_hourly_floor: bounded(c, &k("country-hourly-floor"), w.country_hourly_floor, 0, 10_000_000),
-        country_daily_floor: bounded(c, &k("country-daily-floor"), w.country_daily_floor, 0, 100_000_000),
-        prefix_hourly_floor: bounded(c, &k("prefix-hourly-floor"), w.prefix_hourly_floor, 0, 1_000_000),
-        prefix_daily_floor: bounded(c, &k("prefix-daily-floor"), w.prefix_daily_floor, 0, 10_000_000),
+        country_hourly_floor: bounded(
+            c,
+            &k("country-hourly-floor"),
+            w.country_hourly_floor,
+            0,
+            10_000_000,
+        ),
+        country_daily_floor: bounded(
+            c,
+            &k("country-daily-floor"),
+            w.country_daily_floor,
+            0,
+            100_000_000,
+        ),
+        prefix_hourly_floor: bounded(
+            c,
+            &k("prefix-hourly-floor"),
+            w.prefix_hourly_floor,
+            0,
+            1_000_000,
+        ),
+        prefix_daily_floor: bounded(
+            c,
+            &k("prefix-daily-floor"),
+            w.prefix_daily_floor,
+            0,
+            10_000_000,
+        ),
         hourly_headroom_permille: fraction(c, &k("hourly-headroom"), w.hourly_headroom, 100.0),
         daily_headroom_permille: fraction(c, &k("daily-headroom"), w.daily_headroom, 100.0),
         surge_permille: fraction(c, &k("surge"), w.surge, 100.0),
         max_surge: bounded(c, &k("max-surge"), w.max_surge, 1, 1000),
         baseline_days: bounded(c, &k("baseline-days"), w.baseline_days, 1, 28),
         conversion_mode: w.conversion_mode,
-        expected_conversion_permille: fraction(c, &k("expected-conversion"), w.expected_conversion, 1.0),
+        expected_conversion_permille: fraction(
+            c,
+            &k("expected-conversion"),
+            w.expected_conversion,
+            1.0,
+        ),
         conversion_ratio_permille: fraction(c, &k("conversion-ratio"), w.conversion_ratio, 1.0),
-        conversion_min_sends: bounded(c, &k("conversion-min-sends"), w.conversion_min_sends, 1, 1_000_000),
+        conversion_min_sends: bounded(
+            c,
+            &k("conversion-min-sends"),
+            w.conversion_min_sends,
+            1,
+            1_000_000,
+        ),
     }
 }
 
@@ -231,8 +269,17 @@ pub struct Assessment {
 /// Wilson score interval's upper bound for `k` successes in `n`, z = 2.326
 /// (one-sided 99 %).
 pub fn wilson_upper(k: i64, n: i64) -> f64 {
+    wilson(k, n, 1.0)
+}
+
+/// The interval's lower bound, same z.
+pub fn wilson_lower(k: i64, n: i64) -> f64 {
+    wilson(k, n, -1.0)
+}
+
+fn wilson(k: i64, n: i64, side: f64) -> f64 {
     if n <= 0 {
-        return 1.0;
+        return if side > 0.0 { 1.0 } else { 0.0 };
     }
     #[allow(clippy::cast_precision_loss)]
     let (k, n) = (k.clamp(0, n) as f64, n as f64);
@@ -241,7 +288,7 @@ pub fn wilson_upper(k: i64, n: i64) -> f64 {
     let z2 = z * z;
     let centre = p + z2 / (2.0 * n);
     let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    ((centre + spread) / (1.0 + z2 / n)).min(1.0)
+    ((centre + side * spread) / (1.0 + z2 / n)).clamp(0.0, 1.0)
 }
 
 fn permille(a: i64, b: i64) -> i64 {
@@ -272,7 +319,11 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     };
     let previous_hour_sent = get(prev_item, &format!("sent_h{prev_hh:02}"));
     let previous_hour_verified = get(prev_item, &format!("verified_h{prev_hh:02}"));
-    let sent_hour = Window::HOUR.sliding(now, previous_hour_sent, get(today, &format!("sent_{hour_attr}")));
+    let sent_hour = Window::HOUR.sliding(
+        now,
+        previous_hour_sent,
+        get(today, &format!("sent_{hour_attr}")),
+    );
     let verified_hour = Window::HOUR.sliding(
         now,
         previous_hour_verified,
@@ -288,12 +339,18 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     verified.sort_unstable();
     let base_day = verified.get(verified.len() / 2).copied().unwrap_or(0);
     let (hist_sent, hist_verified) = history.iter().fold((0_i64, 0_i64), |(s, v), i| {
-        (s.saturating_add(get(i, "sent")), v.saturating_add(get(i, "verified")))
+        (
+            s.saturating_add(get(i, "sent")),
+            v.saturating_add(get(i, "verified")),
+        )
     });
+    // Never below `expected-conversion`: days an attack ran in must not
+    // teach the cohort that unused codes are normal.
+    let prior = i64::from(p.expected_conversion_permille);
     let baseline_conversion_permille = if hist_sent >= 30 {
-        permille(hist_verified, hist_sent).min(1000)
+        permille(hist_verified, hist_sent).clamp(prior, 1000)
     } else {
-        i64::from(p.expected_conversion_permille)
+        prior
     };
 
     // Conversion of the codes that are due: the sliding day without this hour's.
@@ -303,10 +360,19 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
         .min(due);
     let conversion_permille = permille(used, due);
     let bar = baseline_conversion_permille * i64::from(p.conversion_ratio_permille) / 1000;
+    let (trips, recoveries) = (get(state, "trips"), get(state, "recoveries"));
+    let was_throttled = trips > recoveries;
+    let enough = due >= i64::from(p.conversion_min_sends);
     #[allow(clippy::cast_precision_loss)]
-    let low = p.conversion_mode != Mode::Off
-        && due >= i64::from(p.conversion_min_sends)
-        && wilson_upper(used, due) * 1000.0 < bar as f64;
+    let (bad, good) = (
+        enough && wilson_upper(used, due) * 1000.0 < bar as f64,
+        enough && wilson_lower(used, due) * 1000.0 >= bar as f64,
+    );
+    // Hysteresis: a throttled cohort stays throttled until the codes it
+    // sends are clearly used again (or none are due at all), so an attack
+    // cannot win a fresh allowance each time its own refused attempts fall
+    // out of the window.
+    let low = p.conversion_mode != Mode::Off && (bad || (was_throttled && !good && due > 0));
 
     let normal_hour = c.hourly_floor + scale(base_day, p.hourly_headroom_permille) / 24;
     let normal_day = c.daily_floor + scale(base_day, p.daily_headroom_permille);
@@ -315,16 +381,17 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
         (scale(base_day, p.hourly_headroom_permille) / 24, base_day)
     } else {
         (
-            (normal_hour + scale(verified_hour, p.surge_permille)).min(normal_hour.saturating_mul(cap)),
-            (normal_day + scale(verified_day, p.surge_permille)).min(normal_day.saturating_mul(cap)),
+            (normal_hour + scale(verified_hour, p.surge_permille))
+                .min(normal_hour.saturating_mul(cap)),
+            (normal_day + scale(verified_day, p.surge_permille))
+                .min(normal_day.saturating_mul(cap)),
         )
     };
-    let (trips, recoveries) = (get(state, "trips"), get(state, "recoveries"));
     Assessment {
         limit_hour,
         limit_day,
         throttled: low,
-        was_throttled: trips > recoveries,
+        was_throttled,
         conversion_permille,
         baseline_conversion_permille,
         due,
@@ -365,7 +432,11 @@ impl Assessment {
 
     /// Whether the item after an unbounded add is over a limit.
     pub fn over(&self, now: i64, after: &Item) -> bool {
-        let hour = Window::HOUR.sliding(now, self.previous_hour_sent, get(after, &format!("sent_{}", self.hour_attr)) - 1);
+        let hour = Window::HOUR.sliding(
+            now,
+            self.previous_hour_sent,
+            get(after, &format!("sent_{}", self.hour_attr)) - 1,
+        );
         let day = Window::DAY.sliding(now, self.previous_day_sent, get(after, "sent") - 1);
         hour >= self.limit_hour || day >= self.limit_day
     }

@@ -36,6 +36,7 @@ pub(crate) struct WireKnown {
     max_unused: i64,
     known_max_per_day: i64,
     unknown_max_per_day: i64,
+    suspend_days: i64,
     remember_days: i64,
 }
 
@@ -44,10 +45,11 @@ impl Default for WireKnown {
         Self {
             mode: Mode::Enforce,
             trusted_after_hours: 24,
-            min_verifications: 1,
+            min_verifications: 2,
             max_unused: 3,
-            known_max_per_day: 8,
-            unknown_max_per_day: 4,
+            known_max_per_day: 6,
+            unknown_max_per_day: 3,
+            suspend_days: 7,
             remember_days: 400,
         }
     }
@@ -64,6 +66,9 @@ pub struct KnownPolicy {
     pub max_unused: u32,
     pub known_max_per_day: u32,
     pub unknown_max_per_day: u32,
+    /// A known phone whose codes went unused `max-unused` times in a row
+    /// is not known for this many days, whatever it verifies meanwhile.
+    pub suspend_days: u32,
     pub remember_days: u32,
 }
 
@@ -78,6 +83,7 @@ pub(crate) fn check_known(w: WireKnown, c: &mut Collector) -> KnownPolicy {
         max_unused: b(c, "max-unused", w.max_unused, 1, 1000),
         known_max_per_day: b(c, "known-max-per-day", w.known_max_per_day, 1, 10_000),
         unknown_max_per_day: b(c, "unknown-max-per-day", w.unknown_max_per_day, 1, 10_000),
+        suspend_days: b(c, "suspend-days", w.suspend_days, 0, 365),
         remember_days: b(c, "remember-days", w.remember_days, 1, 3660),
     }
 }
@@ -178,9 +184,12 @@ pub fn is_known(p: &KnownPolicy, item: &BTreeMap<String, i64>, now: i64) -> bool
     let (Some(count), Some(first)) = (get("vcount"), get("first_verified")) else {
         return false;
     };
+    let suspended = get("suspended_at")
+        .is_some_and(|at| now.saturating_sub(at) < i64::from(p.suspend_days) * 86_400);
     count >= i64::from(p.min_verifications)
         && now.saturating_sub(first) >= i64::from(p.trusted_after_hours) * 3600
         && get("unused").unwrap_or(0) < i64::from(p.max_unused)
+        && !suspended
 }
 
 /// The per-phone daily cap for a known or unknown phone.
@@ -194,25 +203,32 @@ pub fn daily_cap(p: &KnownPolicy, known: bool) -> i64 {
 
 /// Records a send as pending for verification: who it was for, which
 /// completion verifies it, whether it counted in its cohorts, and one more
-/// code not yet used.
+/// code not yet used. A known phone whose unused codes reach `max-unused`
+/// with this one is suspended (`suspended_at`).
 pub fn pending(
     p: &KnownPolicy,
+    item: &BTreeMap<String, i64>,
     phone_hash: &str,
     now: i64,
-    user: i64,
-    kind: CodeKind,
+    (user, kind): (i64, CodeKind),
+    known: bool,
     counted_in_cohorts: bool,
 ) -> Op {
+    let mut set = vec![
+        ("sent_at".into(), now),
+        ("sent_user".into(), user),
+        ("sent_kind".into(), kind as i64),
+        ("sent_cohort".into(), i64::from(counted_in_cohorts)),
+    ];
+    let unused = item.get("unused").copied().unwrap_or(0);
+    if known && unused.saturating_add(1) >= i64::from(p.max_unused) {
+        set.push(("suspended_at".into(), now));
+    }
     Op::AddIf {
         key: key(phone_hash),
         adds: vec![("unused".into(), 1)],
         below: Vec::new(),
-        set: vec![
-            ("sent_at".into(), now),
-            ("sent_user".into(), user),
-            ("sent_kind".into(), kind as i64),
-            ("sent_cohort".into(), i64::from(counted_in_cohorts)),
-        ],
+        set,
         expires_at: now + i64::from(p.remember_days) * 86_400,
     }
 }

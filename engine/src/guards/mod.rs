@@ -91,6 +91,10 @@ impl Shared {
         if d.verdict == Verdict::Block || d.exempt {
             return None;
         }
+        let on = |m: Mode| p.effective(m) != Mode::Off;
+        if !on(p.known_numbers.mode) && !on(p.cohorts.mode) && !on(p.budget.mode) {
+            return None;
+        }
         let e164 = phone::normalise(s.phone).ok()?;
         let rate_exempt =
             s.source == TriggerSource::AdminCreateUser && p.exemptions.admin_create_user;
@@ -126,7 +130,6 @@ impl Shared {
     pub fn admit(&self, p: &Policy, items: &[Item], now: i64) -> Admission {
         let empty = Item::new();
         let known_item = items.first().unwrap_or(&empty);
-        let today = items.get(1).unwrap_or(&empty);
         let known = known::is_known(&p.known_numbers, known_item, now);
         let enforce = |m: Mode| p.effective(m) == Mode::Enforce;
         let mut ops = Vec::new();
@@ -148,7 +151,6 @@ impl Shared {
                 expires_at: Window::DAY.end(now) + 86_400,
             });
             gates.push(Gate::PhoneDay { limit });
-            let _ = today;
         }
 
         let per = cohort::reads_per_cohort(&p.cohorts);
@@ -184,15 +186,19 @@ impl Shared {
             }
         }
 
-        ops.push(known::pending(
-            &p.known_numbers,
-            &self.phone_hash,
-            now,
-            self.user,
-            self.kind,
-            judged,
-        ));
-        gates.push(Gate::Pending);
+        let feedback = km != Mode::Off || !self.cohorts.is_empty();
+        if feedback {
+            ops.push(known::pending(
+                &p.known_numbers,
+                known_item,
+                &self.phone_hash,
+                now,
+                (self.user, self.kind),
+                known,
+                judged,
+            ));
+            gates.push(Gate::Pending);
+        }
         Admission {
             known,
             ops,
@@ -254,13 +260,18 @@ impl Admission {
                         } else {
                             (p.cohorts.mode, Reason::CohortVolume)
                         };
-                        push(Check::Cohort, mode, reason, Some(Window::HOUR.secs_left(now)));
+                        push(
+                            Check::Cohort,
+                            mode,
+                            reason,
+                            Some(Window::HOUR.secs_left(now)),
+                        );
                     }
                 }
                 Gate::Spend(counter, limit) => {
                     let spent = numbers.get("micro_usd").copied().unwrap_or(0);
-                    // Unbounded (monitor): over when this SMS started past the limit.
-                    if !admitted || spent.saturating_sub(self.cost) >= limit {
+                    // Unbounded (monitor): over when this SMS took it past the limit.
+                    if !admitted || spent > limit {
                         push(Check::Budget, p.budget.mode, counter.reason(), None);
                     }
                 }
@@ -269,7 +280,11 @@ impl Admission {
                         let a = &self.assessments[i];
                         events.push(CohortEvent {
                             cohort: self.cohorts[i].label.clone(),
-                            state: if a.throttled { "throttled" } else { "recovered" },
+                            state: if a.throttled {
+                                "throttled"
+                            } else {
+                                "recovered"
+                            },
                             conversion_permille: a.conversion_permille,
                             baseline_permille: a.baseline_conversion_permille,
                             due: a.due,
@@ -278,6 +293,15 @@ impl Admission {
                 }
                 Gate::Pending => {}
             }
+        }
+        // A spent budget names itself; the country share adds nothing then.
+        let total_spent = d
+            .findings
+            .iter()
+            .any(|f| matches!(f.reason, Reason::BudgetDaily | Reason::BudgetMonthly));
+        if total_spent {
+            d.findings
+                .retain(|f| f.reason != Reason::BudgetCountryShare);
         }
         d.cohort_events = events;
         if store_error {

@@ -1,7 +1,7 @@
 //! The spend budget, with a lane for known numbers and a share per country.
 //!
 //! Only SMS that go out are counted: each counter is a conditional add
-//! (`spent < limit`), exact under concurrency, so refused attempts can never
+//! (`spent + price <= limit`), exact under concurrency, so refused attempts can never
 //! spend the budget and lock everyone out. Per UTC day and month:
 //!
 //! - `spend / d<day>` and `spend / m<yyyymm>`: everything sent. An unknown
@@ -83,8 +83,12 @@ pub fn ops(
     let mut add = |counter, sk: String, limit: Option<u64>, bounded: bool, expires_at| {
         let Some(limit) = limit else { return };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Admitted while what was spent plus this SMS stays within the limit.
         let below = if enforce && bounded {
-            vec![("micro_usd".to_string(), limit)]
+            vec![(
+                "micro_usd".to_string(),
+                limit.saturating_sub(cost).saturating_add(1),
+            )]
         } else {
             Vec::new()
         };
@@ -100,12 +104,38 @@ pub fn ops(
             if bounded { limit } else { i64::MAX },
         ));
     };
-    let share = |l: Option<u64>| l.map(|l| l.saturating_mul(u64::from(b.country_share_permille)) / 1000);
-    add(Counter::Day, format!("d{day}"), b.daily_micro_usd, !exempt_total, day_expiry);
-    add(Counter::Month, format!("m{month}"), b.monthly_micro_usd, !exempt_total, month_expiry);
-    if shared {
-        add(Counter::CountryDay, format!("d{day}#{cc}"), share(b.daily_micro_usd), true, day_expiry);
-        add(Counter::CountryMonth, format!("m{month}#{cc}"), share(b.monthly_micro_usd), true, month_expiry);
+    let share =
+        |l: Option<u64>| l.map(|l| l.saturating_mul(u64::from(b.country_share_permille)) / 1000);
+    add(
+        Counter::Day,
+        format!("d{day}"),
+        b.daily_micro_usd,
+        !exempt_total,
+        day_expiry,
+    );
+    add(
+        Counter::Month,
+        format!("m{month}"),
+        b.monthly_micro_usd,
+        !exempt_total,
+        month_expiry,
+    );
+    // A share of the whole budget or more says nothing the totals do not.
+    if shared && b.country_share_permille < 1000 {
+        add(
+            Counter::CountryDay,
+            format!("d{day}#{cc}"),
+            share(b.daily_micro_usd),
+            true,
+            day_expiry,
+        );
+        add(
+            Counter::CountryMonth,
+            format!("m{month}#{cc}"),
+            share(b.monthly_micro_usd),
+            true,
+            month_expiry,
+        );
     }
     out
 }

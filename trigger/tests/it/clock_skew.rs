@@ -36,7 +36,8 @@ const COUNTRIES: &str =
 
 fn engine(extra: &str) -> Engine {
     let text = format!(
-        "[state]\ntimeout-ms = 3000\non-store-error = \"fail-closed\"\n{extra}\n{COUNTRIES}"
+        "[state]\ntimeout-ms = 3000\non-store-error = \"fail-closed\"\n{extra}\n{COUNTRIES}\n\
+         [known-numbers]\nmode = \"off\"\n[cohorts]\nmode = \"off\"\n"
     );
     Engine::new(Arc::new(common::unhurried(
         Policy::parse(&text, "test").unwrap_or_else(|e| panic!("{e}")),

@@ -80,8 +80,10 @@ async fn twenty_simultaneous_requests_for_one_phone_send_one_sms() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_prefix_limit_of_five_lets_exactly_five_through() {
-    let e =
-        engine("[prefix-velocity]\nmax-sends = 5\nhidden-digits = 3\n[cooldown]\nmode = \"off\"\n");
+    let e = engine(
+        "[prefix-velocity]\nmax-sends = 5\nhidden-digits = 3\n[cooldown]\nmode = \"off\"\n\
+                [cohorts]\nmode = \"off\"\n[known-numbers]\nmode = \"off\"\n",
+    );
     let store = table().await;
     let keys = keys();
     // One range, +1 415 555 2xxx: twenty numbers that differ in the last 3 digits.
@@ -110,7 +112,7 @@ async fn a_prefix_limit_of_five_lets_exactly_five_through() {
 
 #[tokio::test]
 async fn the_trigger_answers_rate_limited_with_a_correct_retry_after() {
-    let e = engine("");
+    let e = engine("[trigger]\ndisclosure = \"coarse\"\n");
     let ctx = TriggerContext::new(table().await, keys(), keys());
     let event = json!({
         "version": "1", "triggerSource": "CustomMessage_ResendCode", "region": "us-east-1",

@@ -10,6 +10,7 @@ mod dynamo_guards;
 mod dynamo_policy;
 mod emf;
 mod faults;
+mod guards;
 mod handler;
 mod load;
 mod numbers;

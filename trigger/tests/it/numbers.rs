@@ -63,20 +63,50 @@ const ROWS: &[Row] = &[
         None,
     ),
     ("+44 7400 918362", Some("GB"), "mobile", Allow, None),
-    ("+44 20 7946 0958", Some("GB"), "fixed-line", Allow, None),
+    (
+        "+44 20 7946 0958",
+        Some("GB"),
+        "fixed-line",
+        Block,
+        Some("NUMBER_TYPE_FIXED_LINE"),
+    ),
     // 7911 0… is British; 7911 1… and 7911 7… are Guernsey (below).
     ("+44 7911 023845", Some("GB"), "mobile", Allow, None),
     ("+353 85 174 2903", Some("IE"), "mobile", Allow, None),
-    ("+353 1 437 2590", Some("IE"), "fixed-line", Allow, None),
+    (
+        "+353 1 437 2590",
+        Some("IE"),
+        "fixed-line",
+        Block,
+        Some("NUMBER_TYPE_FIXED_LINE"),
+    ),
     ("+49 151 2473 9016", Some("DE"), "mobile", Allow, None),
-    ("+49 30 9027 4815", Some("DE"), "fixed-line", Allow, None),
+    (
+        "+49 30 9027 4815",
+        Some("DE"),
+        "fixed-line",
+        Block,
+        Some("NUMBER_TYPE_FIXED_LINE"),
+    ),
     ("+33 6 47 18 29 35", Some("FR"), "mobile", Allow, None),
-    ("+33 1 42 68 53 00", Some("FR"), "fixed-line", Allow, None),
+    (
+        "+33 1 42 68 53 00",
+        Some("FR"),
+        "fixed-line",
+        Block,
+        Some("NUMBER_TYPE_FIXED_LINE"),
+    ),
     ("+31 6 4817 2935", Some("NL"), "mobile", Allow, None),
     ("+34 612 47 83 90", Some("ES"), "mobile", Allow, None),
     ("+39 347 182 9036", Some("IT"), "mobile", Allow, None),
     // Italy keeps its leading 0: not a trunk-prefix typo.
-    ("+39 06 4829 1735", Some("IT"), "fixed-line", Allow, None),
+    (
+        "+39 06 4829 1735",
+        Some("IT"),
+        "fixed-line",
+        Block,
+        Some("NUMBER_TYPE_FIXED_LINE"),
+    ),
     // Vatican City shares +39 and Rome's 06 698 range.
     (
         "+39 06 6988 3712",
@@ -86,7 +116,13 @@ const ROWS: &[Row] = &[
         NOT_ALLOWED,
     ),
     ("+61 412 738 590", Some("AU"), "mobile", Allow, None),
-    ("tel:+61-2-9374-4000", Some("AU"), "fixed-line", Allow, None),
+    (
+        "tel:+61-2-9374-4000",
+        Some("AU"),
+        "fixed-line",
+        Block,
+        Some("NUMBER_TYPE_FIXED_LINE"),
+    ),
     // Monitored country: sent, but logged.
     (
         "+52 55 4817 2936",

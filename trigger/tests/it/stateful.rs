@@ -16,10 +16,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use pumpguard_engine::engine::{Check, Decision, Finding, Reason};
+use pumpguard_engine::guards::known::Completion as KnownCompletion;
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::policy::{Disclosure, Mode};
 use pumpguard_engine::prices::PriceTable;
-use pumpguard_engine::guards::known::Completion as KnownCompletion;
 use pumpguard_engine::stateful::{judge, verified, Completion, Subject};
 use pumpguard_engine::store::{ItemKey, MemoryStore};
 use pumpguard_engine::{Country, Engine, Policy, TriggerSource, Verdict};
@@ -35,13 +35,15 @@ const TO_MIDNIGHT: i64 = 12 * HOUR;
 const DEC_1: i64 = T0 + 9 * DAY + TO_MIDNIGHT;
 
 /// The stateful sections; `only` turns off every one it is not given.
-const GUARDS: [&str; 6] = [
+const GUARDS: [&str; 8] = [
     "cooldown",
     "user-limits",
     "prefix-velocity",
     "country-velocity",
     "pool-rate",
     "budget",
+    "known-numbers",
+    "cohorts",
 ];
 
 const JAMAICA: &str = "+18762101234";
@@ -71,7 +73,7 @@ fn only(on: &[(&str, &str)]) -> String {
                 text.push_str(body);
                 text.push('\n');
             }
-            None if guard == "country-velocity" => {
+            None if guard == "country-velocity" || guard == "cohorts" => {
                 text.push_str("mode = \"off\"\nconversion-mode = \"off\"\n");
             }
             None => text.push_str("mode = \"off\"\n"),
@@ -716,7 +718,10 @@ async fn daily_budget_blocks_with_sms_unavailable() {
     let price = us_price();
     assert!(price > 0);
     // Room for three US SMS and a half.
-    let body = format!("mode = \"enforce\"\ndaily-usd = {}", usd(price * 7 / 2));
+    let body = format!(
+        "mode = \"enforce\"\ndaily-usd = {}\ncountry-share = 1.0",
+        usd(price * 7 / 2)
+    );
     let e = engine(&only(&[("budget", &body)]));
     let s = MemoryStore::new();
     for i in 0..3 {
@@ -750,7 +755,7 @@ async fn core_only_keeps_core_countries_going_once_the_budget_is_spent() {
     // Room for one CA and two and a half US SMS.
     let body = format!(
         "mode = \"enforce\"\ndaily-usd = {}\nwhen-exhausted = \"core-only\"\n\
-         core-countries = [\"US\"]",
+         core-countries = [\"US\"]\ncountry-share = 1.0",
         usd(ca_p + us_p * 5 / 2)
     );
     let e = engine(&only(&[("budget", &body)]));
@@ -775,7 +780,10 @@ async fn core_only_keeps_core_countries_going_once_the_budget_is_spent() {
 #[tokio::test]
 async fn monthly_budget_spans_days_and_resets_with_the_month() {
     let price = us_price();
-    let body = format!("mode = \"enforce\"\nmonthly-usd = {}", usd(price * 7 / 2));
+    let body = format!(
+        "mode = \"enforce\"\nmonthly-usd = {}\ncountry-share = 1.0",
+        usd(price * 7 / 2)
+    );
     let e = engine(&only(&[("budget", &body)]));
     let s = MemoryStore::new();
     allowed(&send(&e, &s, &us(0), T0).await);
@@ -797,7 +805,8 @@ async fn monthly_budget_spans_days_and_resets_with_the_month() {
 
 #[tokio::test]
 async fn budget_prices_override_the_shipped_table() {
-    let body = "mode = \"enforce\"\ndaily-usd = 0.12\n[budget.prices]\nUS = 0.05";
+    let body =
+        "mode = \"enforce\"\ndaily-usd = 0.12\ncountry-share = 1.0\n[budget.prices]\nUS = 0.05";
     let e = engine(&only(&[("budget", body)]));
     assert_eq!(
         e.policy().budget.prices.micro_usd(Country::parse("US")),
@@ -850,7 +859,7 @@ async fn a_guard_in_monitor_mode_records_but_sends() {
 #[tokio::test]
 async fn trigger_monitor_mode_caps_every_stateful_guard() {
     let budget = format!(
-        "mode = \"enforce\"\ndaily-usd = {}",
+        "mode = \"enforce\"\ndaily-usd = {}\ncountry-share = 1.0",
         usd(us_price() * 3 / 2)
     );
     let policy = format!(
@@ -913,7 +922,7 @@ async fn admin_create_user_exemption_skips_the_rate_limits_only() {
 
     // The budget still applies to exempt sources.
     let budget = format!(
-        "mode = \"enforce\"\ndaily-usd = {}",
+        "mode = \"enforce\"\ndaily-usd = {}\ncountry-share = 1.0",
         usd(us_price() * 3 / 2)
     );
     let e = engine(&format!(
@@ -932,7 +941,7 @@ async fn admin_create_user_exemption_skips_the_rate_limits_only() {
 /// Every stateful guard on, with limits low enough to trip.
 fn everything(extra: &str) -> Engine {
     let budget = format!(
-        "mode = \"enforce\"\ndaily-usd = {}\nmonthly-usd = {}",
+        "mode = \"enforce\"\ndaily-usd = {}\nmonthly-usd = {}\ncountry-share = 1.0",
         usd(us_price() * 9 / 2),
         usd(us_price() * 40)
     );

@@ -1,0 +1,278 @@
+//! The guards built on who is asking: known numbers (matching completions,
+//! trust over time, loss on abuse), cohorts (only SMS that go out count, one
+//! limit across the top of the hour, verified surges let through,
+//! throttling on low conversion) and the budget's country shares and known
+//! lane. Driven through `judge` and `verified` with the in-memory store and
+//! fixed times.
+
+#![allow(clippy::panic, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use pumpguard_engine::engine::Decision;
+use pumpguard_engine::guards::known::Completion as Kind;
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::stateful::{judge, verified, Completion, Subject};
+use pumpguard_engine::store::MemoryStore;
+use pumpguard_engine::{Engine, Policy, TriggerSource, Verdict};
+
+/// 2026-11-21T12:00:00Z.
+const T0: i64 = 1_795_262_400;
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+fn engine(extra: &str) -> Engine {
+    let text = format!(
+        "[countries]\nallow = [\"US\", \"GB\", \"IE\"]\ncrown-dependencies = \"separate\"\n\
+         [cooldown]\nmode = \"off\"\n[user-limits]\nmode = \"off\"\n\
+         [prefix-velocity]\nmode = \"off\"\n[country-velocity]\nmode = \"off\"\nconversion-mode = \"off\"\n{extra}"
+    );
+    Engine::new(Arc::new(Policy::parse(&text, "guards-test").unwrap()))
+}
+
+fn keys() -> PhoneHasher {
+    PhoneHasher::new(b"test-key-0123456789").unwrap()
+}
+
+async fn sms(
+    e: &Engine,
+    s: &MemoryStore,
+    source: TriggerSource,
+    phone: &str,
+    user: &str,
+    now: i64,
+) -> Decision {
+    judge(
+        e,
+        s,
+        &keys(),
+        Subject {
+            source,
+            phone,
+            user: Some(user),
+            now,
+        },
+    )
+    .await
+}
+
+async fn complete(
+    e: &Engine,
+    s: &MemoryStore,
+    kind: Kind,
+    phone: &str,
+    user: &str,
+    now: i64,
+) -> bool {
+    verified(
+        e,
+        s,
+        &keys(),
+        Completion {
+            phone,
+            user: Some(user),
+            kind: Some(kind),
+        },
+        now,
+    )
+    .await
+    .unwrap()
+}
+
+/// Distinct Irish mobiles spread over many blocks, each passing the
+/// static guards (no digit runs).
+fn ie(i: usize) -> String {
+    let e = engine("");
+    (0..)
+        .map(|k: usize| {
+            let n = (i * 7_919_311 + k * 104_729 + 1_234_567) % 10_000_000;
+            format!("+3538{}{n:07}", 3 + (i % 3) * 2)
+        })
+        .find(|p| e.decide(TriggerSource::SignUp, p).verdict == Verdict::Allow)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_a_matching_completion_credits_a_phone() {
+    let e = engine("");
+    let s = MemoryStore::new();
+    let p = "+447911223344";
+    assert_eq!(
+        sms(&e, &s, TriggerSource::Authentication, p, "alice", T0)
+            .await
+            .verdict,
+        Verdict::Allow
+    );
+    // Another user's login, or a sign-up confirmation, proves nothing about an MFA code.
+    assert!(!complete(&e, &s, Kind::Authentication, p, "mallory", T0 + 10).await);
+    assert!(!complete(&e, &s, Kind::ConfirmSignUp, p, "alice", T0 + 10).await);
+    assert!(complete(&e, &s, Kind::Authentication, p, "alice", T0 + 20).await);
+    // Once only.
+    assert!(!complete(&e, &s, Kind::Authentication, p, "alice", T0 + 30).await);
+    // PostAuthentication counts only with the phone verified.
+    assert_eq!(
+        Kind::parse("PostAuthentication_Authentication", false),
+        None
+    );
+}
+
+#[tokio::test]
+async fn trust_is_earned_over_time_and_lost_on_abuse() {
+    let e = engine("");
+    let s = MemoryStore::new();
+    let p = "+447911223344";
+    let mut t = T0;
+    for _ in 0..2 {
+        let d = sms(&e, &s, TriggerSource::Authentication, p, "alice", t).await;
+        assert_eq!(d.known, Some(false), "{d:#?}");
+        assert!(complete(&e, &s, Kind::Authentication, p, "alice", t + 20).await);
+        t += 2 * HOUR;
+    }
+    // Two verifications but the first is not 24 hours old yet.
+    assert_eq!(
+        sms(&e, &s, TriggerSource::Authentication, p, "alice", t)
+            .await
+            .known,
+        Some(false)
+    );
+    let t = T0 + DAY + HOUR;
+    assert_eq!(
+        sms(&e, &s, TriggerSource::Authentication, p, "alice", t)
+            .await
+            .known,
+        Some(true)
+    );
+    // Codes that go unused (3 in a row with that one) suspend the trust.
+    sms(&e, &s, TriggerSource::Authentication, p, "alice", t + 60).await;
+    sms(&e, &s, TriggerSource::Authentication, p, "alice", t + 120).await;
+    let d = sms(&e, &s, TriggerSource::Authentication, p, "alice", t + DAY).await;
+    assert_eq!(d.known, Some(false), "{d:#?}");
+    // A verification does not lift the suspension.
+    assert!(complete(&e, &s, Kind::Authentication, p, "alice", t + DAY + 20).await);
+    let d = sms(
+        &e,
+        &s,
+        TriggerSource::Authentication,
+        p,
+        "alice",
+        t + DAY + 60,
+    )
+    .await;
+    assert_eq!(d.known, Some(false));
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_numbers_is_contained_and_known_numbers_pass() {
+    let e = engine("[known-numbers]\ntrusted-after-hours = 0\nmin-verifications = 1\n");
+    let s = MemoryStore::new();
+    // A known Irish phone.
+    let known = "+353861234580";
+    sms(&e, &s, TriggerSource::Authentication, known, "k", T0 - HOUR).await;
+    assert!(complete(&e, &s, Kind::Authentication, known, "k", T0 - HOUR + 20).await);
+    // 200 sign-ups to Irish numbers in half an hour, never confirmed.
+    let mut sent = 0;
+    for i in 0..200 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::SignUp,
+            &ie(i),
+            &format!("bot{i}"),
+            T0 + 9 * i as i64,
+        )
+        .await;
+        if d.verdict != Verdict::Block {
+            sent += 1;
+        } else {
+            assert!(
+                d.reasons().iter().any(|r| r.starts_with("COHORT_")),
+                "{d:#?}"
+            );
+        }
+    }
+    // The country's hourly floor, not more: refused attempts do not count.
+    assert!(sent <= 6, "{sent} sent");
+    assert!(sent >= 1);
+    let d = sms(&e, &s, TriggerSource::Authentication, known, "k", T0 + 1900).await;
+    assert_eq!(d.verdict, Verdict::Allow, "{d:#?}");
+    assert_eq!(d.known, Some(true));
+}
+
+#[tokio::test]
+async fn a_burst_across_the_top_of_the_hour_meets_one_limit() {
+    let e = engine("[known-numbers]\nmode = \"off\"\n[cohorts]\nprefix-hidden-digits = []\n");
+    let s = MemoryStore::new();
+    let mut sent = 0;
+    // Five minutes either side of 13:00.
+    for i in 0..60 {
+        let t = T0 + HOUR - 300 + 10 * i as i64;
+        if sms(&e, &s, TriggerSource::SignUp, &ie(i), &format!("b{i}"), t)
+            .await
+            .verdict
+            != Verdict::Block
+        {
+            sent += 1;
+        }
+    }
+    assert!(
+        sent <= 7,
+        "{sent} sent across the boundary (hourly floor 6)"
+    );
+}
+
+#[tokio::test]
+async fn a_surge_that_verifies_is_let_through() {
+    let e = engine("[known-numbers]\nmode = \"off\"\n");
+    let s = MemoryStore::new();
+    let mut refused = 0;
+    for i in 0..60 {
+        let t = T0 + 60 * i as i64;
+        let (p, u) = (ie(i), format!("new{i}"));
+        let d = sms(&e, &s, TriggerSource::SignUp, &p, &u, t).await;
+        if d.verdict == Verdict::Block {
+            refused += 1;
+        } else {
+            assert!(complete(&e, &s, Kind::ConfirmSignUp, &p, &u, t + 30).await);
+        }
+    }
+    // 60 in an hour against a floor of 6: only the first minutes wait.
+    assert!(refused <= 5, "{refused} of 60 refused");
+}
+
+#[tokio::test]
+async fn no_country_can_spend_the_others_budget() {
+    let e = engine(
+        "[cohorts]\nmode = \"off\"\nconversion-mode = \"off\"\n[known-numbers]\nmode = \"off\"\n\
+         [budget]\nmode = \"enforce\"\ndaily-usd = 1.0\nwhen-exhausted = \"known-only\"\ncountry-share = 0.25\n",
+    );
+    let s = MemoryStore::new();
+    let mut ie_sent = 0;
+    for i in 0..40 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::SignUp,
+            &ie(i),
+            &format!("b{i}"),
+            T0 + i as i64,
+        )
+        .await;
+        if d.verdict == Verdict::Allow {
+            ie_sent += 1;
+        } else {
+            assert_eq!(d.reasons(), ["BUDGET_COUNTRY_SHARE"]);
+        }
+    }
+    // Ireland at about $0.096 an SMS: $0.25 buys two.
+    assert_eq!(ie_sent, 2);
+    let d = sms(
+        &e,
+        &s,
+        TriggerSource::SignUp,
+        "+447911223344",
+        "g",
+        T0 + 100,
+    )
+    .await;
+    assert_eq!(d.verdict, Verdict::Allow, "{d:#?}");
+}
