@@ -21,7 +21,7 @@ impl Window {
         Window(secs.max(1))
     }
 
-    pub fn len(self) -> i64 {
+    pub fn seconds_long(self) -> i64 {
         self.0
     }
 
@@ -84,6 +84,6 @@ mod tests {
         assert_eq!(h.secs_left(7199), 1);
         assert_eq!(h.end(3600), 7200);
         assert_eq!(Window::DAY.bucket(86_399), 0);
-        assert_eq!(Window::seconds(0).len(), 1);
+        assert_eq!(Window::seconds(0).seconds_long(), 1);
     }
 }

@@ -80,7 +80,6 @@ pub struct Admission {
     gates: Vec<Gate>,
     cohorts: Vec<Cohort>,
     assessments: Vec<Assessment>,
-    cost: i64,
     now: i64,
 }
 
@@ -205,7 +204,6 @@ impl Shared {
             gates,
             cohorts: self.cohorts.clone(),
             assessments,
-            cost: self.cost,
             now,
         }
     }
