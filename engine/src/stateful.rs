@@ -26,9 +26,10 @@ use crate::guards;
 use crate::hash::PhoneHasher;
 use crate::limits::OnStoreError;
 use crate::phone;
-use crate::policy::Mode;
+use crate::policy::{Mode, Policy};
 use crate::source::TriggerSource;
 use crate::store::{within, ItemKey, Op, OpResult, Store, StoreError};
+use crate::window::Window;
 
 const MINUTE: i64 = 60;
 const HOUR: i64 = 3600;
@@ -81,11 +82,63 @@ pub struct Subject<'a> {
 }
 
 fn bucket_end(now: i64, len: i64) -> i64 {
-    (now.div_euclid(len) + 1) * len
+    Window::seconds(len).end(now)
 }
 
-fn secs_until(end: i64, now: i64) -> u64 {
-    u64::try_from((end - now).max(1)).unwrap_or(1)
+/// Seconds until the `len`-second bucket of `now` ends.
+fn secs_left(now: i64, len: i64) -> u64 {
+    Window::seconds(len).secs_left(now)
+}
+
+/// The phone's cooldown item (also where the first version's verification
+/// feedback finds a pending send).
+fn cooldown_key(phone_key: &str) -> ItemKey {
+    ItemKey::new(format!("phone#{phone_key}"), "cooldown")
+}
+
+/// `on-store-error = "fail-closed"`: a decision with a failed store call is
+/// refused with `STORE_UNAVAILABLE`, once, under the policy's mode ceiling.
+fn follow_on_store_error(p: &Policy, d: &mut Decision) {
+    let mode = p.effective(Mode::Enforce);
+    if d.store_error
+        && p.state.on_store_error == OnStoreError::FailClosed
+        && mode != Mode::Off
+        && !d
+            .findings
+            .iter()
+            .any(|f| f.reason == Reason::StoreUnavailable)
+    {
+        d.findings.push(Finding {
+            reason: Reason::StoreUnavailable,
+            check: Check::Store,
+            mode,
+            retry_after: None,
+        });
+    }
+    d.settle();
+}
+
+/// The keyed hashes one decision needs, computed once and shared by the
+/// first version's guards ([`Engine::plan_keyed`]) and [`guards::Shared`].
+#[derive(Debug, Clone)]
+pub struct SubjectKeys {
+    pub e164: String,
+    /// The phone's keyed hash.
+    pub phone: String,
+    /// The user's keyed hash, if the event names a user.
+    pub user: Option<String>,
+}
+
+impl SubjectKeys {
+    /// `None` for a number that does not normalise to E.164.
+    pub fn new(keys: &PhoneHasher, s: &Subject<'_>) -> Option<Self> {
+        let e164 = phone::normalise(s.phone).ok()?;
+        Some(Self {
+            phone: keys.hash(&e164),
+            user: s.user.map(|u| keys.hash_text(u)),
+            e164,
+        })
+    }
 }
 
 fn country_code(c: Option<Country>) -> String {
@@ -104,6 +157,23 @@ impl Engine {
     /// The ops a static decision needs, or an empty plan when it needs none
     /// (blocked already, exempt, or every stateful guard off).
     pub fn plan(&self, d: &Decision, s: &Subject<'_>, keys: &PhoneHasher) -> Plan {
+        match SubjectKeys::new(keys, s) {
+            Some(k) => self.plan_keyed(d, s, &k, keys),
+            None => Plan {
+                steps: Vec::new(),
+                now: s.now,
+            },
+        }
+    }
+
+    /// [`Engine::plan`] with the subject's hashes already worked out.
+    pub fn plan_keyed(
+        &self,
+        d: &Decision,
+        s: &Subject<'_>,
+        k: &SubjectKeys,
+        keys: &PhoneHasher,
+    ) -> Plan {
         let p = &**self.policy();
         let now = s.now;
         let mut steps = Vec::new();
@@ -111,10 +181,7 @@ impl Engine {
         if d.verdict == Verdict::Block || d.exempt {
             return Plan { steps, now };
         }
-        let Ok(e164) = phone::normalise(s.phone) else {
-            return Plan { steps, now };
-        };
-        let phone_key = keys.hash(&e164);
+        let (e164, phone_key) = (&k.e164, &k.phone);
         let rate_exempt =
             s.source == TriggerSource::AdminCreateUser && p.exemptions.admin_create_user;
         let (hour, day) = (now.div_euclid(HOUR), now.div_euclid(DAY));
@@ -128,14 +195,14 @@ impl Engine {
                     .enumerate()
                     .map(|(i, secs)| {
                         let base = i64::from(*secs);
-                        base + base * i64::from(c.jitter_percent) * jitter_fraction(&phone_key, i)
+                        base + base * i64::from(c.jitter_percent) * jitter_fraction(phone_key, i)
                             / (100 * 256)
                     })
                     .collect();
                 steps.push((
                     Step::Cooldown,
                     Op::Cooldown {
-                        key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+                        key: cooldown_key(phone_key),
                         now,
                         ladder,
                         reset_after: i64::from(c.reset_after_seconds),
@@ -150,14 +217,14 @@ impl Engine {
                 steps.push((
                     Step::MarkSent,
                     Op::MarkSent {
-                        key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+                        key: cooldown_key(phone_key),
                         now,
                         expires_at: now + DAY,
                     },
                 ));
             }
-            if let (Some(user), true) = (s.user, on(p.user_limits.mode)) {
-                let user_key = format!("user#{}", keys.hash_text(user));
+            if let (Some(user), true) = (&k.user, on(p.user_limits.mode)) {
+                let user_key = format!("user#{user}");
                 steps.push((
                     Step::UserPhones,
                     Op::AddMember {
@@ -309,7 +376,7 @@ impl Engine {
                             Check::UserLimits,
                             p.user_limits.mode,
                             Reason::UserPhonesPerDay,
-                            Some(secs_until(bucket_end(now, DAY), now)),
+                            Some(secs_left(now, DAY)),
                         );
                     }
                 }
@@ -319,19 +386,18 @@ impl Engine {
                             Check::UserLimits,
                             p.user_limits.mode,
                             Reason::UserSendsPerHour,
-                            Some(secs_until(bucket_end(now, HOUR), now)),
+                            Some(secs_left(now, HOUR)),
                         );
                     }
                 }
                 (Step::Prefix, OpResult::Numbers(m)) => {
                     let pv = &p.prefix_velocity;
                     if count(&m, "sends") > i64::from(pv.max_sends) {
-                        let end = bucket_end(now, i64::from(pv.window_seconds));
                         push(
                             Check::PrefixVelocity,
                             pv.mode,
                             Reason::PrefixVelocity,
-                            Some(secs_until(end, now)),
+                            Some(secs_left(now, i64::from(pv.window_seconds))),
                         );
                     }
                 }
@@ -345,7 +411,7 @@ impl Engine {
                             Check::PoolRate,
                             p.pool_rate.mode,
                             Reason::PoolRateMinute,
-                            Some(secs_until(bucket_end(now, MINUTE), now)),
+                            Some(secs_left(now, MINUTE)),
                         );
                     }
                 }
@@ -355,7 +421,7 @@ impl Engine {
                             Check::PoolRate,
                             p.pool_rate.mode,
                             Reason::PoolRateHour,
-                            Some(secs_until(bucket_end(now, HOUR), now)),
+                            Some(secs_left(now, HOUR)),
                         );
                     }
                 }
@@ -385,7 +451,7 @@ impl Engine {
                     Check::CountryVelocity,
                     cv.mode,
                     Reason::CountryVelocityHour,
-                    Some(secs_until(bucket_end(now, HOUR), now)),
+                    Some(secs_left(now, HOUR)),
                 );
             }
             if count(day_item, "sent") > grow(cv.daily_floor, peak_day) {
@@ -393,7 +459,7 @@ impl Engine {
                     Check::CountryVelocity,
                     cv.mode,
                     Reason::CountryVelocityDay,
-                    Some(secs_until(bucket_end(now, DAY), now)),
+                    Some(secs_left(now, DAY)),
                 );
             }
             let sent = count(day_item, "sent");
@@ -406,16 +472,13 @@ impl Engine {
                     Check::CountryVelocity,
                     cv.conversion_mode,
                     Reason::CountryLowConversion,
-                    Some(secs_until(bucket_end(now, DAY), now)),
+                    Some(secs_left(now, DAY)),
                 );
             }
         }
 
-        if d.store_error && p.state.on_store_error == OnStoreError::FailClosed {
-            push(Check::Store, Mode::Enforce, Reason::StoreUnavailable, None);
-        }
         d.findings.extend(found);
-        d.settle();
+        follow_on_store_error(p, d);
     }
 }
 
@@ -437,8 +500,11 @@ pub async fn judge<S: Store>(
 ) -> Decision {
     let p = &**engine.policy();
     let mut d = engine.decide(subject.source, subject.phone);
-    let mut plan = engine.plan(&d, &subject, keys);
-    let shared = guards::Shared::new(p, &d, &subject, keys);
+    let Some(hashes) = SubjectKeys::new(keys, &subject) else {
+        return d;
+    };
+    let mut plan = engine.plan_keyed(&d, &subject, &hashes, keys);
+    let shared = guards::Shared::new(p, &d, &subject, &hashes, keys);
     if plan.steps.is_empty() && shared.is_none() {
         return d;
     }
@@ -510,40 +576,17 @@ pub async fn judge<S: Store>(
     engine.conclude(&mut d, &ran, results);
     if read_failed {
         d.store_error = true;
-        if p.state.on_store_error == OnStoreError::FailClosed
-            && !d
-                .findings
-                .iter()
-                .any(|f| f.reason == Reason::StoreUnavailable)
-        {
-            d.findings.push(Finding {
-                reason: Reason::StoreUnavailable,
-                check: Check::Store,
-                mode: Mode::Enforce,
-                retry_after: None,
-            });
-            d.settle();
-        }
     }
-    let mut give_back = Vec::new();
     if let Some(a) = &admission {
-        let had_error = d.store_error;
         a.conclude(p, &mut d, &admitted);
-        if d.store_error && !had_error && p.state.on_store_error == OnStoreError::FailClosed {
-            d.findings.push(Finding {
-                reason: Reason::StoreUnavailable,
-                check: Check::Store,
-                mode: Mode::Enforce,
-                retry_after: None,
-            });
-        }
-        d.settle();
-        if d.verdict == Verdict::Block {
-            // Refused after all: what this attempt counted in the shared
-            // limits is given back, so only SMS that go out count.
-            give_back = a.undo(&admitted);
-        }
     }
+    follow_on_store_error(p, &mut d);
+    // Refused after all: what this attempt counted in the shared limits is
+    // given back, so only SMS that go out count.
+    let mut give_back = match &admission {
+        Some(a) if d.verdict == Verdict::Block => a.undo(&admitted),
+        _ => Vec::new(),
+    };
     if let Some(ops) = undo.filter(|ops| !ops.is_empty()) {
         if d.verdict == Verdict::Block
             && d.findings
@@ -657,7 +700,7 @@ pub async fn verified<S: Store>(
             // `[country-velocity]` learn from the completion.
             let v = store
                 .execute(Op::Verify {
-                    key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+                    key: cooldown_key(&phone_key),
                     now,
                 })
                 .await?;
@@ -672,7 +715,9 @@ pub async fn verified<S: Store>(
             .execute(Op::Confirm {
                 key: guards::known::key(&phone_key),
                 now,
-                user: guards::known::user_tag(keys, completion.user),
+                user: guards::known::user_tag(
+                    completion.user.map(|u| keys.hash_text(u)).as_deref(),
+                ),
                 kinds: kind.kinds(),
                 expires_at: now + i64::from(p.known_numbers.remember_days) * DAY,
             })
@@ -681,7 +726,7 @@ pub async fn verified<S: Store>(
             return Ok(false);
         };
         let mut ops = vec![Op::Verify {
-            key: ItemKey::new(format!("phone#{phone_key}"), "cooldown"),
+            key: cooldown_key(&phone_key),
             now,
         }];
         if sent.get("sent_cohort").copied().unwrap_or(0) == 1 {

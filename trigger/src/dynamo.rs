@@ -542,9 +542,8 @@ impl DynamoStore {
                 if !conditions.is_empty() {
                     request = request.condition_expression(conditions.join(" AND "));
                 }
-                let r = request.send().await;
-                let admitted = match r {
-                    Ok(out) => Some(out.attributes.unwrap_or_default()),
+                let item = match request.send().await {
+                    Ok(out) => out.attributes.unwrap_or_default(),
                     Err(e) => {
                         // Refused: the item as it was comes with the error.
                         let old = conditional(Err(e))?;
@@ -555,15 +554,13 @@ impl DynamoStore {
                     }
                 };
                 for (attr, _) in &adds {
-                    if let Some(item) = &admitted {
-                        if whole(item, attr)?.is_none() {
-                            return Err(StoreError::Data(format!("{attr} is missing after ADD")));
-                        }
+                    if whole(&item, attr)?.is_none() {
+                        return Err(StoreError::Data(format!("{attr} is missing after ADD")));
                     }
                 }
                 Ok(OpResult::Admitted {
                     admitted: true,
-                    numbers: numbers(admitted.as_ref()),
+                    numbers: numbers(Some(&item)),
                 })
             }
             Op::Confirm {

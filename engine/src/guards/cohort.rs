@@ -319,17 +319,11 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     };
     let previous_hour_sent = get(prev_item, &format!("sent_h{prev_hh:02}"));
     let previous_hour_verified = get(prev_item, &format!("verified_h{prev_hh:02}"));
-    let sent_hour = Window::HOUR.sliding(
-        now,
-        previous_hour_sent,
-        get(today, &format!("sent_{hour_attr}")),
-    );
     let verified_hour = Window::HOUR.sliding(
         now,
         previous_hour_verified,
         get(today, &format!("verified_{hour_attr}")),
     );
-    let _ = sent_hour;
     let sent_day = Window::DAY.sliding(now, get(yesterday, "sent"), get(today, "sent"));
     let verified_day = Window::DAY.sliding(now, get(yesterday, "verified"), get(today, "verified"));
 

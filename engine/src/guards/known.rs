@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::PhoneHasher;
 use crate::policy::{Collector, Mode};
 use crate::source::TriggerSource;
 use crate::store::{ItemKey, Op};
@@ -166,10 +165,10 @@ pub fn day_key(phone_hash: &str, now: i64) -> ItemKey {
     )
 }
 
-/// A user id as the number kept in `sent_user`: 60 bits of its keyed hash.
-pub fn user_tag(keys: &PhoneHasher, user: Option<&str>) -> i64 {
-    let Some(user) = user else { return 0 };
-    let h = keys.hash_text(user);
+/// A user as the number kept in `sent_user`: 60 bits of its keyed hash
+/// (`PhoneHasher::hash_text`); 0 for none.
+pub fn user_tag(user_hash: Option<&str>) -> i64 {
+    let Some(h) = user_hash else { return 0 };
     h.get(..15)
         .and_then(|x| i64::from_str_radix(x, 16).ok())
         .unwrap_or(0)

@@ -24,10 +24,9 @@ use serde::Serialize;
 use crate::country::Country;
 use crate::engine::{Check, Decision, Finding, Reason, Verdict};
 use crate::hash::PhoneHasher;
-use crate::phone;
 use crate::policy::{Mode, Policy};
 use crate::source::TriggerSource;
-use crate::stateful::Subject;
+use crate::stateful::{Subject, SubjectKeys};
 use crate::store::{ItemKey, Op, OpResult, StoreError};
 use crate::window::Window;
 
@@ -86,7 +85,13 @@ pub struct Admission {
 impl Shared {
     /// `None` when no guard here applies (blocked already, exempt, or an
     /// unreadable number).
-    pub fn new(p: &Policy, d: &Decision, s: &Subject<'_>, keys: &PhoneHasher) -> Option<Self> {
+    pub fn new(
+        p: &Policy,
+        d: &Decision,
+        s: &Subject<'_>,
+        hashes: &SubjectKeys,
+        keys: &PhoneHasher,
+    ) -> Option<Self> {
         if d.verdict == Verdict::Block || d.exempt {
             return None;
         }
@@ -94,17 +99,16 @@ impl Shared {
         if !on(p.known_numbers.mode) && !on(p.cohorts.mode) && !on(p.budget.mode) {
             return None;
         }
-        let e164 = phone::normalise(s.phone).ok()?;
         let rate_exempt =
             s.source == TriggerSource::AdminCreateUser && p.exemptions.admin_create_user;
         let cohorts = if p.effective(p.cohorts.mode) != Mode::Off && !rate_exempt {
-            cohort::cohorts(&p.cohorts, d.country, &e164, keys)
+            cohort::cohorts(&p.cohorts, d.country, &hashes.e164, keys)
         } else {
             Vec::new()
         };
         Some(Self {
-            phone_hash: keys.hash(&e164),
-            user: known::user_tag(keys, s.user),
+            phone_hash: hashes.phone.clone(),
+            user: known::user_tag(hashes.user.as_deref()),
             kind: CodeKind::of(s.source),
             country: d.country,
             cohorts,
