@@ -174,6 +174,36 @@ pub fn verification_emf(
     })
 }
 
+/// One EMF line per cohort state change ([`crate::guards::CohortEvent`]):
+/// `CohortThrottled` (1 when a cohort of unknown numbers was throttled for
+/// low conversion) and `CohortRecovered`, by `[UserPoolId]`. The cohort
+/// (a country, or a block's size and keyed hash) and the conversions are
+/// properties, not dimensions: blocks are unbounded. The stack alarms on
+/// any throttling.
+pub fn cohort_emf(e: &crate::guards::CohortEvent, timestamp_ms: i64, user_pool_id: &str) -> Value {
+    let throttled = e.state == "throttled";
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["UserPoolId"]],
+                "Metrics": [
+                    {"Name": "CohortThrottled", "Unit": "Count"},
+                    {"Name": "CohortRecovered", "Unit": "Count"},
+                ],
+            }],
+        },
+        "UserPoolId": pool_dimension(user_pool_id),
+        "CohortThrottled": flag(throttled),
+        "CohortRecovered": flag(!throttled),
+        "Cohort": e.cohort,
+        "ConversionPermille": e.conversion_permille,
+        "BaselinePermille": e.baseline_permille,
+        "DueCodes": e.due,
+    })
+}
+
 /// One line per failed read of the published policy (a read that failed
 /// or timed out, or a published policy that does not parse): while they
 /// continue, a policy published since the instance started is not in force.

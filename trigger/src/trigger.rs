@@ -528,6 +528,23 @@ fn emit_decision<S>(
     started: Instant,
 ) {
     let policy = engine.policy();
+    for e in &decision.cohort_events {
+        // "GB: throttled, conversion 4% against 91%": a state change, once.
+        tracing::warn!(
+            target: "pumpguard::cohort",
+            cohort = %e.cohort,
+            state = e.state,
+            conversion_permille = e.conversion_permille,
+            baseline_permille = e.baseline_permille,
+            due_codes = e.due,
+            "{}: {}, conversion {}% against {}%",
+            e.cohort,
+            e.state,
+            e.conversion_permille / 10,
+            e.baseline_permille / 10
+        );
+        ctx.emit(|| metrics::cohort_emf(e, now.saturating_mul(1000), pool));
+    }
     ctx.emit(|| {
         metrics::decision_emf(
             decision,

@@ -153,7 +153,9 @@ pub(crate) fn check_cohorts(w: WireCohorts, c: &mut Collector) -> CohortPolicy {
         daily_headroom_permille: fraction(c, &k("daily-headroom"), w.daily_headroom, 100.0),
         surge_permille: fraction(c, &k("surge"), w.surge, 100.0),
         max_surge: bounded(c, &k("max-surge"), w.max_surge, 1, 1000),
-        baseline_days: bounded(c, &k("baseline-days"), w.baseline_days, 1, 28),
+        // At most 14 days: with 4 depths, one read of every cohort's days
+        // stays within DynamoDB's 100 keys per BatchGetItem (5 × 16 + 2).
+        baseline_days: bounded(c, &k("baseline-days"), w.baseline_days, 1, 14),
         conversion_mode: w.conversion_mode,
         expected_conversion_permille: fraction(
             c,
@@ -175,8 +177,9 @@ pub(crate) fn check_cohorts(w: WireCohorts, c: &mut Collector) -> CohortPolicy {
 /// One cohort of a phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cohort {
-    /// For operators: `GB`, or `GB 4477009xxx` (the block, hidden digits as
-    /// `x`; an aggregate of at least 1,000 numbers, never one number).
+    /// For operators: `GB`, or `GB block of 1e3 numbers #3f9a2c1b0d4e`
+    /// (the block's size and the start of its keyed hash: no digit of any
+    /// number appears in clear).
     pub label: String,
     pub pk: String,
     pub hourly_floor: i64,
@@ -207,9 +210,13 @@ pub fn cohorts(
         let shown = &digits[..digits.len() - hidden];
         // Every further hidden digit doubles the block's floors.
         let scale = 1_i64 << i.min(8);
+        let block = keys.hash_text(shown);
         out.push(Cohort {
-            label: format!("{cc} {shown}{}", "x".repeat(hidden)),
-            pk: format!("cohort#{cc}#p{hidden}#{}", keys.hash_text(shown)),
+            label: format!(
+                "{cc} block of 1e{hidden} numbers #{}",
+                block.get(..12).unwrap_or(&block)
+            ),
+            pk: format!("cohort#{cc}#p{hidden}#{block}"),
             hourly_floor: i64::from(p.prefix_hourly_floor) * scale,
             daily_floor: i64::from(p.prefix_daily_floor) * scale,
         });

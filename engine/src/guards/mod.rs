@@ -39,7 +39,7 @@ type Item = BTreeMap<String, i64>;
 /// metric by the adapter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CohortEvent {
-    /// `GB`, or a block such as `GB 4477009xxx`.
+    /// `GB`, or a block such as `GB block of 1e3 numbers #3f9a2c1b0d4e`.
     pub cohort: String,
     /// `throttled` or `recovered`.
     pub state: &'static str,

@@ -34,7 +34,12 @@ fn every_alarm_notifies_a_topic_cloudwatch_can_publish_to() {
         .iter()
         .filter_map(|(_, a)| a["Properties"]["MetricName"].as_str())
         .collect();
-    for metric in ["StoreErrors", "PolicyFetchFailed", "Blocked"] {
+    for metric in [
+        "StoreErrors",
+        "PolicyFetchFailed",
+        "Blocked",
+        "CohortThrottled",
+    ] {
         assert!(names.contains(metric), "no alarm on {metric}: {names:?}");
     }
 

@@ -432,3 +432,29 @@ fn a_failed_policy_read_is_one_valid_line_per_failure() {
         json!(["FunctionName"])
     );
 }
+
+#[test]
+fn a_cohort_state_change_is_one_valid_line() {
+    let v = validator();
+    let e = pumpguard_engine::guards::CohortEvent {
+        cohort: "IE block of 1e3 numbers #3f9a2c1b0d4e".into(),
+        state: "throttled",
+        conversion_permille: 40,
+        baseline_permille: 910,
+        due: 25,
+    };
+    let line = pumpguard_engine::metrics::with_function(
+        pumpguard_engine::metrics::cohort_emf(&e, TS_MS, POOL),
+        "pumpguard-trigger",
+    );
+    let errors: Vec<String> = v.iter_errors(&line).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}: {line}");
+    assert_eq!(line["CohortThrottled"], 1);
+    assert_eq!(line["CohortRecovered"], 0);
+    assert_eq!(line["Cohort"], "IE block of 1e3 numbers #3f9a2c1b0d4e");
+    // The stack's alarm selects it by function; the cohort is no dimension.
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["FunctionName"], ["UserPoolId"]])
+    );
+}

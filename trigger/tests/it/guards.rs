@@ -276,3 +276,33 @@ async fn no_country_can_spend_the_others_budget() {
     .await;
     assert_eq!(d.verdict, Verdict::Allow, "{d:#?}");
 }
+
+#[tokio::test]
+async fn a_cohort_whose_codes_go_unused_is_throttled_once_and_says_so() {
+    let e = engine("[known-numbers]\nmode = \"off\"\n[cohorts]\nprefix-hidden-digits = []\n");
+    let s = MemoryStore::new();
+    let mut changes = Vec::new();
+    // Three hours of sign-ups to Irish numbers, none confirmed.
+    for i in 0..90 {
+        let t = T0 + 120 * i as i64;
+        let d = sms(&e, &s, TriggerSource::SignUp, &ie(i), &format!("b{i}"), t).await;
+        changes.extend(d.cohort_events);
+    }
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let c = &changes[0];
+    assert_eq!((c.cohort.as_str(), c.state), ("IE", "throttled"));
+    assert_eq!(c.conversion_permille, 0);
+    assert_eq!(c.baseline_permille, 700);
+    assert!(c.due >= 10, "{c:?}");
+    // Throttled with no baseline: no unknown Irish number gets an SMS.
+    let d = sms(
+        &e,
+        &s,
+        TriggerSource::SignUp,
+        &ie(500),
+        "late",
+        T0 + 4 * HOUR,
+    )
+    .await;
+    assert_eq!(d.reasons(), ["COHORT_LOW_CONVERSION"], "{d:#?}");
+}
