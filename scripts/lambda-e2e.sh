@@ -86,16 +86,16 @@ expect_blocked() {
 
 expect_unchanged signup-allow.json
 # The same phone again at once: the cooldown, counted in the table.
-expect_blocked signup-allow.json "RATE_LIMITED retryAfterSeconds="
+expect_blocked signup-allow.json SMS_BLOCKED
 # The bootstrap policy blocks Jamaica; the published one only monitors it.
 expect_unchanged resend-block-jamaica.json
-expect_blocked forgot-block-premium.json SMS_BLOCKED_NUMBER
+expect_blocked forgot-block-premium.json SMS_BLOCKED
 expect_unchanged unknown-source.json
 # A CustomMessage source this build does not know: judged by the static
 # guards, never passed (a premium-rate number is refused; the fixture's
 # Jamaican number is only monitored by the published policy).
 sed 's/+18762101234/+19002345678/' "$fixtures/new-custom-message-source.json" >"$work/new-source-premium.json"
-expect_blocked "$work/new-source-premium.json" SMS_BLOCKED_NUMBER
+expect_blocked "$work/new-source-premium.json" SMS_BLOCKED
 expect_unchanged custommessage-sample.json
 expect_unchanged postconfirmation-sample.json
 

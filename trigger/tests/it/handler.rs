@@ -29,8 +29,14 @@ fn engine_with(extra: &str) -> Engine {
     Engine::new(Arc::new(policy))
 }
 
+/// The example policy at `coarse` disclosure, so that an answer names the
+/// guard that refused (the example itself answers `SMS_BLOCKED`).
 fn example() -> Engine {
-    Engine::new(Arc::new(Policy::example()))
+    let text = pumpguard_engine::policy::EXAMPLE_POLICY
+        .replace("disclosure = \"generic\"", "disclosure = \"coarse\"");
+    Engine::new(Arc::new(
+        Policy::parse(&text, "example").unwrap_or_else(|e| panic!("{e}")),
+    ))
 }
 
 fn hasher() -> PhoneHasher {
@@ -231,6 +237,8 @@ fn disclosure_levels() {
     let jm = fixture("resend-block-jamaica.json");
     let generic = engine_with("[trigger]\ndisclosure = \"generic\"\n");
     assert_eq!(blocked(run(&generic, jm.clone())).message, "SMS_BLOCKED");
+    let shipped = Engine::new(Arc::new(Policy::example()));
+    assert_eq!(blocked(run(&shipped, jm.clone())).message, "SMS_BLOCKED");
     let detailed = engine_with("[trigger]\ndisclosure = \"detailed\"\n");
     assert_eq!(
         blocked(run(&detailed, jm)).message,
