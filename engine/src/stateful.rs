@@ -725,10 +725,13 @@ pub async fn verified<S: Store>(
         let OpResult::Confirmed(Some(sent)) = confirmed else {
             return Ok(false);
         };
-        let mut ops = vec![Op::Verify {
-            key: cooldown_key(&phone_key),
-            now,
-        }];
+        let mut ops = vec![
+            Op::Verify {
+                key: cooldown_key(&phone_key),
+                now,
+            },
+            guards::known::used_today(&phone_key, now),
+        ];
         if sent.get("sent_cohort").copied().unwrap_or(0) == 1 {
             let sent_at = sent.get("sent_at").copied().unwrap_or(now);
             for c in guards::cohort::cohorts(&p.cohorts, info.country, &info.e164, keys) {

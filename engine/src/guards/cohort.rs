@@ -25,8 +25,10 @@
 //!   the Wilson upper bound (99 %) of their conversion is below
 //!   `conversion-ratio` × the baseline's, the cohort is *throttled*: its
 //!   unknown numbers get only the baseline rate, with no floor and no surge,
-//!   so a cohort that never had real traffic gets none. It recovers by
-//!   itself as the conversion of what is sent comes back.
+//!   so a cohort that never had real traffic gets none. It stays throttled
+//!   while it still refuses attempts (`refused`, per day) and recovers by
+//!   itself once the codes it sends are clearly used again, or once nothing
+//!   is due and nothing was refused for a day.
 
 use std::collections::BTreeMap;
 
@@ -373,7 +375,11 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     // sends are clearly used again (or none are due at all), so an attack
     // cannot win a fresh allowance each time its own refused attempts fall
     // out of the window.
-    let low = p.conversion_mode != Mode::Off && (bad || (was_throttled && !good && due > 0));
+    // Attempts it refused keep it throttled too: while an attack goes on,
+    // the few codes it still sends are not evidence that it has stopped.
+    let refused = Window::DAY.sliding(now, get(yesterday, "refused"), get(today, "refused"));
+    let low = p.conversion_mode != Mode::Off
+        && (bad || (was_throttled && !good && (due > 0 || refused > 0)));
 
     let normal_hour = c.hourly_floor + scale(base_day, p.hourly_headroom_permille) / 24;
     let normal_day = c.daily_floor + scale(base_day, p.daily_headroom_permille);
@@ -470,6 +476,17 @@ impl Assessment {
 /// Cohort items live for the baseline window and a margin.
 fn expiry(now: i64) -> i64 {
     Window::DAY.end(now) + 30 * 86_400
+}
+
+/// The op that counts an attempt the cohort refused (`refused`, per day).
+pub fn refused(c: &Cohort, now: i64) -> Op {
+    Op::AddIf {
+        key: ItemKey::new(c.pk.clone(), day_sk(Window::DAY.bucket(now))),
+        adds: vec![("refused".into(), 1)],
+        below: Vec::new(),
+        set: Vec::new(),
+        expires_at: expiry(now),
+    }
 }
 
 /// The op that credits a used code to a cohort, in the hour it was sent.

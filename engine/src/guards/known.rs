@@ -12,8 +12,10 @@
 //! A phone is *known* once it has `min-verifications` verifications, the
 //! first at least `trusted-after-hours` ago, and fewer than `max-unused`
 //! unused codes since the last. A known phone is judged only by its own
-//! limits (the cooldown and `known-max-per-day`): cohort limits never refuse
-//! it, and the budget keeps a lane for it. Trust is lost on abuse: codes
+//! limits (the cooldown and its daily cap, which grows from
+//! `unknown-max-per-day` by one per code it used today up to
+//! `known-max-per-day`): cohort limits never refuse it, and the budget keeps
+//! a lane for it. Trust is lost on abuse: codes
 //! that go unused suspend it until the next verification, and its daily cap
 //! bounds what an attacker who owns and verifies numbers can draw from each.
 
@@ -191,13 +193,31 @@ pub fn is_known(p: &KnownPolicy, item: &BTreeMap<String, i64>, now: i64) -> bool
         && !suspended
 }
 
-/// The per-phone daily cap for a known or unknown phone.
-pub fn daily_cap(p: &KnownPolicy, known: bool) -> i64 {
-    i64::from(if known {
-        p.known_max_per_day
-    } else {
-        p.unknown_max_per_day
-    })
+/// The per-phone daily cap. An unknown phone gets `unknown-max-per-day`. A
+/// known phone gets as much plus one for each of its codes used today, up
+/// to `known-max-per-day`: a real user who asks for more codes uses them,
+/// while an account that asks for codes it never uses stays at the lower
+/// cap, however it became known.
+pub fn daily_cap(p: &KnownPolicy, known: bool, today: &BTreeMap<String, i64>) -> i64 {
+    let base = i64::from(p.unknown_max_per_day);
+    if !known {
+        return base;
+    }
+    let used = today.get("used").copied().unwrap_or(0).max(0);
+    base.saturating_add(used)
+        .min(i64::from(p.known_max_per_day))
+        .max(base)
+}
+
+/// Counts a used code on the phone's day item (see [`daily_cap`]).
+pub fn used_today(phone_hash: &str, now: i64) -> Op {
+    Op::AddIf {
+        key: day_key(phone_hash, now),
+        adds: vec![("used".into(), 1)],
+        below: Vec::new(),
+        set: Vec::new(),
+        expires_at: Window::DAY.end(now) + 86_400,
+    }
 }
 
 /// Records a send as pending for verification: who it was for, which

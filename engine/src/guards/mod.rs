@@ -140,7 +140,8 @@ impl Shared {
 
         let km = p.effective(p.known_numbers.mode);
         if km != Mode::Off && !self.rate_exempt {
-            let limit = known::daily_cap(&p.known_numbers, known);
+            let today = items.get(1).unwrap_or(&empty);
+            let limit = known::daily_cap(&p.known_numbers, known, today);
             let key = known::day_key(&self.phone_hash, now);
             ops.push(Op::AddIf {
                 key,
@@ -311,8 +312,10 @@ impl Admission {
         }
     }
 
-    /// What to give back when the SMS was refused after all: every add that
-    /// was admitted, negated (state changes stay: they happened).
+    /// What to write when the SMS was refused after all: every add that was
+    /// admitted, negated (state changes stay: they happened), and for each
+    /// cohort that refused it, one more refused attempt, which keeps a
+    /// throttled cohort throttled while the attack goes on.
     pub fn undo(&self, results: &[Result<OpResult, StoreError>]) -> Vec<Op> {
         self.ops
             .iter()
@@ -320,6 +323,13 @@ impl Admission {
             .zip(results)
             .filter_map(|((op, gate), r)| match (op, gate, r) {
                 (_, Gate::Change(_), _) => None,
+                (
+                    _,
+                    Gate::Cohort(i),
+                    Ok(OpResult::Admitted {
+                        admitted: false, ..
+                    }),
+                ) => Some(cohort::refused(&self.cohorts[*i], self.now)),
                 (
                     Op::AddIf {
                         key,

@@ -306,3 +306,82 @@ async fn a_cohort_whose_codes_go_unused_is_throttled_once_and_says_so() {
     .await;
     assert_eq!(d.reasons(), ["COHORT_LOW_CONVERSION"], "{d:#?}");
 }
+
+#[tokio::test]
+async fn a_throttled_cohort_stays_throttled_while_the_attack_knocks() {
+    let e = engine("[known-numbers]\nmode = \"off\"\n[cohorts]\nprefix-hidden-digits = []\n");
+    let s = MemoryStore::new();
+    let mut events = Vec::new();
+    for i in 0..90 {
+        let t = T0 + 120 * i as i64;
+        events.extend(
+            sms(&e, &s, TriggerSource::SignUp, &ie(i), &format!("b{i}"), t)
+                .await
+                .cohort_events,
+        );
+    }
+    assert_eq!(events.len(), 1, "{events:?}");
+    // Thirty more hours of attempts: each is refused, and counted as refused,
+    // so the cohort does not recover when its last codes leave the window.
+    let from = T0 + 3 * HOUR;
+    for k in 0..180 {
+        let t = from + 600 * k as i64;
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::SignUp,
+            &ie(100 + k),
+            &format!("c{k}"),
+            t,
+        )
+        .await;
+        assert_eq!(d.verdict, Verdict::Block, "{d:#?}");
+        assert!(d.cohort_events.is_empty(), "{d:#?}");
+    }
+    // Two quiet days later: nothing due, nothing refused: it recovers.
+    let t = from + 30 * HOUR + 2 * DAY;
+    let d = sms(&e, &s, TriggerSource::SignUp, &ie(400), "real", t).await;
+    assert_eq!(d.verdict, Verdict::Allow, "{d:#?}");
+    assert_eq!(d.cohort_events.len(), 1);
+    assert_eq!(d.cohort_events[0].state, "recovered");
+}
+
+#[tokio::test]
+async fn a_known_phone_earns_more_sms_a_day_only_by_using_its_codes() {
+    let e = engine(
+        "[known-numbers]\ntrusted-after-hours = 0\nmin-verifications = 1\nmax-unused = 100\n",
+    );
+    let s = MemoryStore::new();
+    let (user, idle) = ("+447911223344", "+447911223377");
+    for p in [user, idle] {
+        sms(&e, &s, TriggerSource::Authentication, p, p, T0 - DAY).await;
+        assert!(complete(&e, &s, Kind::Authentication, p, p, T0 - DAY + 20).await);
+    }
+    // Five logins today, each code used: the cap grows from 3 with each.
+    for k in 0..5 {
+        let t = T0 + 600 * k;
+        let d = sms(&e, &s, TriggerSource::Authentication, user, user, t).await;
+        assert_eq!(
+            (d.verdict, d.known),
+            (Verdict::Allow, Some(true)),
+            "{k}: {d:#?}"
+        );
+        assert!(complete(&e, &s, Kind::Authentication, user, user, t + 20).await);
+    }
+    // Codes asked for and never used: 3 a day, known or not.
+    for k in 0..3 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::Authentication,
+            idle,
+            idle,
+            T0 + 600 * k,
+        )
+        .await;
+        assert_eq!(d.verdict, Verdict::Allow, "{k}: {d:#?}");
+    }
+    let d = sms(&e, &s, TriggerSource::Authentication, idle, idle, T0 + 1800).await;
+    assert_eq!(d.reasons(), ["PHONE_DAILY_CAP"], "{d:#?}");
+    assert_eq!(d.known, Some(true));
+}
