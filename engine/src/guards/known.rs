@@ -220,6 +220,22 @@ pub fn used_today(phone_hash: &str, now: i64) -> Op {
     }
 }
 
+/// The attributes [`pending`] sets, as `item` holds them: what a refused
+/// SMS restores. A phone with no send before gets `sent_kind = 0`, which no
+/// completion verifies, and `suspended_at = 0`, which suspends nothing.
+pub fn pending_record(item: &BTreeMap<String, i64>) -> Vec<(String, i64)> {
+    [
+        "sent_at",
+        "sent_user",
+        "sent_kind",
+        "sent_cohort",
+        "suspended_at",
+    ]
+    .into_iter()
+    .map(|a| (a.to_string(), item.get(a).copied().unwrap_or(0)))
+    .collect()
+}
+
 /// Records a send as pending for verification: who it was for, which
 /// completion verifies it, whether it counted in its cohorts, and one more
 /// code not yet used. A known phone whose unused codes reach `max-unused`

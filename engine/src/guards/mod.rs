@@ -79,6 +79,8 @@ pub struct Admission {
     gates: Vec<Gate>,
     cohorts: Vec<Cohort>,
     assessments: Vec<Assessment>,
+    /// The pending-send record as it was, restored if the SMS is refused.
+    pending_before: Vec<(String, i64)>,
     now: i64,
 }
 
@@ -209,6 +211,7 @@ impl Shared {
             gates,
             cohorts: self.cohorts.clone(),
             assessments,
+            pending_before: known::pending_record(known_item),
             now,
         }
     }
@@ -330,6 +333,20 @@ impl Admission {
                         admitted: false, ..
                     }),
                 ) => Some(cohort::refused(&self.cohorts[*i], self.now)),
+                // No code went out: the phone's pending send is the one before.
+                (
+                    Op::AddIf {
+                        key, expires_at, ..
+                    },
+                    Gate::Pending,
+                    Ok(OpResult::Admitted { admitted: true, .. }),
+                ) => Some(Op::AddIf {
+                    key: key.clone(),
+                    adds: vec![("unused".into(), -1)],
+                    below: Vec::new(),
+                    set: self.pending_before.clone(),
+                    expires_at: *expires_at,
+                }),
                 (
                     Op::AddIf {
                         key,

@@ -385,3 +385,37 @@ async fn a_known_phone_earns_more_sms_a_day_only_by_using_its_codes() {
     assert_eq!(d.reasons(), ["PHONE_DAILY_CAP"], "{d:#?}");
     assert_eq!(d.known, Some(true));
 }
+
+#[tokio::test]
+async fn a_refused_sms_leaves_the_pending_code_as_it_was() {
+    let e = engine("[known-numbers]\nmode = \"off\"\n");
+    let s = MemoryStore::new();
+    // Fill Ireland's hourly floor with other numbers.
+    for i in 0..6 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::SignUp,
+            &ie(i),
+            &format!("b{i}"),
+            T0 + i as i64,
+        )
+        .await;
+        assert_eq!(d.verdict, Verdict::Allow, "{d:#?}");
+    }
+    let p = ie(50);
+    // A reset code to this phone goes out...
+    let e2 = engine("[cohorts]\nmode = \"off\"\nconversion-mode = \"off\"\n");
+    assert_eq!(
+        sms(&e2, &s, TriggerSource::ForgotPassword, &p, "u", T0 + 10)
+            .await
+            .verdict,
+        Verdict::Allow
+    );
+    // ...then a sign-up code to it is refused by the cohort.
+    let d = sms(&e, &s, TriggerSource::SignUp, &p, "u", T0 + 20).await;
+    assert_eq!(d.reasons(), ["COHORT_VOLUME"], "{d:#?}");
+    // The refused code is not what a completion verifies: the reset code is.
+    assert!(!complete(&e, &s, Kind::ConfirmSignUp, &p, "u", T0 + 30).await);
+    assert!(complete(&e, &s, Kind::ConfirmForgotPassword, &p, "u", T0 + 40).await);
+}
