@@ -181,7 +181,7 @@ impl Default for WireBudget {
             monthly_usd: None,
             when_exhausted: WhenExhausted::Block,
             core_countries: Vec::new(),
-            country_share: 0.25,
+            country_share: 0.5,
             default_price_usd: None,
             prices: BTreeMap::new(),
         }

@@ -8,13 +8,14 @@
 //! arrives.
 //!
 //! - **Baseline.** The median of the last `baseline-days` completed days'
-//!   verified SMS: a real market's demand, which a day of pumping (or of
-//!   attacker-confirmed codes) cannot raise. Its conversion is the same
-//!   days' verified ÷ sent.
+//!   verified SMS, over the days the cohort has a record of: a real
+//!   market's demand, which a day of pumping (or of attacker-confirmed
+//!   codes) cannot raise. Its conversion is the same days' verified ÷ sent.
 //! - **Volume.** Over a sliding hour and a sliding day (two-bucket
 //!   approximation, so a burst across the top of the hour or UTC midnight
 //!   meets one limit): `floor + headroom × baseline + surge × verified in
-//!   the window`, at most `max-surge` times the limit without the surge. The
+//!   the window`, at most `max-surge` times the limit without the surge
+//!   once the cohort has history (a new deployment has none to hold it to). The
 //!   floor scales with the cohort: a country gets more than a block of
 //!   numbers, and a block gets more for every further hidden digit. Codes
 //!   that are used raise the limit as they arrive, so a campaign, a launch
@@ -337,7 +338,13 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     let verified_day = Window::DAY.sliding(now, get(yesterday, "verified"), get(today, "verified"));
 
     // Baseline: completed days 1..=baseline-days back.
-    let history: Vec<&Item> = (1..reads_per_cohort(p) - 1).map(at).collect();
+    // Only days the cohort has an item for: before pumpguard ran (a new
+    // deployment, a new market) nothing is known, which is not the same as
+    // a day with no real traffic.
+    let history: Vec<&Item> = (1..reads_per_cohort(p) - 1)
+        .map(at)
+        .filter(|i| !i.is_empty())
+        .collect();
     let mut verified: Vec<i64> = history.iter().map(|i| get(i, "verified")).collect();
     verified.sort_unstable();
     let base_day = verified.get(verified.len() / 2).copied().unwrap_or(0);
@@ -383,7 +390,14 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
 
     let normal_hour = c.hourly_floor + scale(base_day, p.hourly_headroom_permille) / 24;
     let normal_day = c.daily_floor + scale(base_day, p.daily_headroom_permille);
-    let cap = i64::from(p.max_surge);
+    // Codes used raise the limits at most `max-surge`-fold over what the
+    // cohort's history says; with no history there is nothing to hold them
+    // to, and the conversion test alone guards the first day.
+    let cap = if history.is_empty() {
+        i64::MAX
+    } else {
+        i64::from(p.max_surge)
+    };
     let (limit_hour, limit_day) = if low {
         (scale(base_day, p.hourly_headroom_permille) / 24, base_day)
     } else {
