@@ -19,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod phone;
 pub mod policy;
+pub mod presignup;
 pub mod prices;
 pub mod published;
 pub mod source;

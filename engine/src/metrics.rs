@@ -174,6 +174,33 @@ pub fn verification_emf(
     })
 }
 
+/// One EMF line per PreSignUp decision: `PreSignUpRefused` (1 when a
+/// registration was refused) and `PreSignUpWouldRefuse` (1 when a guard in
+/// monitor mode would have refused it), by `[UserPoolId]`.
+pub fn pre_sign_up_emf(
+    refused: bool,
+    would_refuse: bool,
+    timestamp_ms: i64,
+    user_pool_id: &str,
+) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["UserPoolId"]],
+                "Metrics": [
+                    {"Name": "PreSignUpRefused", "Unit": "Count"},
+                    {"Name": "PreSignUpWouldRefuse", "Unit": "Count"},
+                ],
+            }],
+        },
+        "UserPoolId": pool_dimension(user_pool_id),
+        "PreSignUpRefused": flag(refused),
+        "PreSignUpWouldRefuse": flag(would_refuse),
+    })
+}
+
 /// One EMF line per cohort state change ([`crate::guards::CohortEvent`]):
 /// `CohortThrottled` (1 when a cohort of unknown numbers was throttled for
 /// low conversion) and `CohortRecovered`, by `[UserPoolId]`. The cohort

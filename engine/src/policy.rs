@@ -338,6 +338,7 @@ pub struct Policy {
     pub budget: BudgetPolicy,
     pub known_numbers: crate::guards::known::KnownPolicy,
     pub cohorts: crate::guards::cohort::CohortPolicy,
+    pub pre_sign_up: crate::presignup::PreSignUpPolicy,
     pub exemptions: Exemptions,
     pub waf: WafPolicy,
     pub protect: ProtectPolicy,
@@ -349,7 +350,7 @@ pub struct Policy {
 }
 
 /// The top-level sections a policy may have.
-const SECTIONS: [&str; 20] = [
+const SECTIONS: [&str; 21] = [
     "version",
     "trigger",
     "countries",
@@ -365,6 +366,7 @@ const SECTIONS: [&str; 20] = [
     "budget",
     "known-numbers",
     "cohorts",
+    "pre-sign-up",
     "exemptions",
     "waf",
     "protect",
@@ -494,6 +496,7 @@ impl Policy {
         let budget = c.section(&table, "budget", || Some(Default::default()));
         let known = c.section(&table, "known-numbers", || Some(Default::default()));
         let cohorts = c.section(&table, "cohorts", || Some(Default::default()));
+        let pre_sign_up = c.section(&table, "pre-sign-up", || Some(Default::default()));
         let exemptions = c.section(&table, "exemptions", || Some(Default::default()));
         let waf = c.section(&table, "waf", || Some(Default::default()));
         let protect = c.section(&table, "protect", || Some(Default::default()));
@@ -518,6 +521,7 @@ impl Policy {
         let budget = budget.map(|w| limits::check_budget(w, &mut c, country_list));
         let known_numbers = known.map(|w| crate::guards::known::check_known(w, &mut c));
         let cohorts = cohorts.map(|w| crate::guards::cohort::check_cohorts(w, &mut c));
+        let pre_sign_up = pre_sign_up.map(|w| crate::presignup::check_pre_sign_up(w, &mut c));
         let exemptions = exemptions.map(|w| limits::check_exemptions(w, &mut c));
         let waf = waf.map(|w| account::check_waf(w, &mut c, country_list));
         let protect = protect.map(|w| account::check_protect(w, &mut c));
@@ -539,6 +543,7 @@ impl Policy {
                 budget: budget?,
                 known_numbers: known_numbers?,
                 cohorts: cohorts?,
+                pre_sign_up: pre_sign_up?,
                 exemptions: exemptions?,
                 waf: waf?,
                 protect: protect?,

@@ -573,6 +573,9 @@ pub async fn judge<S: Store>(
     // so an answered decision does no extra work.
     let failed = read_failed || results.iter().chain(&admitted).any(Result::is_err);
     let undo = failed.then(|| releases(&ran, &results));
+    // What the older guards added to shared counters (prefix and country
+    // velocity, the pool rate), given back if the SMS is refused after all.
+    let shared_undo = releases_where(&ran, &results, |step| !step.per_subject());
     engine.conclude(&mut d, &ran, results);
     if read_failed {
         d.store_error = true;
@@ -587,15 +590,22 @@ pub async fn judge<S: Store>(
         Some(a) if d.verdict == Verdict::Block => a.undo(&admitted),
         _ => Vec::new(),
     };
-    if let Some(ops) = undo.filter(|ops| !ops.is_empty()) {
-        if d.verdict == Verdict::Block
-            && d.findings
-                .iter()
-                .any(|f| f.reason == Reason::StoreUnavailable)
-        {
+    if d.verdict == Verdict::Block {
+        let store_refusal = d
+            .findings
+            .iter()
+            .any(|f| f.reason == Reason::StoreUnavailable);
+        match undo {
             // Refused because the store failed: what this attempt wrote must
             // not count against the user's next try (nor anyone's limits).
-            give_back.extend(ops);
+            Some(ops) if store_refusal => give_back.extend(ops),
+            // Refused by a guard: the shared counters count only SMS that
+            // go out, so a flood of refused attempts cannot fill a pool,
+            // country or prefix limit and lock real users out. (These
+            // counters add first and give back, so for a moment a
+            // concurrent decision can see the attempt; the cohort and budget
+            // limits, which admit with a conditional add, are exact.)
+            _ => give_back.extend(shared_undo),
         }
     }
     if !give_back.is_empty() {
@@ -633,9 +643,19 @@ fn next_attempt() -> i64 {
 /// Counters whose answer was lost are left as they are: at most one count
 /// too many, which expires with its window.
 pub fn releases(plan: &Plan, results: &[Result<OpResult, StoreError>]) -> Vec<Op> {
+    releases_where(plan, results, |_| true)
+}
+
+/// [`releases`] for the steps `which` picks.
+fn releases_where(
+    plan: &Plan,
+    results: &[Result<OpResult, StoreError>],
+    which: impl Fn(Step) -> bool,
+) -> Vec<Op> {
     plan.steps
         .iter()
         .zip(results)
+        .filter(|((step, _), _)| which(*step))
         .filter_map(|((_, op), result)| match (op, result) {
             (
                 Op::Cooldown {
@@ -719,6 +739,7 @@ pub async fn verified<S: Store>(
                     completion.user.map(|u| keys.hash_text(u)).as_deref(),
                 ),
                 kinds: kind.kinds(),
+                sent_after: now.saturating_sub(kind.code_lifetime_secs(&p.known_numbers)),
                 expires_at: now + i64::from(p.known_numbers.remember_days) * DAY,
             })
             .await?;

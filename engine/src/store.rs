@@ -113,8 +113,9 @@ pub enum Op {
     /// A completion (PostConfirmation / PostAuthentication) for the phone
     /// item `key`: it counts only if a send is pending (`sent_at` exists
     /// and is after `verified_at`, if any), was for the same user
-    /// (`sent_user == user`) and of a kind this completion verifies
-    /// (`sent_kind` in `kinds`). Then, atomically: `verified_at =
+    /// (`sent_user == user`), of a kind this completion verifies
+    /// (`sent_kind` in `kinds`) and still within that code's lifetime
+    /// (`sent_at >= sent_after`). Then, atomically: `verified_at =
     /// last_verified = now`, `first_verified` set if missing, `vcount` + 1,
     /// `unused = 0`. Returns [`OpResult::Confirmed`] with the item as it was
     /// before (so the caller knows the send it verified), or `None`.
@@ -123,6 +124,7 @@ pub enum Op {
         now: i64,
         user: i64,
         kinds: Vec<i64>,
+        sent_after: i64,
         expires_at: i64,
     },
 }
@@ -447,6 +449,7 @@ impl MemoryStore {
                 now,
                 user,
                 kinds,
+                sent_after,
                 expires_at,
             } => {
                 let Some(item) = items.get_mut(&key) else {
@@ -460,7 +463,8 @@ impl MemoryStore {
                 };
                 let same_user = n.get("sent_user") == Some(&user);
                 let kind = n.get("sent_kind").is_some_and(|k| kinds.contains(k));
-                if !(pending && same_user && kind) {
+                let live = n.get("sent_at").is_some_and(|s| *s >= sent_after);
+                if !(pending && same_user && kind && live) {
                     return Ok(OpResult::Confirmed(None));
                 }
                 let before = item.numbers.clone();

@@ -568,10 +568,12 @@ impl DynamoStore {
                 now,
                 user,
                 kinds,
+                sent_after,
                 expires_at,
             } => {
                 let mut values = HashMap::from([
                     (":now".to_string(), n(now)),
+                    (":after".to_string(), n(sent_after)),
                     (":user".to_string(), n(user)),
                     (":zero".to_string(), n(0)),
                     (":one".to_string(), n(1)),
@@ -590,7 +592,7 @@ impl DynamoStore {
                     .condition_expression(format!(
                         "attribute_exists(sent_at) AND \
                          (attribute_not_exists(verified_at) OR sent_at > verified_at) AND \
-                         sent_user = :user AND sent_kind IN ({})",
+                         sent_at >= :after AND sent_user = :user AND sent_kind IN ({})",
                         kind_refs.join(", ")
                     ))
                     .update_expression(

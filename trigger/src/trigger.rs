@@ -12,6 +12,7 @@
 //! | source not SMS-bound for this pool (`sms-sources`) | the event, untouched |
 //! | no `phone_number` attribute | the event, untouched (there is nowhere to send an SMS) |
 //! | PostConfirmation / PostAuthentication | the event, untouched, never blocked; a pending code for the phone is recorded as verified |
+//! | PreSignUp (`_SignUp`, `_AdminCreateUser`, `_ExternalProvider`) | the event, or error `SignUpRefused` with the neutral message `SIGN_UP_REFUSED` ([`pumpguard_engine::presignup`]) |
 //! | a `CustomMessage_*` source this build does not know | judged by the static guards only: the event, or the block code |
 //! | unknown `triggerSource` | the event, untouched, logged (`unknown-source = "pass"`), or `SMS_BLOCKED` |
 //! | malformed event | error `MalformedEvent`, message `MALFORMED_EVENT` plus what is wrong |
@@ -31,7 +32,8 @@ use serde_json::Value;
 use pumpguard_engine::engine::{Decision, Engine, Verdict};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::metrics;
-use pumpguard_engine::policy::UnknownSource;
+use pumpguard_engine::policy::{Mode, UnknownSource};
+use pumpguard_engine::presignup::{self, PreSignUpSource};
 use pumpguard_engine::source::TriggerSource;
 use pumpguard_engine::stateful::{self, Subject};
 use pumpguard_engine::store::Store;
@@ -181,6 +183,8 @@ enum Family {
     CustomMessage(TriggerSource),
     /// PostConfirmation / PostAuthentication: proof a code was used.
     Verification,
+    /// PreSignUp: a registration, before the user exists.
+    PreSignUp(PreSignUpSource),
     /// A `CustomMessage_*` source this build does not know (a later Cognito
     /// release may add one): judged by the static guards, never passed.
     NewCustomMessage,
@@ -192,6 +196,8 @@ fn family(source: &str) -> Family {
         Family::CustomMessage(s)
     } else if source.starts_with("PostConfirmation_") || source.starts_with("PostAuthentication_") {
         Family::Verification
+    } else if let Some(s) = PreSignUpSource::parse(source) {
+        Family::PreSignUp(s)
     } else if source.starts_with("CustomMessage_") {
         Family::NewCustomMessage
     } else {
@@ -239,6 +245,7 @@ pub async fn handle_judged<S: Store>(
         Family::NewCustomMessage => {
             return new_custom_message(engine, ctx, &source, event, now, started);
         }
+        Family::PreSignUp(kind) => pre_sign_up(engine, ctx, kind, event, now, started).await,
         Family::Unknown => match engine.policy().trigger.unknown_source {
             UnknownSource::Pass => {
                 let shown = loggable_source(&source);
@@ -315,6 +322,107 @@ fn new_custom_message<S: Store>(
         Verdict::Allow | Verdict::Monitor => Ok(event),
     };
     (answer, Some(decision))
+}
+
+/// PreSignUp: the registration's phone number judged before the user exists
+/// ([`presignup`]). Never says why it refused.
+async fn pre_sign_up<S: Store>(
+    engine: &Engine,
+    ctx: &TriggerContext<S>,
+    kind: PreSignUpSource,
+    event: Value,
+    now: i64,
+    started: Instant,
+) -> Result<Value, TriggerError> {
+    let source = kind.as_str();
+    let policy = engine.policy();
+    if policy.effective(policy.pre_sign_up.mode) == Mode::Off {
+        log_pass(source, "pre-sign-up-off", started);
+        return Ok(event);
+    }
+    let Some(attrs) = event
+        .pointer("/request/userAttributes")
+        .and_then(Value::as_object)
+    else {
+        tracing::warn!(
+            target: "pumpguard::decision",
+            outcome = "malformed",
+            trigger_source = source,
+            "PreSignUp event has no request.userAttributes object"
+        );
+        return Err(TriggerError::malformed(format!(
+            "the {source} event has no request.userAttributes object"
+        )));
+    };
+    let pool = pool_id(&event).to_string();
+    let refuse = || TriggerError {
+        error_type: "SignUpRefused",
+        message: presignup::REFUSAL.into(),
+    };
+    let phone = match attrs.get("phone_number") {
+        None | Some(Value::Null) => {
+            let verdict = presignup::refuses_missing_phone(engine);
+            tracing::info!(
+                target: "pumpguard::decision",
+                outcome = %verdict,
+                verdict = %verdict,
+                why = "no-phone-number",
+                trigger_source = source,
+                policy = &policy.digest[..12],
+                latency_us = elapsed_us(started),
+                "pre-sign-up"
+            );
+            ctx.emit(|| {
+                metrics::pre_sign_up_emf(
+                    verdict == Verdict::Block,
+                    verdict == Verdict::Monitor,
+                    now.saturating_mul(1000),
+                    &pool,
+                )
+            });
+            return match verdict {
+                Verdict::Block => Err(refuse()),
+                Verdict::Allow | Verdict::Monitor => Ok(event),
+            };
+        }
+        Some(Value::String(s)) => s.clone(),
+        // A phone_number that is not a string is judged as an invalid number.
+        Some(_) => String::new(),
+    };
+    let d = presignup::judge(engine, &ctx.store, &ctx.store_keys, kind, &phone, now).await;
+    if d.store_error {
+        ctx.store_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    tracing::info!(
+        target: "pumpguard::decision",
+        outcome = %d.verdict,
+        verdict = %d.verdict,
+        reasons = %d.reasons().join(","),
+        trigger_source = source,
+        country = d.country.as_ref().map_or("unknown", |c| c.as_str()),
+        number_type = d.number_type.map_or("unparsable", |t| t.as_str()),
+        phone_hash = %ctx.log_hasher.hash(&phone),
+        known = d.known,
+        exempt = d.exempt,
+        store_error = d.store_error,
+        store_errors_total = ctx.store_errors(),
+        policy = &policy.digest[..12],
+        user_pool_id = %pool,
+        latency_us = elapsed_us(started),
+        "pre-sign-up"
+    );
+    ctx.emit(|| {
+        metrics::pre_sign_up_emf(
+            d.verdict == Verdict::Block,
+            d.verdict == Verdict::Monitor,
+            now.saturating_mul(1000),
+            &pool,
+        )
+    });
+    match d.verdict {
+        Verdict::Block => Err(refuse()),
+        Verdict::Allow | Verdict::Monitor => Ok(event),
+    }
 }
 
 /// PostConfirmation / PostAuthentication: never blocks, whatever happens.

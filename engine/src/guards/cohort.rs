@@ -451,6 +451,18 @@ impl Assessment {
         }
     }
 
+    /// Whether the cohort's limits are already full, from its day item as
+    /// read (nothing added): the next SMS to an unknown number would be refused.
+    pub fn full(&self, now: i64, today: &Item) -> bool {
+        let hour = Window::HOUR.sliding(
+            now,
+            self.previous_hour_sent,
+            get(today, &format!("sent_{}", self.hour_attr)),
+        );
+        let day = Window::DAY.sliding(now, self.previous_day_sent, get(today, "sent"));
+        hour >= self.limit_hour || day >= self.limit_day
+    }
+
     /// Whether the item after an unbounded add is over a limit.
     pub fn over(&self, now: i64, after: &Item) -> bool {
         let hour = Window::HOUR.sliding(

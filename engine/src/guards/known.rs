@@ -39,6 +39,7 @@ pub(crate) struct WireKnown {
     unknown_max_per_day: i64,
     suspend_days: i64,
     remember_days: i64,
+    mfa_code_minutes: i64,
 }
 
 impl Default for WireKnown {
@@ -52,6 +53,7 @@ impl Default for WireKnown {
             unknown_max_per_day: 3,
             suspend_days: 7,
             remember_days: 400,
+            mfa_code_minutes: 3,
         }
     }
 }
@@ -71,6 +73,9 @@ pub struct KnownPolicy {
     /// is not known for this many days, whatever it verifies meanwhile.
     pub suspend_days: u32,
     pub remember_days: u32,
+    /// How long an MFA code can be used: the app client's
+    /// `AuthSessionValidity` (Cognito's default is 3 minutes, at most 15).
+    pub mfa_code_minutes: u32,
 }
 
 pub(crate) fn check_known(w: WireKnown, c: &mut Collector) -> KnownPolicy {
@@ -86,6 +91,7 @@ pub(crate) fn check_known(w: WireKnown, c: &mut Collector) -> KnownPolicy {
         unknown_max_per_day: b(c, "unknown-max-per-day", w.unknown_max_per_day, 1, 10_000),
         suspend_days: b(c, "suspend-days", w.suspend_days, 0, 365),
         remember_days: b(c, "remember-days", w.remember_days, 1, 3660),
+        mfa_code_minutes: b(c, "mfa-code-minutes", w.mfa_code_minutes, 3, 15),
     }
 }
 
@@ -140,6 +146,21 @@ impl Completion {
                 Some(Completion::Authentication)
             }
             _ => None,
+        }
+    }
+
+    /// How long the code this completion uses stays valid in Cognito, so
+    /// the longest a real completion can follow its send: a sign-up code
+    /// 24 hours, a password-reset code one hour, an MFA code the
+    /// authentication session (`mfa-code-minutes`, the app client's
+    /// `AuthSessionValidity`). A completion later than that cannot be using
+    /// the pending send: the SMS that would have carried its code was
+    /// refused, or never asked for. It credits nothing.
+    pub fn code_lifetime_secs(self, p: &KnownPolicy) -> i64 {
+        match self {
+            Completion::ConfirmSignUp => 86_400,
+            Completion::ConfirmForgotPassword => 3_600,
+            Completion::Authentication => i64::from(p.mfa_code_minutes) * 60,
         }
     }
 

@@ -131,6 +131,60 @@ impl Shared {
         Op::Read { keys }
     }
 
+    /// Before any SMS exists (PreSignUp): the findings the SMS that would
+    /// follow would already meet, from the answer to [`Shared::reads`].
+    /// Nothing is written: the per-phone daily cap already reached, and for
+    /// an unknown number a cohort already at its limit.
+    pub fn precheck(&self, p: &Policy, items: &[Item], now: i64) -> Vec<Finding> {
+        let empty = Item::new();
+        let known_item = items.first().unwrap_or(&empty);
+        let known = known::is_known(&p.known_numbers, known_item, now);
+        let mut out = Vec::new();
+        let km = p.effective(p.known_numbers.mode);
+        if km != Mode::Off && !self.rate_exempt {
+            let today = items.get(1).unwrap_or(&empty);
+            let limit = known::daily_cap(&p.known_numbers, known, today);
+            if today.get("sends").copied().unwrap_or(0) >= limit {
+                out.push(Finding {
+                    reason: Reason::PhoneDailyCap,
+                    check: Check::PhoneLimits,
+                    mode: km,
+                    retry_after: Some(Window::DAY.secs_left(now)),
+                });
+            }
+        }
+        if known {
+            return out;
+        }
+        let per = cohort::reads_per_cohort(&p.cohorts);
+        for (i, c) in self.cohorts.iter().enumerate() {
+            let from = 2 + i * per;
+            let slice = items.get(from..from + per).unwrap_or(&[]);
+            let a = cohort::assess(&p.cohorts, c, slice, now);
+            if !a.full(now, slice.first().unwrap_or(&empty)) {
+                continue;
+            }
+            let (mode, reason) = if a.throttled {
+                (
+                    p.cohorts.conversion_mode.min(p.cohorts.mode),
+                    Reason::CohortLowConversion,
+                )
+            } else {
+                (p.cohorts.mode, Reason::CohortVolume)
+            };
+            let mode = p.effective(mode);
+            if mode != Mode::Off {
+                out.push(Finding {
+                    reason,
+                    check: Check::Cohort,
+                    mode,
+                    retry_after: Some(Window::HOUR.secs_left(now)),
+                });
+            }
+        }
+        out
+    }
+
     /// The second wave, from the answer to [`Shared::reads`].
     pub fn admit(&self, p: &Policy, items: &[Item], now: i64) -> Admission {
         let empty = Item::new();

@@ -453,3 +453,112 @@ fn gb(i: usize) -> String {
         .find(|p| e.decide(TriggerSource::SignUp, p).verdict == Verdict::Allow)
         .unwrap()
 }
+
+#[tokio::test]
+async fn a_completion_after_its_code_expired_credits_nothing() {
+    let e = engine("[known-numbers]\nmfa-code-minutes = 3\nunknown-max-per-day = 10\n");
+    let s = MemoryStore::new();
+    let p = "+447911223366";
+    let first = sms(&e, &s, TriggerSource::Authentication, p, "alice", T0).await;
+    assert_eq!(first.verdict, Verdict::Allow);
+    // Ten minutes on, the MFA session that code belonged to is over: a
+    // PostAuthentication now used another code (whose SMS was refused),
+    // not this one.
+    assert!(!complete(&e, &s, Kind::Authentication, p, "alice", T0 + 600).await);
+    // A sign-up code lives a day, a reset code an hour.
+    sms(&e, &s, TriggerSource::SignUp, p, "alice", T0 + HOUR).await;
+    assert!(complete(&e, &s, Kind::ConfirmSignUp, p, "alice", T0 + HOUR + 20 * 60).await);
+    sms(
+        &e,
+        &s,
+        TriggerSource::ForgotPassword,
+        p,
+        "alice",
+        T0 + 3 * HOUR,
+    )
+    .await;
+    assert!(
+        !complete(
+            &e,
+            &s,
+            Kind::ConfirmForgotPassword,
+            p,
+            "alice",
+            T0 + 4 * HOUR + 1
+        )
+        .await
+    );
+    // Within the lifetime it counts.
+    sms(
+        &e,
+        &s,
+        TriggerSource::Authentication,
+        p,
+        "alice",
+        T0 + 5 * HOUR,
+    )
+    .await;
+    assert!(
+        complete(
+            &e,
+            &s,
+            Kind::Authentication,
+            p,
+            "alice",
+            T0 + 5 * HOUR + 180
+        )
+        .await
+    );
+}
+
+#[tokio::test]
+async fn refused_attempts_do_not_fill_the_pool_rate() {
+    // An enforced pool rate of 8 an hour, beside cohorts: a flood into one
+    // country is refused by its cohort, and its refused attempts must not
+    // count against the pool, or the flood would shut every country out.
+    let e = engine("[pool-rate]\nmode = \"enforce\"\nmax-per-minute = 100\nmax-per-hour = 8\n");
+    let s = MemoryStore::new();
+    let mut sent = 0;
+    for i in 0..200 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::SignUp,
+            &ie(i),
+            &format!("bot{i}"),
+            T0 + 9 * i as i64,
+        )
+        .await;
+        if d.verdict != Verdict::Block {
+            sent += 1;
+        }
+    }
+    assert!((1..=6).contains(&sent), "{sent} sent");
+    // A new British user in the same hour still gets the code.
+    let d = sms(&e, &s, TriggerSource::SignUp, &gb(1), "newcomer", T0 + 1900).await;
+    assert_eq!(d.verdict, Verdict::Allow, "{d:#?}");
+    // The pool's own limit still holds: 8 SMS that go out this hour.
+    let mut allowed = sent + 1;
+    let mut by_pool = 0;
+    for i in 0..10 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::SignUp,
+            &gb(100 + i),
+            &format!("u{i}"),
+            T0 + 2000 + i as i64,
+        )
+        .await;
+        if d.verdict == Verdict::Allow {
+            allowed += 1;
+        } else if d.reasons().iter().any(|r| r == "POOL_RATE_HOUR") {
+            by_pool += 1;
+        }
+    }
+    assert!(allowed <= 8, "{allowed} allowed");
+    assert!(
+        by_pool >= 1,
+        "{allowed} allowed, none refused by the pool rate"
+    );
+}

@@ -14,6 +14,7 @@ mod guards;
 mod handler;
 mod load;
 mod numbers;
+mod presignup;
 mod privacy;
 mod role;
 mod stateful;

@@ -37,7 +37,7 @@ const AWS_SECRET: &str = "privacy-test-aws-secret-key-Zr8w";
 /// 2026-11-21T12:00:00Z.
 const NOW: i64 = 1_795_262_400;
 
-const SOURCES: [&str; 10] = [
+const SOURCES: [&str; 12] = [
     "CustomMessage_SignUp",
     "CustomMessage_AdminCreateUser",
     "CustomMessage_ResendCode",
@@ -47,6 +47,8 @@ const SOURCES: [&str; 10] = [
     "CustomMessage_Authentication",
     "PostConfirmation_ConfirmSignUp",
     "PostAuthentication_Authentication",
+    "PreSignUp_SignUp",
+    "PreSignUp_ExternalProvider",
     "CustomMessage_SomethingNew",
 ];
 
@@ -94,7 +96,16 @@ fn malformed(p: &TestPhone) -> Vec<Value> {
     no_request["request"] = json!(n.clone());
     let mut source_is_number = event("CustomMessage_SignUp", &n);
     source_is_number["triggerSource"] = json!(n.clone());
-    vec![no_source, as_number, as_list, no_request, source_is_number]
+    let mut pre_sign_up_no_request = event("PreSignUp_SignUp", &n);
+    pre_sign_up_no_request["request"] = json!(n.clone());
+    vec![
+        no_source,
+        as_number,
+        as_list,
+        no_request,
+        source_is_number,
+        pre_sign_up_no_request,
+    ]
 }
 
 fn policy(extra: &str, phones: &[TestPhone]) -> Engine {

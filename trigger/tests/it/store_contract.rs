@@ -384,12 +384,24 @@ async fn confirm<S: Store>(
     user: i64,
     kinds: &[i64],
 ) -> Option<BTreeMap<String, i64>> {
+    confirm_within(s, now, user, kinds, 1_000).await
+}
+
+/// A completion whose code lives `lifetime` seconds.
+async fn confirm_within<S: Store>(
+    s: &S,
+    now: i64,
+    user: i64,
+    kinds: &[i64],
+    lifetime: i64,
+) -> Option<BTreeMap<String, i64>> {
     match s
         .execute(Op::Confirm {
             key: key("phone#c"),
             now,
             user,
             kinds: kinds.to_vec(),
+            sent_after: now - lifetime,
             expires_at: now + 100,
         })
         .await
@@ -487,6 +499,19 @@ async fn confirm_matches_only_the_pending_send<S: Store>(s: &S) {
         )
     );
     assert_eq!(confirm(s, T + 50, 11, &[1]).await, None);
+
+    // A completion after its code's lifetime is not using that send: the
+    // send stays pending, for a completion within the lifetime.
+    send(s, T + 100, 11, 3).await;
+    let pending = read_one(s, "phone#c").await;
+    assert_eq!(confirm_within(s, T + 1_001, 11, &[3], 900).await, None);
+    assert_eq!(read_one(s, "phone#c").await, pending, "nothing written");
+    let before = confirm_within(s, T + 1_000, 11, &[3], 900).await;
+    assert_eq!(
+        before.and_then(|b| b.get("sent_at").copied()),
+        Some(T + 100),
+        "a completion at the lifetime's last second counts"
+    );
 }
 
 async fn dynamo() -> pumpguard_trigger::dynamo::DynamoStore {

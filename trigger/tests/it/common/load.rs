@@ -81,15 +81,48 @@ struct Tally {
     uncertain: usize,
     /// Clean attempts with the limit's finding.
     findings: usize,
+    /// Clean attempts whose SMS went out (not blocked by any guard).
+    sent: usize,
 }
 
 impl Tally {
     fn add(&mut self, uncertain: bool, finding: bool) {
+        self.add_sent(uncertain, finding, false);
+    }
+
+    fn add_sent(&mut self, uncertain: bool, finding: bool, sent: bool) {
         if uncertain {
             self.uncertain += 1;
         } else {
             self.clean += 1;
             self.findings += usize::from(finding);
+            self.sent += usize::from(sent);
+        }
+    }
+
+    /// A shared counter (prefix, country, pool): a refused attempt gives
+    /// its add back, so the table holds the SMS that went out, and no more
+    /// than the limit of them went out.
+    fn check_shared(&self, what: &str, value: u64, limit: Option<usize>) {
+        let value = usize::try_from(value).unwrap();
+        assert!(
+            self.sent <= value && value <= self.sent + self.uncertain,
+            "{what}: counter {value}, {} SMS sent and {} attempts timed out",
+            self.sent,
+            self.uncertain
+        );
+        if let Some(k) = limit {
+            assert!(
+                self.sent <= k,
+                "{what}: {} sent over a limit of {k}",
+                self.sent
+            );
+            assert!(
+                self.findings <= self.clean - self.sent,
+                "{what}: {} findings among {} refused",
+                self.findings,
+                self.clean - self.sent
+            );
         }
     }
 
@@ -307,17 +340,19 @@ pub async fn run(
         if !shared {
             continue;
         }
-        reached.add(uncertain, false);
+        let sent = d.verdict != Verdict::Block;
+        reached.add_sent(uncertain, has("POOL_RATE_MINUTE"), sent);
         per_prefix
             .entry(phone[..phone.len() - 3].to_string())
             .or_default()
-            .add(uncertain, has("PREFIX_VELOCITY"));
+            .add_sent(uncertain, has("PREFIX_VELOCITY"), sent);
         let country = engine.decide(TriggerSource::SignUp, &phone).country;
         let code = country.map_or_else(|| "ZZ".to_string(), |c| c.to_string());
-        per_country
-            .entry(code)
-            .or_default()
-            .add(uncertain, has("COUNTRY_VELOCITY_HOUR"));
+        per_country.entry(code).or_default().add_sent(
+            uncertain,
+            has("COUNTRY_VELOCITY_HOUR"),
+            sent,
+        );
         // The budget counts only what was sent: a refused SMS gives back.
         let cost = prices.micro_usd(country);
         if uncertain {
@@ -325,16 +360,15 @@ pub async fn run(
         } else if d.verdict != Verdict::Block {
             spend.0 += cost;
         }
-        if has("POOL_RATE_MINUTE") {
-            reached.findings += 1;
-        }
     }
     latencies.sort();
 
-    // The table holds what reached it (exactly, when no decision touching
-    // the item timed out), and every limit's findings are what exact counts
-    // imply: each clean attempt read back its own count, so with a limit of
-    // K, exactly max(A − K, 0) of A clean attempts saw more than K.
+    // The per-subject counters hold what reached them (exactly, when no
+    // decision touching the item timed out), and every limit's findings are
+    // what exact counts imply: each clean attempt read back its own count,
+    // so with a limit of K, exactly max(A − K, 0) of A clean attempts saw
+    // more than K. The shared counters hold the SMS that went out, never
+    // more than their limit.
     let p = engine.policy();
     let (minute, hour, day) = (
         NOW.div_euclid(60),
@@ -367,11 +401,11 @@ pub async fn run(
     let per_minute = usize::try_from(p.pool_rate.max_per_minute).unwrap();
     for sk in [format!("m{minute}"), format!("h{hour}")] {
         let value = number(&get("pool".into(), sk.clone()).await, "sends");
-        reached.check(&format!("pool {sk}"), value, None);
+        reached.check_shared(&format!("pool {sk}"), value, None);
         checked += 1;
     }
     let minute_value = number(&get("pool".into(), format!("m{minute}")).await, "sends");
-    reached.check("pool minute limit", minute_value, Some(per_minute));
+    reached.check_shared("pool minute limit", minute_value, Some(per_minute));
     for sk in [format!("d{day}"), format!("m{}", month(NOW))] {
         let value = number(&get("spend".into(), sk.clone()).await, "micro_usd");
         assert!(
@@ -384,9 +418,9 @@ pub async fn run(
     for (country, tally) in &per_country {
         let pk = format!("country#{country}");
         let h = number(&get(pk.clone(), format!("h{hour}")).await, "sent");
-        tally.check(&format!("{country} hour"), h, Some(hourly));
+        tally.check_shared(&format!("{country} hour"), h, Some(hourly));
         let d = number(&get(pk, format!("d{day}")).await, "sent");
-        tally.check(&format!("{country} day"), d, None);
+        tally.check_shared(&format!("{country} day"), d, None);
         checked += 2;
     }
     for (prefix, tally) in &per_prefix {
@@ -395,7 +429,7 @@ pub async fn run(
             format!("w3600#{}", NOW.div_euclid(3600)),
         )
         .await;
-        tally.check("a prefix", number(&item, "sends"), Some(PREFIX_MAX));
+        tally.check_shared("a prefix", number(&item, "sends"), Some(PREFIX_MAX));
         checked += 1;
     }
     for (user, (tally, phones)) in &per_user {
