@@ -1,5 +1,6 @@
 //! The user pool's side of pumpguard: wiring the trigger into the pool's
-//! `CustomMessage`, `PostConfirmation` and `PostAuthentication` slots, checking
+//! `CustomMessage`, `PostConfirmation` and `PostAuthentication` slots (and
+//! `PreSignUp`, when it is empty and `[pre-sign-up]` is not off), checking
 //! that Cognito may invoke it, and checking the policy's idea of which
 //! messages go by SMS against what the pool's settings allow.
 //!
@@ -7,12 +8,12 @@
 //!
 //! `UpdateUserPool` resets every setting it is not given, so [`apply`]
 //! describes the pool afresh, copies every member `UpdateUserPoolInput` has
-//! ([`UPDATE_USER_POOL_MEMBERS`]) from the description, changes only the three
+//! ([`UPDATE_USER_POOL_MEMBERS`]) from the description, changes only the trigger
 //! slots (every other `LambdaConfig` member is kept as described), and sends it
 //! all back. The SDK's schema for `UpdateUserPoolInput` is compared with that
 //! list before any write: a newer SDK with a member this module does not copy
 //! makes `apply` refuse rather than reset it. `apply` then describes the pool
-//! again and fails loudly if anything outside the three slots differs. MFA has
+//! again and fails loudly if anything outside the trigger slots differs. MFA has
 //! its own API (`SetUserPoolMfaConfig`): the MFA configuration is read before
 //! and after the update and restored if the update changed it.
 //!
@@ -85,6 +86,7 @@ use cognito::types::{
     SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolTierType, UserPoolType,
     VerifiedAttributeType, WebAuthnConfigurationType,
 };
+use pumpguard_engine::policy::Mode;
 use pumpguard_engine::TriggerSource;
 use serde::Serialize;
 
@@ -163,19 +165,24 @@ pub fn uncopied_mfa_members() -> Vec<String> {
 
 // ---------------------------------------------------------------- types
 
-/// One of the three trigger slots pumpguard wires.
+/// One of the trigger slots pumpguard wires. `PreSignUp` is wired only
+/// into an empty slot: a PreSignUp function already there (auto-confirm,
+/// domain checks) holds the pool's own sign-up logic, which pumpguard
+/// cannot run for it, so it is kept, even with `--replace-triggers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum TriggerSlot {
     CustomMessage,
     PostConfirmation,
     PostAuthentication,
+    PreSignUp,
 }
 
 impl TriggerSlot {
-    pub const ALL: [TriggerSlot; 3] = [
+    pub const ALL: [TriggerSlot; 4] = [
         TriggerSlot::CustomMessage,
         TriggerSlot::PostConfirmation,
         TriggerSlot::PostAuthentication,
+        TriggerSlot::PreSignUp,
     ];
 
     /// The `LambdaConfig` member's name.
@@ -184,6 +191,7 @@ impl TriggerSlot {
             TriggerSlot::CustomMessage => "CustomMessage",
             TriggerSlot::PostConfirmation => "PostConfirmation",
             TriggerSlot::PostAuthentication => "PostAuthentication",
+            TriggerSlot::PreSignUp => "PreSignUp",
         }
     }
 
@@ -193,6 +201,7 @@ impl TriggerSlot {
             TriggerSlot::CustomMessage => l.custom_message.as_deref(),
             TriggerSlot::PostConfirmation => l.post_confirmation.as_deref(),
             TriggerSlot::PostAuthentication => l.post_authentication.as_deref(),
+            TriggerSlot::PreSignUp => l.pre_sign_up.as_deref(),
         }
         .filter(|s| !s.is_empty())
     }
@@ -202,6 +211,7 @@ impl TriggerSlot {
             TriggerSlot::CustomMessage => &mut l.custom_message,
             TriggerSlot::PostConfirmation => &mut l.post_confirmation,
             TriggerSlot::PostAuthentication => &mut l.post_authentication,
+            TriggerSlot::PreSignUp => &mut l.pre_sign_up,
         };
         *slot = arn;
     }
@@ -216,13 +226,14 @@ impl fmt::Display for TriggerSlot {
 /// The write calls of one change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolWrite {
-    /// Describe the pool, put `trigger_arn` in the three slots, and send every
+    /// Describe the pool, put `trigger_arn` in `slots`, and send every
     /// updatable setting back with `UpdateUserPool`. `replace` holds the
     /// foreign ARNs the plan agreed to replace; a slot holding anything else
     /// at apply time (another trigger wired since the plan) stops the apply.
     WireTriggers {
         pool_id: String,
         trigger_arn: String,
+        slots: Vec<TriggerSlot>,
         replace: BTreeMap<TriggerSlot, String>,
     },
 }
@@ -355,7 +366,7 @@ pub struct Observed {
     pub pool_id: String,
     pub pool_name: Option<String>,
     pub pool_arn: Option<String>,
-    /// What each of the three slots holds (absent: nothing wired).
+    /// What each trigger slot holds (absent: nothing wired).
     pub triggers: BTreeMap<TriggerSlot, String>,
     /// The pool's other triggers (`PreSignUp`, `CustomSMSSender`, ...), kept as they are.
     pub other_triggers: BTreeMap<String, String>,
@@ -483,7 +494,6 @@ fn observe(
 
 fn other_triggers(l: &LambdaConfigType) -> BTreeMap<String, String> {
     let plain = [
-        ("PreSignUp", &l.pre_sign_up),
         ("PreAuthentication", &l.pre_authentication),
         ("DefineAuthChallenge", &l.define_auth_challenge),
         ("CreateAuthChallenge", &l.create_auth_challenge),
@@ -671,9 +681,25 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
     let want = &d.pool.trigger_arn;
     let mut fields = Vec::new();
     let mut replace = BTreeMap::new();
+    let mut slots = Vec::new();
+    let mut kept = Vec::new();
+    let pre_sign_up = d.policy.effective(d.policy.pre_sign_up.mode) != Mode::Off;
     for slot in TriggerSlot::ALL {
+        if slot == TriggerSlot::PreSignUp && !pre_sign_up {
+            continue;
+        }
         match o.wired(slot) {
-            Some(arn) if arn == want => {}
+            Some(arn) if arn == want => continue,
+            Some(arn) if slot == TriggerSlot::PreSignUp => {
+                kept.push(format!(
+                    "user pool {}'s PreSignUp trigger is {arn}, which pumpguard keeps (it holds \
+                     the pool's own sign-up logic), so registrations are not judged before the \
+                     user exists; have that function call {want} with the same event first \
+                     (docs/guards.md, \"PreSignUp\"), or empty the slot and run apply again",
+                    d.pool.id
+                ));
+                continue;
+            }
             Some(arn) => {
                 replace.insert(slot, arn.to_string());
                 fields.push(FieldChange::new(
@@ -688,6 +714,7 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
                 Some(want.clone()),
             )),
         }
+        slots.push(slot);
     }
     if !replace.is_empty() && !d.replace_triggers {
         let held: Vec<String> = replace
@@ -703,6 +730,7 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
         );
     }
     let mut warnings = permission_warnings(d, o);
+    warnings.extend(kept);
     warnings.extend(channel_warnings(d, o));
     let changes = if fields.is_empty() {
         Vec::new()
@@ -716,6 +744,7 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
             writes: vec![Write::Pool(PoolWrite::WireTriggers {
                 pool_id: d.pool.id.clone(),
                 trigger_arn: want.clone(),
+                slots,
                 replace,
             })],
         }]
@@ -818,8 +847,9 @@ pub async fn apply(c: &Clients, w: &PoolWrite) -> anyhow::Result<()> {
         PoolWrite::WireTriggers {
             pool_id,
             trigger_arn,
+            slots,
             replace,
-        } => wire(c, pool_id, trigger_arn, replace).await,
+        } => wire(c, pool_id, trigger_arn, slots, replace).await,
     }
 }
 
@@ -827,6 +857,7 @@ async fn wire(
     c: &Clients,
     pool_id: &str,
     trigger_arn: &str,
+    slots: &[TriggerSlot],
     replace: &BTreeMap<TriggerSlot, String>,
 ) -> anyhow::Result<()> {
     let missing = uncopied_update_members();
@@ -851,7 +882,7 @@ async fn wire(
         .clone()
         .unwrap_or_else(|| LambdaConfigType::builder().build());
     let mut changed = false;
-    for slot in TriggerSlot::ALL {
+    for &slot in slots {
         match slot.get(&lambda) {
             Some(arn) if arn == trigger_arn => continue,
             Some(arn) if replace.get(&slot).map(String::as_str) != Some(arn) => anyhow::bail!(

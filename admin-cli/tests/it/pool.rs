@@ -387,14 +387,27 @@ async fn wiring_an_unwired_pool_keeps_every_other_setting() {
     let mfa_before = mfa_config(&c.cognito, &id).await;
     rec.take();
     let o = pool::read(&c, &d).await.expect("read");
-    assert!(o.triggers.is_empty(), "{o:?}");
+    let pre_sign_up = function_arn("someone-elses-pre-sign-up");
     assert_eq!(
-        o.other_triggers.get("PreSignUp").map(String::as_str),
-        Some(function_arn("someone-elses-pre-sign-up").as_str())
+        o.triggers,
+        [(TriggerSlot::PreSignUp, pre_sign_up.clone())].into(),
+        "{o:?}"
+    );
+    assert_eq!(
+        o.other_triggers
+            .get("PreTokenGeneration")
+            .map(String::as_str),
+        Some(function_arn("someone-elses-pre-token").as_str())
     );
     assert_eq!(o.permission, InvokePermission::Missing);
 
-    let (changes, _warnings) = pool::plan(&d, &o).expect("plan");
+    let (changes, warnings) = pool::plan(&d, &o).expect("plan");
+    // The pool's own PreSignUp function is kept, and plan says so.
+    assert_eq!(
+        warnings_about(&warnings, "PreSignUp").len(),
+        1,
+        "{warnings:#?}"
+    );
     assert_eq!(changes.len(), 1, "{changes:?}");
     let change = &changes[0];
     assert_eq!(change.resource, "user-pool-triggers");
@@ -432,7 +445,12 @@ async fn wiring_an_unwired_pool_keeps_every_other_setting() {
     let after = describe(&c.cognito, &id).await;
     let l = after.lambda_config.as_ref().expect("lambda config");
     for slot in TriggerSlot::ALL {
-        assert_eq!(slot.get(l), Some(trigger.as_str()), "{slot}");
+        let want = if slot == TriggerSlot::PreSignUp {
+            pre_sign_up.as_str()
+        } else {
+            trigger.as_str()
+        };
+        assert_eq!(slot.get(l), Some(want), "{slot}");
     }
     // Everything else, the whole described pool, is as it was.
     assert_eq!(comparable(&after), comparable(&before));
@@ -450,6 +468,12 @@ async fn wiring_an_unwired_pool_keeps_every_other_setting() {
         &PoolWrite::WireTriggers {
             pool_id: id.clone(),
             trigger_arn: trigger.clone(),
+            // What the plan wired (the pool's own PreSignUp stays).
+            slots: vec![
+                TriggerSlot::CustomMessage,
+                TriggerSlot::PostConfirmation,
+                TriggerSlot::PostAuthentication,
+            ],
             replace: Default::default(),
         },
     )
@@ -992,4 +1016,44 @@ async fn a_rendered_plan() {
         .replace(&id, "us-east-1_POOL")
         .replace(&fname, "TRIGGER");
     insta::assert_snapshot!(text);
+}
+
+#[tokio::test]
+async fn an_empty_pre_sign_up_slot_is_wired_unless_pre_sign_up_is_off() {
+    let rec = Recorder::default();
+    let c = clients(&rec).await;
+    let spec = PoolSpec {
+        lambda: LambdaConfigType::builder().build(),
+        ..PoolSpec::rich()
+    };
+    let made = create_pool(&c.cognito, spec).await;
+    let id = made.id.clone().unwrap();
+    let trigger = create_function(&c.lambda).await;
+
+    // `[pre-sign-up] mode = "off"`: the slot stays empty.
+    let text = |extra: &str| {
+        format!(
+            "[countries]\nallow = [\"US\"]\ncrown-dependencies = \"separate\"\n{extra}\
+             [user-pool]\nid = \"{id}\"\ntrigger-arn = \"{trigger}\"\ntable = \"pumpguard-t1\"\n"
+        )
+    };
+    let off = Policy::parse(&text("[pre-sign-up]\nmode = \"off\"\n"), "off").unwrap();
+    let o = pool::read(&c, &desired(&off, false)).await.expect("read");
+    let (changes, _) = pool::plan(&desired(&off, false), &o).expect("plan");
+    let fields: Vec<&str> = changes[0].fields.iter().map(|f| f.field.as_str()).collect();
+    assert!(!fields.contains(&"LambdaConfig.PreSignUp"), "{fields:?}");
+
+    // The default: wired with the other three, and converged after apply.
+    let on = Policy::parse(&text(""), "on").unwrap();
+    let d = desired(&on, false);
+    let (changes, _) = pool::plan(&d, &o).expect("plan");
+    let fields: Vec<&str> = changes[0].fields.iter().map(|f| f.field.as_str()).collect();
+    assert!(fields.contains(&"LambdaConfig.PreSignUp"), "{fields:?}");
+    apply_all(&c, &changes).await;
+    let after = describe(&c.cognito, &id).await;
+    let l = after.lambda_config.as_ref().expect("lambda config");
+    assert_eq!(l.pre_sign_up.as_deref(), Some(trigger.as_str()));
+    let o = pool::read(&c, &d).await.expect("read");
+    let (changes, _) = pool::plan(&d, &o).expect("converged");
+    assert!(changes.is_empty(), "{changes:?}");
 }
