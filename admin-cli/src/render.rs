@@ -28,7 +28,7 @@ fn sorted(v: Value) -> Value {
 
 /// The generated blocks, by name.
 pub fn blocks(policy: &Policy) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let rules: Vec<Value> = pumpguard_waf::rules(&policy.waf)
+    let rules: Vec<Value> = pumpguard_waf::rules_for(policy)
         .iter()
         .map(|r| sorted(r.to_cloudformation()))
         .collect();

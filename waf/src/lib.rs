@@ -11,6 +11,7 @@
 //! pool's public API calls (not on IAM-signed Admin* calls).
 
 use pumpguard_engine::account::{WafPolicy, SMS_OPERATIONS};
+use pumpguard_engine::policy::{Mode, Policy};
 use serde_json::{json, Value};
 
 /// The header that names a Cognito API operation.
@@ -45,10 +46,28 @@ pub struct RuleDef {
     pub name: String,
     pub priority: i32,
     pub kind: RuleKind,
+    /// Monitor: the rule's action is Count (a managed group's override is
+    /// Count), so WAF counts and labels what it would block and blocks
+    /// nothing. Otherwise Block (a managed group keeps its own actions).
+    pub count: bool,
 }
 
-/// The rules for a policy's `[waf]` section, in priority order; empty when
-/// the section is disabled.
+/// The rules a policy puts in front of its pool: [`rules`], counting
+/// instead of blocking unless `[trigger] mode` is `enforce`, so that a
+/// monitored rollout is monitored at the WAF too.
+pub fn rules_for(policy: &Policy) -> Vec<RuleDef> {
+    let monitor = policy.trigger.mode != Mode::Enforce;
+    rules(&policy.waf)
+        .into_iter()
+        .map(|r| RuleDef {
+            count: monitor,
+            ..r
+        })
+        .collect()
+}
+
+/// The rules for a policy's `[waf]` section, in priority order, each with
+/// a Block action; empty when the section is disabled.
 pub fn rules(waf: &WafPolicy) -> Vec<RuleDef> {
     if !waf.enabled {
         return Vec::new();
@@ -62,6 +81,7 @@ pub fn rules(waf: &WafPolicy) -> Vec<RuleDef> {
             kind: RuleKind::Geo {
                 countries: waf.geo_block.iter().map(|c| c.to_string()).collect(),
             },
+            count: false,
         });
     }
     if waf.ip_reputation {
@@ -71,6 +91,7 @@ pub fn rules(waf: &WafPolicy) -> Vec<RuleDef> {
             kind: RuleKind::Managed {
                 name: IP_REPUTATION_GROUP.into(),
             },
+            count: false,
         });
     }
     if waf.anonymous_ip {
@@ -80,6 +101,7 @@ pub fn rules(waf: &WafPolicy) -> Vec<RuleDef> {
             kind: RuleKind::Managed {
                 name: ANONYMOUS_IP_GROUP.into(),
             },
+            count: false,
         });
     }
     for (i, op) in SMS_OPERATIONS.iter().enumerate() {
@@ -92,6 +114,7 @@ pub fn rules(waf: &WafPolicy) -> Vec<RuleDef> {
                 limit,
                 window_seconds: waf.window_seconds,
             },
+            count: false,
         });
     }
     out
@@ -122,6 +145,16 @@ impl RuleDef {
             "CloudWatchMetricsEnabled": true,
             "MetricName": metric_name(&self.name),
         });
+        let action = if self.count {
+            json!({"Count": {}})
+        } else {
+            json!({"Block": {}})
+        };
+        let override_action = if self.count {
+            json!({"Count": {}})
+        } else {
+            json!({"None": {}})
+        };
         match &self.kind {
             RuleKind::Rate {
                 operation,
@@ -130,7 +163,7 @@ impl RuleDef {
             } => json!({
                 "Name": self.name,
                 "Priority": self.priority,
-                "Action": {"Block": {}},
+                "Action": action,
                 "Statement": {"RateBasedStatement": {
                     "Limit": limit,
                     "EvaluationWindowSec": window_seconds,
@@ -147,14 +180,14 @@ impl RuleDef {
             RuleKind::Managed { name } => json!({
                 "Name": self.name,
                 "Priority": self.priority,
-                "OverrideAction": {"None": {}},
+                "OverrideAction": override_action,
                 "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": name}},
                 "VisibilityConfig": visibility,
             }),
             RuleKind::Geo { countries } => json!({
                 "Name": self.name,
                 "Priority": self.priority,
-                "Action": {"Block": {}},
+                "Action": action,
                 "Statement": {"GeoMatchStatement": {"CountryCodes": countries}},
                 "VisibilityConfig": visibility,
             }),
@@ -215,6 +248,7 @@ mod tests {
                 limit: 20,
                 window_seconds: 300,
             },
+            count: false,
         }
         .to_cloudformation();
         let rbs = &r["Statement"]["RateBasedStatement"];
@@ -227,5 +261,31 @@ mod tests {
             "AWSCognitoIdentityProviderService.SignUp"
         );
         assert_eq!(r["VisibilityConfig"]["MetricName"], "pratesignup");
+    }
+
+    #[test]
+    fn a_monitored_policy_counts_and_blocks_nothing() {
+        let enforce = Policy::example();
+        assert!(rules_for(&enforce).iter().all(|r| !r.count));
+        // The first `mode` of the example is `[trigger]`'s.
+        let text = pumpguard_engine::policy::EXAMPLE_POLICY.replacen(
+            "mode = \"enforce\"",
+            "mode = \"monitor\"",
+            1,
+        );
+        let monitor = Policy::parse(&text, "monitor").unwrap_or_else(|e| panic!("{e}"));
+        let rules = rules_for(&monitor);
+        assert!(!rules.is_empty());
+        for r in &rules {
+            let cf = r.to_cloudformation();
+            assert!(
+                cf.get("Action").is_none_or(|a| a.get("Block").is_none()),
+                "{cf}"
+            );
+            match r.kind {
+                RuleKind::Managed { .. } => assert_eq!(cf["OverrideAction"], json!({"Count": {}})),
+                _ => assert_eq!(cf["Action"], json!({"Count": {}})),
+            }
+        }
     }
 }

@@ -25,10 +25,11 @@ use std::time::Duration;
 
 use aws_sdk_wafv2::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::{
-    AllowAction, BlockAction, ByteMatchStatement, CountryCode, DefaultAction, FieldToMatch,
-    GeoMatchStatement, ManagedRuleGroupStatement, NoneAction, OverrideAction, PositionalConstraint,
-    RateBasedStatement, RateBasedStatementAggregateKeyType, Rule, RuleAction, Scope, SingleHeader,
-    Statement, Tag, TextTransformation, TextTransformationType, VisibilityConfig, WebAcl,
+    AllowAction, BlockAction, ByteMatchStatement, CountAction, CountryCode, DefaultAction,
+    FieldToMatch, GeoMatchStatement, ManagedRuleGroupStatement, NoneAction, OverrideAction,
+    PositionalConstraint, RateBasedStatement, RateBasedStatementAggregateKeyType, Rule, RuleAction,
+    Scope, SingleHeader, Statement, Tag, TextTransformation, TextTransformationType,
+    VisibilityConfig, WebAcl,
 };
 use aws_smithy_types::Blob;
 use pumpguard_waf::{capacity, metric_name, RuleDef, RuleKind, TARGET_HEADER, TARGET_PREFIX};
@@ -146,9 +147,15 @@ pub fn to_sdk_rule(def: &RuleDef) -> Result<Rule, BuildError> {
         .metric_name(metric_name(&def.name))
         .build()?;
     let block = || {
-        RuleAction::builder()
-            .block(BlockAction::builder().build())
-            .build()
+        if def.count {
+            RuleAction::builder()
+                .count(CountAction::builder().build())
+                .build()
+        } else {
+            RuleAction::builder()
+                .block(BlockAction::builder().build())
+                .build()
+        }
     };
     let rule = Rule::builder()
         .name(&def.name)
@@ -189,11 +196,15 @@ pub fn to_sdk_rule(def: &RuleDef) -> Result<Rule, BuildError> {
                 .statement(Statement::builder().rate_based_statement(rate).build())
         }
         RuleKind::Managed { name } => rule
-            .override_action(
+            .override_action(if def.count {
+                OverrideAction::builder()
+                    .count(CountAction::builder().build())
+                    .build()
+            } else {
                 OverrideAction::builder()
                     .none(NoneAction::builder().build())
-                    .build(),
-            )
+                    .build()
+            })
             .statement(
                 Statement::builder()
                     .managed_rule_group_statement(
@@ -220,8 +231,9 @@ pub fn to_sdk_rule(def: &RuleDef) -> Result<Rule, BuildError> {
 
 /// The rule definition an SDK rule is, if it is exactly what [`to_sdk_rule`]
 /// writes (statement, action, override action; empty lists count as absent;
-/// the visibility settings are not compared). Anything else, e.g. a rule set
-/// to Count, a pinned managed-group version or a custom response, is `None`.
+/// the visibility settings are not compared), in either mode: Block (a
+/// managed group's override None) or Count. Anything else, e.g. a pinned
+/// managed-group version or a custom response, is `None`.
 pub fn from_sdk_rule(rule: &Rule) -> Option<RuleDef> {
     let rule = normalized(rule);
     if rule.rule_labels.is_some()
@@ -257,10 +269,16 @@ pub fn from_sdk_rule(rule: &Rule) -> Option<RuleDef> {
     } else {
         return None;
     };
+    let count = rule.action.as_ref().is_some_and(|a| a.count.is_some())
+        || rule
+            .override_action
+            .as_ref()
+            .is_some_and(|a| a.count.is_some());
     let def = RuleDef {
         name: rule.name.clone(),
         priority: rule.priority,
         kind,
+        count,
     };
     let want = to_sdk_rule(&def).ok()?;
     (want.statement == rule.statement
@@ -334,7 +352,11 @@ pub fn describe_rule(def: &RuleDef) -> String {
             countries_summary(countries.iter().map(String::as_str))
         ),
     };
-    format!("{what}, priority {}", def.priority)
+    if def.count {
+        format!("{what}, priority {} (monitor: count only)", def.priority)
+    } else {
+        format!("{what}, priority {}", def.priority)
+    }
 }
 
 fn rule_fields(have: &RuleDef, want: &RuleDef) -> Vec<FieldChange> {
@@ -391,7 +413,20 @@ fn rule_fields(have: &RuleDef, want: &RuleDef) -> Vec<FieldChange> {
             want.priority.to_string(),
         ));
     }
+    if have.count != want.count {
+        let action = |d: &RuleDef| action_word(d).to_string();
+        out.push(field("action", action(have), action(want)));
+    }
     out
+}
+
+/// What a rule does with what it matches: `count` (monitor) or `block`.
+fn action_word(def: &RuleDef) -> &'static str {
+    if def.count {
+        "count"
+    } else {
+        "block"
+    }
 }
 
 /// Field changes turning the prefixed rules `ours` into `want`: one per
@@ -565,7 +600,7 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> (Vec<Change>, Vec<String>) {
     if !waf.enabled {
         return (Vec::new(), disabled_warnings(o, prefix, pool_id));
     }
-    let defs = pumpguard_waf::rules(waf);
+    let defs = pumpguard_waf::rules_for(d.policy);
     let mut changes = Vec::new();
     let mut warnings = Vec::new();
     match (&o.associated, &o.named) {
@@ -1093,8 +1128,12 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_action_does_not_convert_back() {
-        let def = &pumpguard_waf::rules(&Policy::example().waf)[0];
+    fn a_changed_action_converts_back_as_a_different_rule() {
+        let defs = pumpguard_waf::rules(&Policy::example().waf);
+        let def = defs
+            .iter()
+            .find(|d| matches!(d.kind, RuleKind::Rate { .. }))
+            .expect("a rate rule");
         let mut rule = to_sdk_rule(def).expect("builds");
         rule.action = Some(
             RuleAction::builder()
@@ -1102,7 +1141,31 @@ mod tests {
                 .build(),
         );
         rule.override_action = None;
+        // Counting is the monitored rule: not the one an enforcing policy
+        // wants, so plan puts Block back.
+        let back = from_sdk_rule(&rule).expect("a counting rule of pumpguard's");
+        assert!(back.count);
+        assert_ne!(&back, def);
+        // Neither action: not pumpguard's.
+        rule.action = None;
         assert_eq!(from_sdk_rule(&rule), None);
+    }
+
+    #[test]
+    fn monitored_rules_round_trip() {
+        let text = pumpguard_engine::policy::EXAMPLE_POLICY.replacen(
+            "mode = \"enforce\"",
+            "mode = \"monitor\"",
+            1,
+        );
+        let p = Policy::parse(&text, "monitor").expect("parses");
+        let defs = pumpguard_waf::rules_for(&p);
+        assert!(defs.iter().all(|d| d.count));
+        for d in &defs {
+            let rule = to_sdk_rule(d).expect("builds");
+            assert!(rule.action.as_ref().is_none_or(|a| a.block.is_none()));
+            assert_eq!(from_sdk_rule(&rule).as_ref(), Some(d), "{}", d.name);
+        }
     }
 
     #[test]

@@ -625,3 +625,60 @@ fn plan_warns_when_the_acl_would_exceed_its_capacity() {
         .any(|f| f.field == "pumpguard-rate-sign-up"
             && f.to.as_deref().is_some_and(|t| t.ends_with("priority 11"))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitored_policy_creates_no_blocking_rule_until_it_enforces() {
+    let e = env().await;
+    let (pool_id, pool_arn) = fresh_pool(&e.clients, "monitor").await;
+    let waf = "ip-reputation = true\nanonymous-ip = true\ngeo-block = [\"KP\"]";
+    let monitored = policy_text(&pool_id, waf).replacen(
+        "version = 1\n",
+        "version = 1\n[trigger]\nmode = \"monitor\"\n",
+        1,
+    );
+    let policy = parse(&monitored);
+    let d = desired(&policy, &monitored);
+    let (_, changes, _) = read_and_plan(&e, &d).await;
+    apply(&e, changes).await;
+
+    let acl = acl_of(&e.clients, &pool_arn).await;
+    let rules: Vec<_> = acl
+        .rules()
+        .iter()
+        .filter(|r| r.name.starts_with("pumpguard-"))
+        .collect();
+    assert!(rules.len() >= 3 + 5, "{rules:?}");
+    for r in &rules {
+        assert!(
+            r.action.as_ref().is_none_or(|a| a.block.is_none()),
+            "{} blocks: {:?}",
+            r.name,
+            r.action
+        );
+        let counts = r.action.as_ref().is_some_and(|a| a.count.is_some())
+            || r.override_action
+                .as_ref()
+                .is_some_and(|a| a.count.is_some());
+        assert!(counts, "{} does not count: {r:?}", r.name);
+    }
+    // Converged while monitoring.
+    let (_, changes, _) = read_and_plan(&e, &d).await;
+    assert!(changes.is_empty(), "{changes:?}");
+
+    // Enforcing puts Block back on every rule (a managed group's own actions).
+    let enforced = policy_text(&pool_id, waf);
+    let policy = parse(&enforced);
+    let d = desired(&policy, &enforced);
+    let (_, changes, _) = read_and_plan(&e, &d).await;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    apply(&e, changes).await;
+    let acl = acl_of(&e.clients, &pool_arn).await;
+    for r in acl
+        .rules()
+        .iter()
+        .filter(|r| r.name.starts_with("pumpguard-"))
+    {
+        let def = waf::from_sdk_rule(r).expect("pumpguard's");
+        assert!(!def.count, "{} still counts", r.name);
+    }
+}

@@ -40,11 +40,15 @@ fn event(source: &str, phone: Option<&str>) -> Value {
 /// The example policy at `detailed` disclosure: even then, a refused
 /// registration says nothing about why.
 fn engine(extra: &str) -> Engine {
-    let text = format!(
-        "{}\n{extra}",
-        pumpguard_engine::policy::EXAMPLE_POLICY
-            .replace("disclosure = \"generic\"", "disclosure = \"detailed\"")
-    );
+    let mut example = pumpguard_engine::policy::EXAMPLE_POLICY
+        .replace("disclosure = \"generic\"", "disclosure = \"detailed\"");
+    // `extra` may bring its own `[pre-sign-up]`: drop the example's.
+    if extra.contains("[pre-sign-up]") {
+        let from = example.find("[pre-sign-up]").unwrap();
+        let to = from + example[from..].find("\n[exemptions]").unwrap();
+        example.replace_range(from..to, "");
+    }
+    let text = format!("{example}\n{extra}");
     Engine::new(Arc::new(
         Policy::parse(&text, "test").unwrap_or_else(|e| panic!("{e}")),
     ))
