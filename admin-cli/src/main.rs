@@ -58,10 +58,12 @@ enum Command {
         /// The policy file to publish.
         #[arg(long)]
         policy: PathBuf,
-        /// The trigger's DynamoDB table (the stack's TableName output).
+        /// The trigger's DynamoDB table (the stack's TableName output);
+        /// default: the policy's `[user-pool] table`.
         #[arg(long, env = "PUMPGUARD_TABLE")]
-        table: String,
-        /// AWS region; default: the SDK's usual lookup.
+        table: Option<String>,
+        /// AWS region; default: the policy's `[user-pool] region`, else the
+        /// SDK's usual lookup.
         #[arg(long)]
         region: Option<String>,
         /// AWS profile whose credentials to use, even when the environment
@@ -388,9 +390,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let text = std::fs::read_to_string(&policy)
                 .with_context(|| format!("cannot read {}", policy.display()))?;
             // Check before touching AWS, so a broken file never reaches a trigger.
-            Policy::parse(&text, &policy.display().to_string())?;
+            let parsed = Policy::parse(&text, &policy.display().to_string())?;
+            let pool = parsed.user_pool.as_ref();
+            let Some(table) = table.or_else(|| pool.map(|p| p.table.clone())) else {
+                anyhow::bail!(
+                    "no table to publish to: pass --table (the stack's TableName output) or set \
+                     [user-pool] table in {}",
+                    policy.display()
+                );
+            };
+            let region = region.or_else(|| pool.map(|p| p.region.clone()));
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            let published = rt.block_on(async {
+            let (published, written) = rt.block_on(async {
                 let conn = pumpguard_cli::account::Connection {
                     profile,
                     region: None,
@@ -400,15 +411,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let store = DynamoPolicyStore::new(aws_sdk_dynamodb::Client::new(&config), &table);
                 let now = unix_now();
                 store
-                    .publish(&text, &policy.display().to_string(), now)
+                    .publish_if_changed(&text, &policy.display().to_string(), now)
                     .await
             })?;
-            eprintln!(
-                "published {} (sha256 {}) to table {table}; running triggers use it within their \
-                 refresh interval",
-                policy.display(),
-                &published.digest[..12]
-            );
+            if written {
+                eprintln!(
+                    "published {} (sha256 {}) to table {table}; running triggers use it within \
+                     their refresh interval",
+                    policy.display(),
+                    &published.digest[..12]
+                );
+            } else {
+                eprintln!(
+                    "{} (sha256 {}) is already the published policy in table {table}; nothing \
+                     written",
+                    policy.display(),
+                    &published.digest[..12]
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -60,6 +60,46 @@ impl DynamoPolicyStore {
         Ok(policy)
     }
 
+    /// [`DynamoPolicyStore::publish`], writing only when the published item
+    /// holds another policy (or none): one conditional `PutItem`
+    /// (`attribute_not_exists(pk) OR digest <> :digest`), so publishing the
+    /// same file twice writes once. Returns the policy and whether it was
+    /// written.
+    pub async fn publish_if_changed(
+        &self,
+        text: &str,
+        origin: &str,
+        now_unix: i64,
+    ) -> Result<(Policy, bool), PublishError> {
+        let policy = Policy::parse(text, origin)?;
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(POLICY_PK.into()))
+            .item("sk", AttributeValue::S(POLICY_SK.into()))
+            .item("body", AttributeValue::S(text.into()))
+            .item("digest", AttributeValue::S(policy.digest.clone()))
+            .item("published_at", AttributeValue::N(now_unix.to_string()))
+            .condition_expression("attribute_not_exists(pk) OR digest <> :digest")
+            .expression_attribute_values(":digest", AttributeValue::S(policy.digest.clone()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok((policy, true)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok((policy, false))
+            }
+            Err(e) => Err(PublishError::Write {
+                table: self.table.clone(),
+                message: format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
+            }),
+        }
+    }
+
     /// Removes the published policy; running triggers return to their bootstrap policy.
     pub async fn unpublish(&self) -> Result<(), String> {
         self.client

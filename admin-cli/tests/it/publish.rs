@@ -72,3 +72,77 @@ async fn publish_writes_valid_policies_only() {
         "{err}"
     );
 }
+
+async fn published_at(client: &aws_sdk_dynamodb::Client, name: &str) -> Option<String> {
+    let out = client
+        .get_item()
+        .table_name(name)
+        .key("pk", AttributeValue::S("policy".into()))
+        .key("sk", AttributeValue::S("current".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get");
+    out.item
+        .and_then(|i| i.get("published_at").and_then(|b| b.as_n().ok()).cloned())
+}
+
+#[tokio::test]
+async fn publishing_the_same_policy_twice_writes_once() {
+    let config = common::moto::sdk("us-east-1").await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let name = format!("publish-twice-{}", std::process::id());
+    create_table(&config, &name).await;
+
+    let o = publish("examples/policy.toml", &name);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("published"));
+    // Mark the item, so a second write would show.
+    client
+        .update_item()
+        .table_name(&name)
+        .key("pk", AttributeValue::S("policy".into()))
+        .key("sk", AttributeValue::S("current".into()))
+        .update_expression("SET published_at = :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .expect("mark");
+
+    let o = publish("examples/policy.toml", &name);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nothing written"), "{err}");
+    assert_eq!(published_at(&client, &name).await.as_deref(), Some("1"));
+
+    // A different policy is written.
+    let changed =
+        std::env::temp_dir().join(format!("pumpguard-changed-{}.toml", std::process::id()));
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policy.toml"),
+    )
+    .expect("example");
+    std::fs::write(&changed, format!("{example}\n# edited\n")).expect("write");
+    let o = publish(changed.to_str().expect("path"), &name);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_ne!(published_at(&client, &name).await.as_deref(), Some("1"));
+    assert_eq!(
+        published_body(&client, &name).await,
+        Some(format!("{example}\n# edited\n"))
+    );
+}
