@@ -377,6 +377,8 @@ const SECTIONS: [&str; 21] = [
 /// Gathers every problem of a policy, each with its key.
 pub(crate) struct Collector {
     problems: Vec<Problem>,
+    /// The policy text, for the line and column of a problem.
+    text: String,
 }
 
 impl Collector {
@@ -387,10 +389,12 @@ impl Collector {
         });
     }
 
-    /// Deserializes one section, recording unknown keys and type errors.
+    /// Deserializes one section, recording unknown keys and type errors,
+    /// each with the key's path, its line and column, and for a near-miss
+    /// key the one that was probably meant.
     pub(crate) fn section<T: DeserializeOwned>(
         &mut self,
-        table: &toml::Table,
+        table: &toml::de::DeTable<'_>,
         name: &str,
         missing: impl FnOnce() -> Option<T>,
     ) -> Option<T> {
@@ -402,19 +406,125 @@ impl Collector {
             return v;
         };
         let mut unknown = Vec::new();
+        let de = toml::de::ValueDeserializer::from(value.clone());
         let result: Result<T, toml::de::Error> =
-            serde_ignored::deserialize(value.clone(), |path| unknown.push(path.to_string()));
+            serde_ignored::deserialize(de, |path| unknown.push(path.to_string()));
         for path in unknown {
-            self.push(format!("{name}.{path}"), "unknown key");
+            let at = key_span(value, &path).map(|span| self.at(span.start));
+            let hint = if path.contains('.') {
+                String::new()
+            } else {
+                did_you_mean(&path, fields_of::<T>())
+            };
+            self.push(
+                format!("{name}.{path}"),
+                format!("unknown key{hint}{}", at.unwrap_or_default()),
+            );
         }
         match result {
             Ok(v) => Some(v),
             Err(e) => {
-                self.push(name, e.message().trim().to_string());
+                let (key, at) = match e.span() {
+                    Some(span) => (key_at(value, name, span.start), self.at(span.start)),
+                    None => (name.to_string(), String::new()),
+                };
+                self.push(key, format!("{}{at}", e.message().trim()));
                 None
             }
         }
     }
+
+    /// ` (line L, column C)` of a byte offset in the policy text.
+    fn at(&self, offset: usize) -> String {
+        format!(" ({})", line_col(&self.text, offset))
+    }
+}
+
+/// The span of the key at `path` (`a.b`) inside a section's value.
+fn key_span(
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
+    path: &str,
+) -> Option<std::ops::Range<usize>> {
+    let mut here = value;
+    let mut span = None;
+    for part in path.split('.') {
+        let toml::de::DeValue::Table(t) = here.get_ref() else {
+            break;
+        };
+        let (k, v) = t.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        span = Some(k.span());
+        here = v;
+    }
+    span
+}
+
+/// The path (`section.key`, `section.table.key`) of the deepest key whose
+/// value holds byte `offset`.
+fn key_at(value: &toml::Spanned<toml::de::DeValue<'_>>, name: &str, offset: usize) -> String {
+    let mut path = name.to_string();
+    let mut here = value;
+    loop {
+        let toml::de::DeValue::Table(t) = here.get_ref() else {
+            return path;
+        };
+        let Some((k, v)) = t
+            .iter()
+            .find(|(k, v)| k.span().contains(&offset) || v.span().contains(&offset))
+        else {
+            return path;
+        };
+        path.push('.');
+        path.push_str(k.get_ref().as_ref());
+        here = v;
+    }
+}
+
+/// `; did you mean `x`?` when a known key is within two edits of `key`.
+fn did_you_mean(key: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(key, k), *k))
+        .filter(|(d, k)| *d <= 2 && *d < k.len())
+        .min()
+        .map(|(_, k)| format!("; did you mean `{k}`?"))
+        .unwrap_or_default()
+}
+
+/// The field names a derived `Deserialize` struct accepts (serde hands
+/// them to `deserialize_struct`); empty for anything else.
+fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error as _, Visitor};
+    use serde::forward_to_deserialize_any;
+
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("probe"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Self::Error::custom("probe"))
+        }
+
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 impl Policy {
@@ -459,14 +569,32 @@ impl Policy {
             }])
         })?;
 
+        // The same text with every key's and value's position, for errors.
+        let de = toml::de::DeTable::parse(text).map_err(|e| {
+            err(vec![Problem {
+                key: e
+                    .span()
+                    .map_or_else(|| "(syntax)".into(), |s| line_col(text, s.start)),
+                message: format!("not valid TOML: {}", e.message().trim()),
+            }])
+        })?;
+        let de = de.get_ref();
         let mut c = Collector {
             problems: Vec::new(),
+            text: text.to_string(),
         };
-        for key in table.keys() {
-            if !SECTIONS.contains(&key.as_str()) {
+        for (key, _) in de.iter() {
+            let key_name: &str = key.get_ref().as_ref();
+            if !SECTIONS.contains(&key_name) {
+                let hint = did_you_mean(key_name, &SECTIONS);
+                let hint = if hint.is_empty() {
+                    format!("; expected one of: {}", SECTIONS.join(", "))
+                } else {
+                    hint
+                };
                 c.push(
-                    key.clone(),
-                    format!("unknown key; expected one of: {}", SECTIONS.join(", ")),
+                    key_name.to_string(),
+                    format!("unknown key{hint}{}", c.at(key.span().start)),
                 );
             }
         }
@@ -479,30 +607,28 @@ impl Policy {
             ),
         }
 
-        let trigger = c.section::<WireTrigger>(&table, "trigger", || Some(WireTrigger::default()));
-        let countries = c.section::<WireCountries>(&table, "countries", || None);
-        let types =
-            c.section::<WireNumberTypes>(&table, "number-types", || Some(Default::default()));
-        let form = c.section::<WireForm>(&table, "form", || Some(Default::default()));
-        let suspicious =
-            c.section::<WireSuspicious>(&table, "suspicious", || Some(Default::default()));
+        let trigger = c.section::<WireTrigger>(de, "trigger", || Some(WireTrigger::default()));
+        let countries = c.section::<WireCountries>(de, "countries", || None);
+        let types = c.section::<WireNumberTypes>(de, "number-types", || Some(Default::default()));
+        let form = c.section::<WireForm>(de, "form", || Some(Default::default()));
+        let suspicious = c.section::<WireSuspicious>(de, "suspicious", || Some(Default::default()));
 
-        let state = c.section(&table, "state", || Some(Default::default()));
-        let cooldown = c.section(&table, "cooldown", || Some(Default::default()));
-        let user = c.section(&table, "user-limits", || Some(Default::default()));
-        let prefix = c.section(&table, "prefix-velocity", || Some(Default::default()));
-        let cv = c.section(&table, "country-velocity", || Some(Default::default()));
-        let pool = c.section(&table, "pool-rate", || Some(Default::default()));
-        let budget = c.section(&table, "budget", || Some(Default::default()));
-        let known = c.section(&table, "known-numbers", || Some(Default::default()));
-        let cohorts = c.section(&table, "cohorts", || Some(Default::default()));
-        let pre_sign_up = c.section(&table, "pre-sign-up", || Some(Default::default()));
-        let exemptions = c.section(&table, "exemptions", || Some(Default::default()));
-        let waf = c.section(&table, "waf", || Some(Default::default()));
-        let protect = c.section(&table, "protect", || Some(Default::default()));
-        let spend = c.section(&table, "spend", || Some(Default::default()));
+        let state = c.section(de, "state", || Some(Default::default()));
+        let cooldown = c.section(de, "cooldown", || Some(Default::default()));
+        let user = c.section(de, "user-limits", || Some(Default::default()));
+        let prefix = c.section(de, "prefix-velocity", || Some(Default::default()));
+        let cv = c.section(de, "country-velocity", || Some(Default::default()));
+        let pool = c.section(de, "pool-rate", || Some(Default::default()));
+        let budget = c.section(de, "budget", || Some(Default::default()));
+        let known = c.section(de, "known-numbers", || Some(Default::default()));
+        let cohorts = c.section(de, "cohorts", || Some(Default::default()));
+        let pre_sign_up = c.section(de, "pre-sign-up", || Some(Default::default()));
+        let exemptions = c.section(de, "exemptions", || Some(Default::default()));
+        let waf = c.section(de, "waf", || Some(Default::default()));
+        let protect = c.section(de, "protect", || Some(Default::default()));
+        let spend = c.section(de, "spend", || Some(Default::default()));
         let user_pool = if table.contains_key("user-pool") {
-            c.section::<account::WireUserPool>(&table, "user-pool", || None)
+            c.section::<account::WireUserPool>(de, "user-pool", || None)
                 .map(|w| Some(account::check_user_pool(w, &mut c)))
         } else {
             Some(None)
@@ -835,7 +961,7 @@ max-repeated-digits = 1
         let expect = [
             "colour: unknown key",
             "version: must be 1",
-            "trigger: unknown variant `enforse`",
+            "trigger.mode: unknown variant `enforse`",
             "countries.typo-key: unknown key",
             "countries.allow[1]: \"UK\" is not an ISO 3166-1 alpha-2 country code (the United Kingdom is GB)",
             "countries.allow[2]: \"us\" is not an ISO 3166-1 alpha-2 country code (write it upper-case: US)",
@@ -860,8 +986,30 @@ max-repeated-digits = 1
             .expect_err("bad");
         let s = e.to_string();
         assert!(s.starts_with("policy policy.toml has 2 problems"), "{s}");
-        assert!(s.contains("policy.toml: countries: invalid type"), "{s}");
-        assert!(s.contains("policy.toml: form: invalid type"), "{s}");
+        assert!(
+            s.contains("policy.toml: countries.allow: invalid type: integer `3`, expected a sequence (line 2, column 9)"),
+            "{s}"
+        );
+        assert!(s.contains("policy.toml: form.mode: "), "{s}");
+        assert!(s.contains("(line 4, column 8)"), "{s}");
+    }
+
+    #[test]
+    fn type_errors_and_unknown_keys_name_the_key_its_line_and_a_near_miss() {
+        let text = "[trigger]\nmode = \"monitor\"\n[countries]\nallow = [\"US\"]\n\
+                    crown-dependencies = \"separate\"\n[suspicious]\nmax-repeated-digits = \"six\"\n\
+                    [cooldwn]\nmode = \"off\"\n[cooldown]\nladder-second = [60]\n";
+        let got = problems(text);
+        let expect = [
+            "suspicious.max-repeated-digits: invalid type: string \"six\", expected i64 (line 7, column 23)",
+            "cooldwn: unknown key; did you mean `cooldown`? (line 8, column 2)",
+            "cooldown.ladder-second: unknown key; did you mean `ladder-seconds`? (line 11, column 1)",
+        ];
+        for e in expect {
+            assert!(got.iter().any(|g| g == e), "missing {e:?} in {got:#?}");
+        }
+        // A type error does not hide the others: every problem at once.
+        assert_eq!(got.len(), expect.len(), "{got:#?}");
     }
 
     #[test]
