@@ -156,6 +156,16 @@ pub fn verification_emf(
     timestamp_ms: i64,
     user_pool_id: &str,
 ) -> Value {
+    pool_counts_emf(
+        timestamp_ms,
+        user_pool_id,
+        [("Verifications", recorded), ("StoreErrors", store_error)],
+    )
+}
+
+/// One EMF line of two Count metrics (1 or 0) by `[UserPoolId]`.
+fn pool_counts_emf(timestamp_ms: i64, user_pool_id: &str, counts: [(&str, bool); 2]) -> Value {
+    let [(a, x), (b, y)] = counts;
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -163,14 +173,14 @@ pub fn verification_emf(
                 "Namespace": NAMESPACE,
                 "Dimensions": [["UserPoolId"]],
                 "Metrics": [
-                    {"Name": "Verifications", "Unit": "Count"},
-                    {"Name": "StoreErrors", "Unit": "Count"},
+                    {"Name": a, "Unit": "Count"},
+                    {"Name": b, "Unit": "Count"},
                 ],
             }],
         },
         "UserPoolId": pool_dimension(user_pool_id),
-        "Verifications": flag(recorded),
-        "StoreErrors": flag(store_error),
+        a: flag(x),
+        b: flag(y),
     })
 }
 
@@ -183,22 +193,14 @@ pub fn pre_sign_up_emf(
     timestamp_ms: i64,
     user_pool_id: &str,
 ) -> Value {
-    json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["UserPoolId"]],
-                "Metrics": [
-                    {"Name": "PreSignUpRefused", "Unit": "Count"},
-                    {"Name": "PreSignUpWouldRefuse", "Unit": "Count"},
-                ],
-            }],
-        },
-        "UserPoolId": pool_dimension(user_pool_id),
-        "PreSignUpRefused": flag(refused),
-        "PreSignUpWouldRefuse": flag(would_refuse),
-    })
+    pool_counts_emf(
+        timestamp_ms,
+        user_pool_id,
+        [
+            ("PreSignUpRefused", refused),
+            ("PreSignUpWouldRefuse", would_refuse),
+        ],
+    )
 }
 
 /// One EMF line per cohort state change ([`crate::guards::CohortEvent`]):

@@ -573,9 +573,15 @@ pub async fn judge<S: Store>(
     // so an answered decision does no extra work.
     let failed = read_failed || results.iter().chain(&admitted).any(Result::is_err);
     let undo = failed.then(|| releases(&ran, &results));
-    // What the older guards added to shared counters (prefix and country
-    // velocity, the pool rate), given back if the SMS is refused after all.
-    let shared_undo = releases_where(&ran, &results, |step| !step.per_subject());
+    // Which calls answered, one bit per step (a plan has about ten), so that
+    // what the older guards added to shared counters can be given back if
+    // the SMS is refused after all, without working it out for every SMS.
+    let answered = results
+        .iter()
+        .take(64)
+        .enumerate()
+        .filter(|(_, r)| r.is_ok())
+        .fold(0_u64, |bits, (i, _)| bits | 1 << i);
     engine.conclude(&mut d, &ran, results);
     if read_failed {
         d.store_error = true;
@@ -605,7 +611,7 @@ pub async fn judge<S: Store>(
             // counters add first and give back, so for a moment a
             // concurrent decision can see the attempt; the cohort and budget
             // limits, which admit with a conditional add, are exact.)
-            _ => give_back.extend(shared_undo),
+            _ => give_back.extend(shared_releases(&ran, answered)),
         }
     }
     if !give_back.is_empty() {
@@ -643,19 +649,9 @@ fn next_attempt() -> i64 {
 /// Counters whose answer was lost are left as they are: at most one count
 /// too many, which expires with its window.
 pub fn releases(plan: &Plan, results: &[Result<OpResult, StoreError>]) -> Vec<Op> {
-    releases_where(plan, results, |_| true)
-}
-
-/// [`releases`] for the steps `which` picks.
-fn releases_where(
-    plan: &Plan,
-    results: &[Result<OpResult, StoreError>],
-    which: impl Fn(Step) -> bool,
-) -> Vec<Op> {
     plan.steps
         .iter()
         .zip(results)
-        .filter(|((step, _), _)| which(*step))
         .filter_map(|((_, op), result)| match (op, result) {
             (
                 Op::Cooldown {
@@ -670,23 +666,40 @@ fn releases_where(
                 attempt: *attempt,
                 expires_at: *expires_at,
             }),
-            (
-                Op::Add {
-                    key,
-                    attr,
-                    amount,
-                    expires_at,
-                },
-                Ok(_),
-            ) => Some(Op::Add {
-                key: key.clone(),
-                attr: attr.clone(),
-                amount: -*amount,
-                expires_at: *expires_at,
-            }),
+            (op, Ok(_)) => take_back(op),
             _ => None,
         })
         .collect()
+}
+
+/// What a refused SMS gives back of the shared counters' adds (prefix and
+/// country velocity, the pool rate) whose calls answered (`answered`, one
+/// bit per step of `plan`).
+fn shared_releases(plan: &Plan, answered: u64) -> Vec<Op> {
+    plan.steps
+        .iter()
+        .enumerate()
+        .filter(|(i, (step, _))| !step.per_subject() && *i < 64 && answered >> i & 1 == 1)
+        .filter_map(|(_, (_, op))| take_back(op))
+        .collect()
+}
+
+/// The `Add` that takes back `op`, if it is one.
+fn take_back(op: &Op) -> Option<Op> {
+    match op {
+        Op::Add {
+            key,
+            attr,
+            amount,
+            expires_at,
+        } => Some(Op::Add {
+            key: key.clone(),
+            attr: attr.clone(),
+            amount: -*amount,
+            expires_at: *expires_at,
+        }),
+        _ => None,
+    }
 }
 
 /// Records that a code sent to `phone` was used (PostConfirmation /

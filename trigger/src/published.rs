@@ -43,6 +43,20 @@ impl DynamoPolicyStore {
         now_unix: i64,
     ) -> Result<Policy, PublishError> {
         let policy = Policy::parse(text, origin)?;
+        self.put(text, &policy, now_unix)
+            .send()
+            .await
+            .map_err(|e| self.write_error(&e))?;
+        Ok(policy)
+    }
+
+    /// The `PutItem` that makes `text` (checked as `policy`) the published one.
+    fn put(
+        &self,
+        text: &str,
+        policy: &Policy,
+        now_unix: i64,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -51,13 +65,13 @@ impl DynamoPolicyStore {
             .item("body", AttributeValue::S(text.into()))
             .item("digest", AttributeValue::S(policy.digest.clone()))
             .item("published_at", AttributeValue::N(now_unix.to_string()))
-            .send()
-            .await
-            .map_err(|e| PublishError::Write {
-                table: self.table.clone(),
-                message: format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
-            })?;
-        Ok(policy)
+    }
+
+    fn write_error(&self, e: &impl std::error::Error) -> PublishError {
+        PublishError::Write {
+            table: self.table.clone(),
+            message: format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(e)),
+        }
     }
 
     /// [`DynamoPolicyStore::publish`], writing only when the published item
@@ -73,14 +87,7 @@ impl DynamoPolicyStore {
     ) -> Result<(Policy, bool), PublishError> {
         let policy = Policy::parse(text, origin)?;
         let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", AttributeValue::S(POLICY_PK.into()))
-            .item("sk", AttributeValue::S(POLICY_SK.into()))
-            .item("body", AttributeValue::S(text.into()))
-            .item("digest", AttributeValue::S(policy.digest.clone()))
-            .item("published_at", AttributeValue::N(now_unix.to_string()))
+            .put(text, &policy, now_unix)
             .condition_expression("attribute_not_exists(pk) OR digest <> :digest")
             .expression_attribute_values(":digest", AttributeValue::S(policy.digest.clone()))
             .send()
@@ -93,10 +100,7 @@ impl DynamoPolicyStore {
             {
                 Ok((policy, false))
             }
-            Err(e) => Err(PublishError::Write {
-                table: self.table.clone(),
-                message: format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
-            }),
+            Err(e) => Err(self.write_error(&e)),
         }
     }
 

@@ -355,11 +355,7 @@ async fn pre_sign_up<S: Store>(
         )));
     };
     let pool = pool_id(&event).to_string();
-    let refuse = || TriggerError {
-        error_type: "SignUpRefused",
-        message: presignup::REFUSAL.into(),
-    };
-    let phone = match attrs.get("phone_number") {
+    let verdict = match attrs.get("phone_number") {
         None | Some(Value::Null) => {
             let verdict = presignup::refuses_missing_phone(engine);
             tracing::info!(
@@ -372,55 +368,49 @@ async fn pre_sign_up<S: Store>(
                 latency_us = elapsed_us(started),
                 "pre-sign-up"
             );
-            ctx.emit(|| {
-                metrics::pre_sign_up_emf(
-                    verdict == Verdict::Block,
-                    verdict == Verdict::Monitor,
-                    now.saturating_mul(1000),
-                    &pool,
-                )
-            });
-            return match verdict {
-                Verdict::Block => Err(refuse()),
-                Verdict::Allow | Verdict::Monitor => Ok(event),
-            };
+            verdict
         }
-        Some(Value::String(s)) => s.clone(),
-        // A phone_number that is not a string is judged as an invalid number.
-        Some(_) => String::new(),
+        Some(value) => {
+            // A phone_number that is not a string is judged as an invalid number.
+            let phone = value.as_str().unwrap_or_default();
+            let d = presignup::judge(engine, &ctx.store, &ctx.store_keys, kind, phone, now).await;
+            if d.store_error {
+                ctx.store_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::info!(
+                target: "pumpguard::decision",
+                outcome = %d.verdict,
+                verdict = %d.verdict,
+                reasons = %d.reasons().join(","),
+                trigger_source = source,
+                country = d.country.as_ref().map_or("unknown", |c| c.as_str()),
+                number_type = d.number_type.map_or("unparsable", |t| t.as_str()),
+                phone_hash = %ctx.log_hasher.hash(phone),
+                known = d.known,
+                exempt = d.exempt,
+                store_error = d.store_error,
+                store_errors_total = ctx.store_errors(),
+                policy = &policy.digest[..12],
+                user_pool_id = %pool,
+                latency_us = elapsed_us(started),
+                "pre-sign-up"
+            );
+            d.verdict
+        }
     };
-    let d = presignup::judge(engine, &ctx.store, &ctx.store_keys, kind, &phone, now).await;
-    if d.store_error {
-        ctx.store_errors.fetch_add(1, Ordering::Relaxed);
-    }
-    tracing::info!(
-        target: "pumpguard::decision",
-        outcome = %d.verdict,
-        verdict = %d.verdict,
-        reasons = %d.reasons().join(","),
-        trigger_source = source,
-        country = d.country.as_ref().map_or("unknown", |c| c.as_str()),
-        number_type = d.number_type.map_or("unparsable", |t| t.as_str()),
-        phone_hash = %ctx.log_hasher.hash(&phone),
-        known = d.known,
-        exempt = d.exempt,
-        store_error = d.store_error,
-        store_errors_total = ctx.store_errors(),
-        policy = &policy.digest[..12],
-        user_pool_id = %pool,
-        latency_us = elapsed_us(started),
-        "pre-sign-up"
-    );
     ctx.emit(|| {
         metrics::pre_sign_up_emf(
-            d.verdict == Verdict::Block,
-            d.verdict == Verdict::Monitor,
+            verdict == Verdict::Block,
+            verdict == Verdict::Monitor,
             now.saturating_mul(1000),
             &pool,
         )
     });
-    match d.verdict {
-        Verdict::Block => Err(refuse()),
+    match verdict {
+        Verdict::Block => Err(TriggerError {
+            error_type: "SignUpRefused",
+            message: presignup::REFUSAL.into(),
+        }),
         Verdict::Allow | Verdict::Monitor => Ok(event),
     }
 }

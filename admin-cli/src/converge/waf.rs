@@ -146,7 +146,7 @@ pub fn to_sdk_rule(def: &RuleDef) -> Result<Rule, BuildError> {
         .cloud_watch_metrics_enabled(true)
         .metric_name(metric_name(&def.name))
         .build()?;
-    let block = || {
+    let action = || {
         if def.count {
             RuleAction::builder()
                 .count(CountAction::builder().build())
@@ -192,7 +192,7 @@ pub fn to_sdk_rule(def: &RuleDef) -> Result<Rule, BuildError> {
                         .build(),
                 )
                 .build()?;
-            rule.action(block())
+            rule.action(action())
                 .statement(Statement::builder().rate_based_statement(rate).build())
         }
         RuleKind::Managed { name } => rule
@@ -222,7 +222,7 @@ pub fn to_sdk_rule(def: &RuleDef) -> Result<Rule, BuildError> {
                     b.country_codes(CountryCode::from(c.as_str()))
                 })
                 .build();
-            rule.action(block())
+            rule.action(action())
                 .statement(Statement::builder().geo_match_statement(geo).build())
         }
     };

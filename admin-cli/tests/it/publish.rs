@@ -10,17 +10,25 @@ use std::process::Command;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::moto::{create_table, moto};
 
-async fn published_body(client: &aws_sdk_dynamodb::Client, name: &str) -> Option<String> {
+/// An attribute of the published item, as a string or a number's digits.
+async fn published(client: &aws_sdk_dynamodb::Client, name: &str, attr: &str) -> Option<String> {
     let out = client
         .get_item()
         .table_name(name)
         .key("pk", AttributeValue::S("policy".into()))
         .key("sk", AttributeValue::S("current".into()))
+        .consistent_read(true)
         .send()
         .await
         .expect("get");
-    out.item
-        .and_then(|i| i.get("body").and_then(|b| b.as_s().ok()).cloned())
+    out.item.and_then(|i| match i.get(attr)? {
+        AttributeValue::S(v) | AttributeValue::N(v) => Some(v.clone()),
+        _ => None,
+    })
+}
+
+async fn published_body(client: &aws_sdk_dynamodb::Client, name: &str) -> Option<String> {
+    published(client, name, "body").await
 }
 
 fn publish(policy: &str, table: &str) -> std::process::Output {
@@ -74,17 +82,7 @@ async fn publish_writes_valid_policies_only() {
 }
 
 async fn published_at(client: &aws_sdk_dynamodb::Client, name: &str) -> Option<String> {
-    let out = client
-        .get_item()
-        .table_name(name)
-        .key("pk", AttributeValue::S("policy".into()))
-        .key("sk", AttributeValue::S("current".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("get");
-    out.item
-        .and_then(|i| i.get("published_at").and_then(|b| b.as_n().ok()).cloned())
+    published(client, name, "published_at").await
 }
 
 #[tokio::test]

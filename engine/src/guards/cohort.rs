@@ -454,23 +454,23 @@ impl Assessment {
     /// Whether the cohort's limits are already full, from its day item as
     /// read (nothing added): the next SMS to an unknown number would be refused.
     pub fn full(&self, now: i64, today: &Item) -> bool {
-        let hour = Window::HOUR.sliding(
-            now,
-            self.previous_hour_sent,
-            get(today, &format!("sent_{}", self.hour_attr)),
-        );
-        let day = Window::DAY.sliding(now, self.previous_day_sent, get(today, "sent"));
-        hour >= self.limit_hour || day >= self.limit_day
+        self.at_limit(now, today, 0)
     }
 
     /// Whether the item after an unbounded add is over a limit.
     pub fn over(&self, now: i64, after: &Item) -> bool {
+        self.at_limit(now, after, 1)
+    }
+
+    /// Whether the sends `item` counts, less `this` (the one just added),
+    /// already fill the sliding hour or day.
+    fn at_limit(&self, now: i64, item: &Item, this: i64) -> bool {
         let hour = Window::HOUR.sliding(
             now,
             self.previous_hour_sent,
-            get(after, &format!("sent_{}", self.hour_attr)) - 1,
+            get(item, &format!("sent_{}", self.hour_attr)) - this,
         );
-        let day = Window::DAY.sliding(now, self.previous_day_sent, get(after, "sent") - 1);
+        let day = Window::DAY.sliding(now, self.previous_day_sent, get(item, "sent") - this);
         hour >= self.limit_hour || day >= self.limit_day
     }
 

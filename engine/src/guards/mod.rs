@@ -84,6 +84,20 @@ pub struct Admission {
     now: i64,
 }
 
+/// The mode a cohort's limit runs in and the reason it refuses with: a
+/// throttled cohort answers to `conversion-mode` (within `mode`) with
+/// `COHORT_LOW_CONVERSION`, any other to `mode` with `COHORT_VOLUME`.
+fn cohort_gate(p: &Policy, throttled: bool) -> (Mode, Reason) {
+    if throttled {
+        (
+            p.cohorts.conversion_mode.min(p.cohorts.mode),
+            Reason::CohortLowConversion,
+        )
+    } else {
+        (p.cohorts.mode, Reason::CohortVolume)
+    }
+}
+
 impl Shared {
     /// `None` when no guard here applies (blocked already, exempt, or an
     /// unreadable number).
@@ -164,14 +178,7 @@ impl Shared {
             if !a.full(now, slice.first().unwrap_or(&empty)) {
                 continue;
             }
-            let (mode, reason) = if a.throttled {
-                (
-                    p.cohorts.conversion_mode.min(p.cohorts.mode),
-                    Reason::CohortLowConversion,
-                )
-            } else {
-                (p.cohorts.mode, Reason::CohortVolume)
-            };
+            let (mode, reason) = cohort_gate(p, a.throttled);
             let mode = p.effective(mode);
             if mode != Mode::Off {
                 out.push(Finding {
@@ -225,11 +232,7 @@ impl Shared {
                 gates.push(Gate::Change(i));
             }
             if judged {
-                let mode = if a.throttled {
-                    p.cohorts.conversion_mode.min(p.cohorts.mode)
-                } else {
-                    p.cohorts.mode
-                };
+                let (mode, _) = cohort_gate(p, a.throttled);
                 ops.push(a.admit(c, now, enforce(mode)));
                 gates.push(Gate::Cohort(i));
             }
@@ -312,14 +315,7 @@ impl Admission {
                 Gate::Cohort(i) => {
                     let a = &self.assessments[i];
                     if !admitted || a.over(now, numbers) {
-                        let (mode, reason) = if a.throttled {
-                            (
-                                p.cohorts.conversion_mode.min(p.cohorts.mode),
-                                Reason::CohortLowConversion,
-                            )
-                        } else {
-                            (p.cohorts.mode, Reason::CohortVolume)
-                        };
+                        let (mode, reason) = cohort_gate(p, a.throttled);
                         push(
                             Check::Cohort,
                             mode,

@@ -92,6 +92,25 @@ fn ie(i: usize) -> String {
         .unwrap()
 }
 
+/// 200 sign-ups to Irish numbers in half an hour from T0, never confirmed.
+async fn ie_flood(e: &Engine, s: &MemoryStore) -> Vec<Decision> {
+    let mut out = Vec::new();
+    for i in 0..200 {
+        out.push(
+            sms(
+                e,
+                s,
+                TriggerSource::SignUp,
+                &ie(i),
+                &format!("bot{i}"),
+                T0 + 9 * i as i64,
+            )
+            .await,
+        );
+    }
+    out
+}
+
 #[tokio::test]
 async fn only_a_matching_completion_credits_a_phone() {
     let e = engine("");
@@ -171,16 +190,7 @@ async fn a_flood_of_unknown_numbers_is_contained_and_known_numbers_pass() {
     assert!(complete(&e, &s, Kind::Authentication, known, "k", T0 - HOUR + 20).await);
     // 200 sign-ups to Irish numbers in half an hour, never confirmed.
     let mut sent = 0;
-    for i in 0..200 {
-        let d = sms(
-            &e,
-            &s,
-            TriggerSource::SignUp,
-            &ie(i),
-            &format!("bot{i}"),
-            T0 + 9 * i as i64,
-        )
-        .await;
+    for d in ie_flood(&e, &s).await {
         if d.verdict != Verdict::Block {
             sent += 1;
         } else {
@@ -518,21 +528,11 @@ async fn refused_attempts_do_not_fill_the_pool_rate() {
     // count against the pool, or the flood would shut every country out.
     let e = engine("[pool-rate]\nmode = \"enforce\"\nmax-per-minute = 100\nmax-per-hour = 8\n");
     let s = MemoryStore::new();
-    let mut sent = 0;
-    for i in 0..200 {
-        let d = sms(
-            &e,
-            &s,
-            TriggerSource::SignUp,
-            &ie(i),
-            &format!("bot{i}"),
-            T0 + 9 * i as i64,
-        )
-        .await;
-        if d.verdict != Verdict::Block {
-            sent += 1;
-        }
-    }
+    let sent = ie_flood(&e, &s)
+        .await
+        .iter()
+        .filter(|d| d.verdict != Verdict::Block)
+        .count();
     assert!((1..=6).contains(&sent), "{sent} sent");
     // A new British user in the same hour still gets the code.
     let d = sms(&e, &s, TriggerSource::SignUp, &gb(1), "newcomer", T0 + 1900).await;
