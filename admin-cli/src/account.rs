@@ -85,6 +85,7 @@ pub async fn plan_region(clients: &Clients, d: &Desired<'_>) -> anyhow::Result<R
     let mut changes: Vec<Change> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
     let mut in_force: Vec<String> = Vec::new();
+    let mut broken: Vec<String> = Vec::new();
     let mut add = |(c, w): (Vec<Change>, Vec<String>)| {
         changes.extend(c);
         warnings.extend(w);
@@ -174,6 +175,7 @@ pub async fn plan_region(clients: &Clients, d: &Desired<'_>) -> anyhow::Result<R
             "invoke permission for the pool: {:?}",
             o.permission
         ));
+        broken.extend(converge::pool::broken(d, &o));
         add(converge::pool::plan(d, &o)?);
     }
     changes.sort_by_key(|c| c.order);
@@ -182,6 +184,7 @@ pub async fn plan_region(clients: &Clients, d: &Desired<'_>) -> anyhow::Result<R
         changes,
         warnings,
         in_force,
+        broken,
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod check;
 pub mod converge;
+pub mod identity;
 pub mod plan;
 pub mod render;
 pub mod replay;

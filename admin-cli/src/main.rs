@@ -181,6 +181,11 @@ struct Target {
     /// Replace a different trigger already wired into the pool.
     #[arg(long)]
     replace_triggers: bool,
+    /// Add the invoke permission Cognito needs when it is missing (scoped
+    /// to the pool), before the trigger is wired. Without it, apply stops
+    /// before any write when the permission is missing.
+    #[arg(long)]
+    grant_invoke: bool,
     /// AWS profile whose credentials to use, even when the environment has
     /// keys (as the AWS CLI does). Without it, the standard chain: the
     /// environment's keys, then `AWS_PROFILE` or the default profile, …
@@ -221,14 +226,21 @@ fn account(command: Command) -> anyhow::Result<ExitCode> {
         origin: &origin,
         pool,
         replace_triggers: target.replace_triggers,
+        grant_invoke: target.grant_invoke,
         now: unix_now(),
     };
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
+        let first = regions.first().context("the policy names no region")?;
+        let who = pumpguard_cli::identity::identity(&conn.config(first).await, &regions).await?;
+        eprintln!("{who}");
+        if matches!(mode, Mode::Apply(_)) {
+            pumpguard_cli::identity::check_account(Some(pool), &who)?;
+        }
         let (plan, clients) = pumpguard_cli::account::plan(&conn, &desired, &regions).await?;
         match mode {
             Mode::Plan(output) => {
-                print_plan(&plan, output)?;
+                print_plan(&plan, output, &who)?;
                 Ok(if plan.is_empty() {
                     ExitCode::SUCCESS
                 } else {
@@ -238,13 +250,13 @@ fn account(command: Command) -> anyhow::Result<ExitCode> {
             Mode::Status(output) => {
                 let status = pumpguard_cli::status::Status::from_plan(&plan);
                 match output {
-                    Output::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+                    Output::Json => println!("{}", with_identity(&status, &who)?),
                     Output::Text => print!("{status}"),
                 }
-                Ok(ExitCode::SUCCESS)
+                Ok(ExitCode::from(status.exit_code()))
             }
             Mode::Apply(yes) => {
-                print_plan(&plan, Output::Text)?;
+                print_plan(&plan, Output::Text, &who)?;
                 if plan.is_empty() {
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -280,12 +292,29 @@ enum Mode {
     Status(Output),
 }
 
-fn print_plan(plan: &pumpguard_cli::plan::Plan, output: Output) -> anyhow::Result<()> {
+fn print_plan(
+    plan: &pumpguard_cli::plan::Plan,
+    output: Output,
+    who: &pumpguard_cli::identity::Identity,
+) -> anyhow::Result<()> {
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(plan)?),
+        Output::Json => println!("{}", with_identity(plan, who)?),
         Output::Text => println!("{plan}"),
     }
     Ok(())
+}
+
+/// `value` as pretty JSON, with the account and caller it was read as
+/// under `"identity"`.
+fn with_identity(
+    value: &impl serde::Serialize,
+    who: &pumpguard_cli::identity::Identity,
+) -> anyhow::Result<String> {
+    let mut v = serde_json::to_value(value)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("identity".into(), serde_json::to_value(who)?);
+    }
+    Ok(serde_json::to_string_pretty(&v)?)
 }
 
 /// A number to judge: an empty one is a usage error, not a verdict.
@@ -408,11 +437,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     endpoint_url,
                 };
                 let config = conn.config_in(region.as_deref()).await;
+                let regions: Vec<String> =
+                    config.region().map(|r| r.to_string()).into_iter().collect();
+                let who = pumpguard_cli::identity::identity(&config, &regions).await?;
+                eprintln!("{who}");
+                pumpguard_cli::identity::check_account(pool, &who)?;
                 let store = DynamoPolicyStore::new(aws_sdk_dynamodb::Client::new(&config), &table);
                 let now = unix_now();
-                store
-                    .publish_if_changed(&text, &policy.display().to_string(), now)
-                    .await
+                anyhow::Ok(
+                    store
+                        .publish_if_changed(&text, &policy.display().to_string(), now)
+                        .await?,
+                )
             })?;
             if written {
                 eprintln!(

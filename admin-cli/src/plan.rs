@@ -84,6 +84,10 @@ pub struct RegionPlan {
     /// What is in force now, one line per fact (shown by `status`).
     #[serde(skip)]
     pub in_force: Vec<String>,
+    /// What is in force and cannot work (pumpguard's trigger wired where
+    /// Cognito may not invoke it), each with its fix: `status` exits 3.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub broken: Vec<String>,
 }
 
 /// The whole plan.
@@ -206,12 +210,14 @@ mod tests {
                             .into(),
                     ],
                     in_force: vec![],
+                    broken: vec![],
                 },
                 RegionPlan {
                     region: "eu-west-1".into(),
                     changes: vec![],
                     warnings: vec![],
                     in_force: vec![],
+                    broken: vec![],
                 },
             ],
         }

@@ -13,6 +13,9 @@ use crate::plan::{Change, Plan};
 pub struct RegionStatus {
     pub region: String,
     pub in_sync: bool,
+    /// What is in force and cannot work, each with its fix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub broken: Vec<String>,
     /// What is in force now.
     pub in_force: Vec<String>,
     pub drift: Vec<Change>,
@@ -25,7 +28,24 @@ pub struct Status {
     pub regions: Vec<RegionStatus>,
 }
 
+/// Exit code of `status` when a region has drifted from the policy.
+pub const EXIT_DRIFTED: u8 = 2;
+/// Exit code of `status` when what is in force cannot work (it outranks
+/// drift).
+pub const EXIT_BROKEN: u8 = 3;
+
 impl Status {
+    /// 0 in sync, [`EXIT_DRIFTED`], or [`EXIT_BROKEN`].
+    pub fn exit_code(&self) -> u8 {
+        if self.regions.iter().any(|r| !r.broken.is_empty()) {
+            EXIT_BROKEN
+        } else if self.regions.iter().any(|r| !r.in_sync) {
+            EXIT_DRIFTED
+        } else {
+            0
+        }
+    }
+
     pub fn from_plan(plan: &Plan) -> Self {
         Self {
             regions: plan
@@ -34,6 +54,7 @@ impl Status {
                 .map(|r| RegionStatus {
                     region: r.region.clone(),
                     in_sync: r.changes.is_empty(),
+                    broken: r.broken.clone(),
                     in_force: r.in_force.clone(),
                     drift: r.changes.clone(),
                     notes: r.warnings.clone(),
@@ -46,12 +67,15 @@ impl Status {
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for r in &self.regions {
-            let state = if r.in_sync {
-                "in sync with the policy"
-            } else {
-                "DRIFTED"
+            let state = match (r.broken.is_empty(), r.in_sync) {
+                (false, _) => "BROKEN",
+                (true, true) => "in sync with the policy",
+                (true, false) => "DRIFTED",
             };
             writeln!(f, "region {}: {state}", r.region)?;
+            for b in &r.broken {
+                writeln!(f, "  broken: {b}")?;
+            }
             for line in &r.in_force {
                 writeln!(f, "  {line}")?;
             }

@@ -87,6 +87,15 @@ fn waf_limit(c: &mut Collector, key: &str, v: i64) -> u32 {
     }
 }
 
+impl crate::policy::Section for WafPolicy {
+    const NAME: &'static str = "waf";
+    type Wire = WireWaf;
+
+    fn check(w: WireWaf, c: &mut Collector) -> Self {
+        check_waf(w, c, crate::policy::country_list)
+    }
+}
+
 pub(crate) fn check_waf(
     w: WireWaf,
     c: &mut Collector,
@@ -315,6 +324,8 @@ pub(crate) struct WireUserPool {
     table: String,
     #[serde(default)]
     sms_regions: Option<Vec<String>>,
+    #[serde(default)]
+    account_id: Option<String>,
 }
 
 /// `[user-pool]`: the pool `plan`/`apply` converge, and where the trigger is.
@@ -332,6 +343,9 @@ pub struct UserPoolPolicy {
     /// Regions whose SMS settings (protect configuration, spend limits) are
     /// converged; the pool's region first.
     pub sms_regions: Vec<String>,
+    /// The AWS account `apply` and `publish` must be signed in to, if set:
+    /// they refuse to run with credentials of any other account.
+    pub account_id: Option<String>,
 }
 
 fn is_region(s: &str) -> bool {
@@ -411,12 +425,26 @@ pub(crate) fn check_user_pool(w: WireUserPool, c: &mut Collector) -> UserPoolPol
         }
     }
     sms_regions.retain(|r| !r.is_empty());
+    if let Some(a) = &w.account_id {
+        if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+            c.push(
+                "user-pool.account-id",
+                format!("{a:?} is not an AWS account id (12 digits, as a string)"),
+            );
+        } else if arn_ok && w.trigger_arn.split(':').nth(4) != Some(a.as_str()) {
+            c.push(
+                "user-pool.account-id",
+                format!("is {a}, but user-pool.trigger-arn is in another account"),
+            );
+        }
+    }
     UserPoolPolicy {
         id: w.id,
         region,
         trigger_arn: w.trigger_arn,
         table: w.table,
         sms_regions,
+        account_id: w.account_id,
     }
 }
 
@@ -480,6 +508,15 @@ fn status(s: &str) -> Option<ProtectStatus> {
         "block" => Some(ProtectStatus::Block),
         "filter" => Some(ProtectStatus::Filter),
         _ => None,
+    }
+}
+
+impl crate::policy::Section for ProtectPolicy {
+    const NAME: &'static str = "protect";
+    type Wire = WireProtect;
+
+    fn check(w: WireProtect, c: &mut Collector) -> Self {
+        check_protect(w, c)
     }
 }
 
@@ -576,6 +613,15 @@ pub struct SpendPolicy {
     pub text_monthly_usd: Option<u64>,
     /// SNS's `MonthlySpendLimit` SMS attribute.
     pub sns_monthly_usd: Option<u64>,
+}
+
+impl crate::policy::Section for SpendPolicy {
+    const NAME: &'static str = "spend";
+    type Wire = WireSpend;
+
+    fn check(w: WireSpend, c: &mut Collector) -> Self {
+        check_spend(w, c)
+    }
 }
 
 pub(crate) fn check_spend(w: WireSpend, c: &mut Collector) -> SpendPolicy {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer};
 
 use crate::country::Country;
-use crate::phone::{self, FormProblem, NumberType, PhoneInfo, Typo};
-use crate::policy::{CrownDependencies, Disclosure, Mode, Policy, Unlisted};
+use crate::phone::{self, NumberType};
+use crate::policy::{Disclosure, Mode, Policy};
 use crate::source::TriggerSource;
 
 /// What happens to the SMS.
@@ -195,6 +195,31 @@ pub struct Finding {
     /// For rate limits: seconds until the same send would pass this guard.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Its guard enforces, and only `[trigger] mode` holds it at monitor:
+    /// it blocks once the trigger enforces.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub would_block: bool,
+}
+
+impl Finding {
+    /// A finding of a guard running in `mode`, under the policy's `[trigger]
+    /// mode` ceiling; `None` when that leaves it off.
+    pub fn under(
+        p: &Policy,
+        check: Check,
+        mode: Mode,
+        reason: Reason,
+        retry_after: Option<u64>,
+    ) -> Option<Finding> {
+        let effective = p.effective(mode);
+        (effective != Mode::Off).then_some(Finding {
+            reason,
+            check,
+            mode: effective,
+            retry_after,
+            would_block: mode == Mode::Enforce && effective == Mode::Monitor,
+        })
+    }
 }
 
 /// The engine's answer for one SMS.
@@ -250,6 +275,23 @@ impl Decision {
     }
 
     /// Recomputes the verdict from the findings.
+    /// Not blocked, but it would be once `[trigger] mode` enforces: what a
+    /// monitored rollout shows before it is switched on.
+    pub fn would_block(&self) -> bool {
+        self.verdict != Verdict::Block && self.findings.iter().any(|f| f.would_block)
+    }
+
+    /// The finding that would block it once the trigger enforces, chosen as
+    /// [`Decision::blocking`] chooses (a non-rate-limit first).
+    pub fn would_block_by(&self) -> Option<&Finding> {
+        if self.verdict == Verdict::Block {
+            return None;
+        }
+        let mut held = self.findings.iter().filter(|f| f.would_block);
+        let first = held.clone().next();
+        held.find(|f| !f.check.is_rate_limit()).or(first)
+    }
+
     pub(crate) fn settle(&mut self) {
         self.verdict = if self.findings.iter().any(|f| f.mode == Mode::Enforce) {
             Verdict::Block
@@ -317,7 +359,6 @@ impl Engine {
     /// Judges one SMS to `phone` sent for `source`.
     pub fn decide(&self, source: TriggerSource, phone: &str) -> Decision {
         let p = &*self.policy;
-        let mut findings = Vec::new();
         if let Ok(e164) = phone::normalise(phone) {
             if p.exemptions.allow_numbers.contains(&e164) {
                 let info = phone::classify(phone).ok();
@@ -326,7 +367,7 @@ impl Engine {
                     source,
                     country: info.as_ref().and_then(|i| i.country),
                     number_type: info.map(|i| i.number_type),
-                    findings,
+                    findings: Vec::new(),
                     exempt: true,
                     store_error: false,
                     cost_micro_usd: None,
@@ -337,79 +378,11 @@ impl Engine {
         }
         let classified = phone::classify(phone);
         let info = classified.as_ref().ok();
-
-        let add = |findings: &mut Vec<Finding>, check, mode: Mode, reason| {
-            let mode = p.effective(mode);
-            if mode != Mode::Off {
-                findings.push(Finding {
-                    reason,
-                    check,
-                    mode,
-                    retry_after: None,
-                });
-            }
-        };
-
-        // Country.
-        if p.countries.mode != Mode::Off {
-            let (mode, reason) = self.country_finding(info.and_then(|i| i.country));
-            if let Some(reason) = reason {
-                add(&mut findings, Check::Country, mode, reason);
-            }
+        let mut found = crate::guards::Findings::new(p);
+        for guard in crate::guards::STATIC {
+            guard(p, &classified, &mut found);
         }
-
-        // Form.
-        if p.form.mode != Mode::Off {
-            let reason = match &classified {
-                Err(FormProblem::NotE164 | FormProblem::UnknownCountryCode) => {
-                    Some(Reason::InvalidNumber)
-                }
-                Ok(PhoneInfo {
-                    typo: Some(Typo::LeadingZero),
-                    ..
-                }) => Some(Reason::TypoLeadingZero),
-                Ok(PhoneInfo {
-                    typo: Some(Typo::DoubledCountryCode),
-                    ..
-                }) => Some(Reason::TypoDoubledCountryCode),
-                Ok(i) if !i.valid => Some(Reason::InvalidNumber),
-                Ok(_) => None,
-            };
-            if let Some(r) = reason {
-                add(&mut findings, Check::Form, p.form.mode, r);
-            }
-        }
-
-        // Number type.
-        let number_type = info.map_or(NumberType::Unknown, |i| i.number_type);
-        if p.number_types.mode != Mode::Off && p.number_types.block.contains(&number_type) {
-            add(
-                &mut findings,
-                Check::NumberType,
-                p.number_types.mode,
-                Reason::NumberType(number_type),
-            );
-        }
-
-        // Suspicious digit patterns, on the subscriber number only.
-        if let (Some(i), true) = (info, p.suspicious.mode != Mode::Off) {
-            if phone::longest_repeat(&i.national) >= p.suspicious.max_repeated_digits {
-                add(
-                    &mut findings,
-                    Check::Suspicious,
-                    p.suspicious.mode,
-                    Reason::SuspiciousRepeatedDigits,
-                );
-            }
-            if phone::longest_sequence(&i.national) >= p.suspicious.max_sequential_digits {
-                add(
-                    &mut findings,
-                    Check::Suspicious,
-                    p.suspicious.mode,
-                    Reason::SuspiciousSequentialDigits,
-                );
-            }
-        }
+        let findings = found.list;
 
         let mut d = Decision {
             verdict: Verdict::Allow,
@@ -425,32 +398,6 @@ impl Engine {
         };
         d.settle();
         d
-    }
-
-    fn country_finding(&self, country: Option<Country>) -> (Mode, Option<Reason>) {
-        let c = &self.policy.countries;
-        let unlisted = |reason| match c.unlisted {
-            Unlisted::Block => (c.mode, Some(reason)),
-            Unlisted::Monitor => (Mode::Monitor.min(c.mode), Some(reason)),
-            Unlisted::Allow => (c.mode, None),
-        };
-        let Some(mut country) = country else {
-            return unlisted(Reason::CountryUnknown);
-        };
-        if c.crown_dependencies == CrownDependencies::AsGb && country.is_crown_dependency() {
-            if let Some(gb) = Country::parse("GB") {
-                country = gb;
-            }
-        }
-        if c.block.contains(&country) {
-            (c.mode, Some(Reason::CountryBlocked))
-        } else if c.allow.contains(&country) {
-            (c.mode, None)
-        } else if c.monitor.contains(&country) {
-            (Mode::Monitor.min(c.mode), Some(Reason::CountryMonitored))
-        } else {
-            unlisted(Reason::CountryNotAllowed)
-        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod country;
 pub mod engine;
 pub mod guards;
 pub mod hash;
+pub mod keys;
 pub mod limits;
 pub mod metrics;
 pub mod phone;

@@ -46,12 +46,14 @@ pub fn country_dimension(
 }
 
 /// The `Reason` dimension: for a block, the code of the finding that names it
-/// ([`Decision::blocking`]); otherwise the first finding's code; else
-/// [`NO_REASON`]. Reason codes are a closed set.
+/// ([`Decision::blocking`]); for a decision that would block once the
+/// trigger enforces, the finding that would ([`Decision::would_block_by`]);
+/// otherwise the first finding's code; else [`NO_REASON`]. Reason codes are
+/// a closed set.
 pub fn reason_dimension(d: &Decision) -> String {
     let named = match d.verdict {
         Verdict::Block => d.blocking(),
-        Verdict::Allow | Verdict::Monitor => None,
+        Verdict::Allow | Verdict::Monitor => d.would_block_by(),
     };
     named
         .or_else(|| d.findings.first())
@@ -72,7 +74,9 @@ fn flag(b: bool) -> u64 {
 
 /// One EMF line for one CustomMessage decision.
 ///
-/// Metrics: `Decisions` (1), `Blocked` and `Monitored` (1 or 0), `StoreErrors`
+/// Metrics: `Decisions` (1), `Blocked` and `Monitored` (1 or 0), `WouldBlock`
+/// (1 when only `[trigger] mode` keeps an enforcing guard from blocking:
+/// [`Decision::would_block`]), `StoreErrors`
 /// (1 if a store call failed), `EstimatedSpendUSD` (the price-table cost when
 /// the SMS is sent, i.e. allowed or monitored; 0 when blocked or unpriced) and
 /// `LatencyMs`. Dimension sets: `[UserPoolId]`, `[UserPoolId, Verdict]`,
@@ -106,6 +110,7 @@ pub fn decision_emf(
                     {"Name": "Decisions", "Unit": "Count"},
                     {"Name": "Blocked", "Unit": "Count"},
                     {"Name": "Monitored", "Unit": "Count"},
+                    {"Name": "WouldBlock", "Unit": "Count"},
                     {"Name": "EstimatedSpendUSD", "Unit": "None"},
                     {"Name": "StoreErrors", "Unit": "Count"},
                     {"Name": "LatencyMs", "Unit": "Milliseconds"},
@@ -119,6 +124,7 @@ pub fn decision_emf(
         "Decisions": 1,
         "Blocked": flag(d.verdict == Verdict::Block),
         "Monitored": flag(d.verdict == Verdict::Monitor),
+        "WouldBlock": flag(d.would_block()),
         "EstimatedSpendUSD": spend_usd,
         "StoreErrors": flag(d.store_error),
         "LatencyMs": latency_us as f64 / 1000.0,
@@ -272,7 +278,36 @@ mod tests {
             check,
             mode,
             retry_after: None,
+            would_block: false,
         }
+    }
+
+    /// Under `[trigger] mode = "monitor"`: what an enforcing guard finds is
+    /// counted as `WouldBlock`, by the reason that would block; what a
+    /// monitoring guard finds is not.
+    #[test]
+    fn monitored_rollouts_count_what_would_block() {
+        let policy = crate::Policy::parse(
+            "[trigger]\nmode = \"monitor\"\n[countries]\nallow = [\"US\"]\nmonitor = [\"MX\"]\n\
+             crown-dependencies = \"separate\"\n",
+            "test",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let engine = crate::Engine::new(std::sync::Arc::new(policy));
+        let line = |phone: &str| {
+            let d = engine.decide(TriggerSource::SignUp, phone);
+            assert_eq!(d.verdict, Verdict::Monitor, "{d:?}");
+            decision_emf(&d, |_| true, 1000, 0, "us-east-1_Abc", 0)
+        };
+        // Nigeria is on no list: blocked once the trigger enforces.
+        let ng = line("+2348039472615");
+        assert_eq!(ng["WouldBlock"], json!(1));
+        assert_eq!(ng["Monitored"], json!(1));
+        assert_eq!(ng["Reason"], json!("COUNTRY_NOT_ALLOWED"));
+        // Mexico is monitored by its list: never blocked.
+        let mx = line("+525583947261");
+        assert_eq!(mx["WouldBlock"], json!(0));
+        assert_eq!(mx["Reason"], json!("COUNTRY_MONITORED"));
     }
 
     fn decision(verdict: Verdict, findings: Vec<Finding>) -> Decision {

@@ -6,7 +6,7 @@
 //! contradictions — each named by its key, so one run of `pumpguard check`
 //! shows all that is wrong with a file.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
@@ -16,12 +16,22 @@ use sha2::{Digest, Sha256};
 
 use crate::account::{self, ProtectPolicy, SpendPolicy, UserPoolPolicy, WafPolicy};
 use crate::country::Country;
-use crate::limits::{
-    self, BudgetPolicy, CooldownPolicy, CountryVelocityPolicy, Exemptions, PoolRatePolicy,
-    PrefixPolicy, StatePolicy, UserLimitsPolicy,
-};
-use crate::phone::NumberType;
+use crate::guards::cohort::CohortPolicy;
+use crate::guards::cooldown::CooldownPolicy;
+use crate::guards::country_velocity::CountryVelocityPolicy;
+use crate::guards::form::FormPolicy;
+use crate::guards::known::KnownPolicy;
+use crate::guards::pool_rate::PoolRatePolicy;
+use crate::guards::prefix_velocity::PrefixPolicy;
+use crate::guards::spend::BudgetPolicy;
+use crate::guards::suspicious::SuspiciousPolicy;
+use crate::guards::user_limits::UserLimitsPolicy;
+use crate::limits::{Exemptions, StatePolicy};
+use crate::presignup::PreSignUpPolicy;
 use crate::source::TriggerSource;
+
+pub use crate::guards::countries::{CountryPolicy, CrownDependencies, Unlisted};
+pub use crate::guards::number_types::{NumberTypePolicy, DEFAULT_BLOCKED_TYPES};
 
 /// The example policy shipped with pumpguard, also the embedded default.
 pub const EXAMPLE_POLICY: &str = include_str!("../../examples/policy.toml");
@@ -46,25 +56,6 @@ impl Mode {
     pub fn capped_by(self, ceiling: Mode) -> Mode {
         self.min(ceiling)
     }
-}
-
-/// What happens to a destination country that is on no list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Unlisted {
-    Block,
-    Monitor,
-    Allow,
-}
-
-/// How Guernsey, the Isle of Man and Jersey (+44, regions of their own) are judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CrownDependencies {
-    /// As their own regions GG, IM and JE: each must be listed to be allowed.
-    Separate,
-    /// As GB: they follow whatever GB's list says.
-    AsGb,
 }
 
 /// What the trigger does with a trigger source it does not know.
@@ -131,7 +122,7 @@ impl fmt::Display for PolicyError {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-struct WireTrigger {
+pub(crate) struct WireTrigger {
     #[serde(default = "default_mode")]
     mode: Mode,
     #[serde(default)]
@@ -156,76 +147,6 @@ impl Default for WireTrigger {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct WireCountries {
-    #[serde(default = "default_mode")]
-    mode: Mode,
-    #[serde(default)]
-    allow: Vec<String>,
-    #[serde(default)]
-    monitor: Vec<String>,
-    #[serde(default)]
-    block: Vec<String>,
-    #[serde(default = "default_unlisted")]
-    unlisted: Unlisted,
-    crown_dependencies: Option<CrownDependencies>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct WireNumberTypes {
-    #[serde(default = "default_mode")]
-    mode: Mode,
-    #[serde(default)]
-    block: Option<Vec<String>>,
-}
-
-impl Default for WireNumberTypes {
-    fn default() -> Self {
-        Self {
-            mode: Mode::Enforce,
-            block: None,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct WireForm {
-    #[serde(default = "default_mode")]
-    mode: Mode,
-}
-
-impl Default for WireForm {
-    fn default() -> Self {
-        Self {
-            mode: Mode::Enforce,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct WireSuspicious {
-    #[serde(default = "default_mode")]
-    mode: Mode,
-    #[serde(default = "default_max_repeated")]
-    max_repeated_digits: i64,
-    #[serde(default = "default_max_sequential")]
-    max_sequential_digits: i64,
-}
-
-impl Default for WireSuspicious {
-    fn default() -> Self {
-        Self {
-            mode: Mode::Enforce,
-            max_repeated_digits: default_max_repeated(),
-            max_sequential_digits: default_max_sequential(),
-        }
-    }
-}
-
 fn default_mode() -> Mode {
     Mode::Enforce
 }
@@ -235,29 +156,6 @@ fn default_unknown_source() -> UnknownSource {
 fn default_disclosure() -> Disclosure {
     Disclosure::Generic
 }
-fn default_unlisted() -> Unlisted {
-    Unlisted::Block
-}
-fn default_max_repeated() -> i64 {
-    6
-}
-fn default_max_sequential() -> i64 {
-    7
-}
-
-/// The number types blocked when a policy does not list its own.
-pub const DEFAULT_BLOCKED_TYPES: [NumberType; 10] = [
-    NumberType::FixedLine,
-    NumberType::PremiumRate,
-    NumberType::SharedCost,
-    NumberType::Voip,
-    NumberType::PersonalNumber,
-    NumberType::Pager,
-    NumberType::Uan,
-    NumberType::Voicemail,
-    NumberType::TollFree,
-    NumberType::Unknown,
-];
 
 // ---------------------------------------------------------------- domain
 
@@ -273,51 +171,6 @@ pub struct TriggerPolicy {
     pub disclosure: Disclosure,
     /// SMS text with `{####}`, at most 140 characters.
     pub sms_message: Option<String>,
-}
-
-/// `[countries]`: the destination-country guard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct CountryPolicy {
-    pub mode: Mode,
-    pub allow: BTreeSet<Country>,
-    pub monitor: BTreeSet<Country>,
-    pub block: BTreeSet<Country>,
-    pub unlisted: Unlisted,
-    pub crown_dependencies: CrownDependencies,
-}
-
-impl CountryPolicy {
-    /// Whether `country` is named in one of the lists (allow, monitor, block).
-    pub fn lists(&self, country: Country) -> bool {
-        self.allow.contains(&country)
-            || self.monitor.contains(&country)
-            || self.block.contains(&country)
-    }
-}
-
-/// `[number-types]`: the number-type guard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NumberTypePolicy {
-    pub mode: Mode,
-    pub block: BTreeSet<NumberType>,
-}
-
-/// `[form]`: E.164 validity and typos.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FormPolicy {
-    pub mode: Mode,
-}
-
-/// `[suspicious]`: digit patterns in the subscriber number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct SuspiciousPolicy {
-    pub mode: Mode,
-    /// Flag a run of this many identical digits or more.
-    pub max_repeated_digits: usize,
-    /// Flag an ascending or descending run of this many digits or more.
-    pub max_sequential_digits: usize,
 }
 
 /// A checked policy. Only [`Policy::parse`] makes one.
@@ -336,9 +189,9 @@ pub struct Policy {
     pub country_velocity: CountryVelocityPolicy,
     pub pool_rate: PoolRatePolicy,
     pub budget: BudgetPolicy,
-    pub known_numbers: crate::guards::known::KnownPolicy,
-    pub cohorts: crate::guards::cohort::CohortPolicy,
-    pub pre_sign_up: crate::presignup::PreSignUpPolicy,
+    pub known_numbers: KnownPolicy,
+    pub cohorts: CohortPolicy,
+    pub pre_sign_up: PreSignUpPolicy,
     pub exemptions: Exemptions,
     pub waf: WafPolicy,
     pub protect: ProtectPolicy,
@@ -373,6 +226,19 @@ const SECTIONS: [&str; 21] = [
     "spend",
     "user-pool",
 ];
+
+/// One section of a policy: its name, its wire form (whose `Default` is
+/// what a missing section or key means) and the check that turns it into
+/// the domain value, reporting every problem by key. Each guard's file
+/// implements it for its section.
+pub(crate) trait Section: Sized {
+    const NAME: &'static str;
+    /// Whether a policy must have the section (else the wire's defaults apply).
+    const REQUIRED: bool = false;
+    type Wire: DeserializeOwned + Default;
+
+    fn check(w: Self::Wire, c: &mut Collector) -> Self;
+}
 
 /// Gathers every problem of a policy, each with its key.
 pub(crate) struct Collector {
@@ -432,6 +298,15 @@ impl Collector {
                 None
             }
         }
+    }
+
+    /// Reads and checks one section: `None` when it could not be read (the
+    /// problems are recorded), else the checked value (its problems, if any,
+    /// recorded too).
+    pub(crate) fn read<S: Section>(&mut self, table: &toml::de::DeTable<'_>) -> Option<S> {
+        let wire =
+            self.section::<S::Wire>(table, S::NAME, || (!S::REQUIRED).then(S::Wire::default))?;
+        Some(S::check(wire, self))
     }
 
     /// ` (line L, column C)` of a byte offset in the policy text.
@@ -607,26 +482,25 @@ impl Policy {
             ),
         }
 
-        let trigger = c.section::<WireTrigger>(de, "trigger", || Some(WireTrigger::default()));
-        let countries = c.section::<WireCountries>(de, "countries", || None);
-        let types = c.section::<WireNumberTypes>(de, "number-types", || Some(Default::default()));
-        let form = c.section::<WireForm>(de, "form", || Some(Default::default()));
-        let suspicious = c.section::<WireSuspicious>(de, "suspicious", || Some(Default::default()));
-
-        let state = c.section(de, "state", || Some(Default::default()));
-        let cooldown = c.section(de, "cooldown", || Some(Default::default()));
-        let user = c.section(de, "user-limits", || Some(Default::default()));
-        let prefix = c.section(de, "prefix-velocity", || Some(Default::default()));
-        let cv = c.section(de, "country-velocity", || Some(Default::default()));
-        let pool = c.section(de, "pool-rate", || Some(Default::default()));
-        let budget = c.section(de, "budget", || Some(Default::default()));
-        let known = c.section(de, "known-numbers", || Some(Default::default()));
-        let cohorts = c.section(de, "cohorts", || Some(Default::default()));
-        let pre_sign_up = c.section(de, "pre-sign-up", || Some(Default::default()));
-        let exemptions = c.section(de, "exemptions", || Some(Default::default()));
-        let waf = c.section(de, "waf", || Some(Default::default()));
-        let protect = c.section(de, "protect", || Some(Default::default()));
-        let spend = c.section(de, "spend", || Some(Default::default()));
+        let trigger = c.read::<TriggerPolicy>(de);
+        let countries = c.read::<CountryPolicy>(de);
+        let number_types = c.read::<NumberTypePolicy>(de);
+        let form = c.read::<FormPolicy>(de);
+        let suspicious = c.read::<SuspiciousPolicy>(de);
+        let state = c.read::<StatePolicy>(de);
+        let cooldown = c.read::<CooldownPolicy>(de);
+        let user_limits = c.read::<UserLimitsPolicy>(de);
+        let prefix_velocity = c.read::<PrefixPolicy>(de);
+        let country_velocity = c.read::<CountryVelocityPolicy>(de);
+        let pool_rate = c.read::<PoolRatePolicy>(de);
+        let budget = c.read::<BudgetPolicy>(de);
+        let known_numbers = c.read::<KnownPolicy>(de);
+        let cohorts = c.read::<CohortPolicy>(de);
+        let pre_sign_up = c.read::<PreSignUpPolicy>(de);
+        let exemptions = c.read::<Exemptions>(de);
+        let waf = c.read::<WafPolicy>(de);
+        let protect = c.read::<ProtectPolicy>(de);
+        let spend = c.read::<SpendPolicy>(de);
         let user_pool = if table.contains_key("user-pool") {
             c.section::<account::WireUserPool>(de, "user-pool", || None)
                 .map(|w| Some(account::check_user_pool(w, &mut c)))
@@ -634,31 +508,12 @@ impl Policy {
             Some(None)
         };
 
-        let trigger = trigger.map(|t| check_trigger(t, &mut c));
-        let countries = countries.map(|w| check_countries(w, &mut c));
-        let number_types = types.map(|w| check_types(w, &mut c));
-        let suspicious = suspicious.map(|w| check_suspicious(w, &mut c));
-        let state = state.map(|w| limits::check_state(w, &mut c));
-        let cooldown = cooldown.map(|w| limits::check_cooldown(w, &mut c));
-        let user_limits = user.map(|w| limits::check_user(w, &mut c));
-        let prefix_velocity = prefix.map(|w| limits::check_prefix(w, &mut c));
-        let country_velocity = cv.map(|w| limits::check_country_velocity(w, &mut c));
-        let pool_rate = pool.map(|w| limits::check_pool(w, &mut c));
-        let budget = budget.map(|w| limits::check_budget(w, &mut c, country_list));
-        let known_numbers = known.map(|w| crate::guards::known::check_known(w, &mut c));
-        let cohorts = cohorts.map(|w| crate::guards::cohort::check_cohorts(w, &mut c));
-        let pre_sign_up = pre_sign_up.map(|w| crate::presignup::check_pre_sign_up(w, &mut c));
-        let exemptions = exemptions.map(|w| limits::check_exemptions(w, &mut c));
-        let waf = waf.map(|w| account::check_waf(w, &mut c, country_list));
-        let protect = protect.map(|w| account::check_protect(w, &mut c));
-        let spend = spend.map(|w| account::check_spend(w, &mut c));
-
         let built = (|| {
             Some(Policy {
                 trigger: trigger?,
                 countries: countries?,
                 number_types: number_types?,
-                form: FormPolicy { mode: form?.mode },
+                form: form?,
                 suspicious: suspicious?,
                 state: state?,
                 cooldown: cooldown?,
@@ -704,6 +559,15 @@ fn line_col(text: &str, offset: usize) -> String {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     format!("line {line}, column {col}")
+}
+
+impl Section for TriggerPolicy {
+    const NAME: &'static str = "trigger";
+    type Wire = WireTrigger;
+
+    fn check(w: WireTrigger, c: &mut Collector) -> Self {
+        check_trigger(w, c)
+    }
 }
 
 fn check_trigger(w: WireTrigger, c: &mut Collector) -> TriggerPolicy {
@@ -777,131 +641,28 @@ pub(crate) fn country_list(list: &[String], key: &str, c: &mut Collector) -> BTr
     out
 }
 
-fn check_countries(w: WireCountries, c: &mut Collector) -> CountryPolicy {
-    let allow = country_list(&w.allow, "countries.allow", c);
-    let monitor = country_list(&w.monitor, "countries.monitor", c);
-    let block = country_list(&w.block, "countries.block", c);
-    let lists: [(&str, &BTreeSet<Country>); 3] =
-        [("allow", &allow), ("monitor", &monitor), ("block", &block)];
-    let mut seen: BTreeMap<Country, &str> = BTreeMap::new();
-    for (name, set) in lists {
-        for country in set {
-            if let Some(first) = seen.insert(*country, name) {
-                c.push(
-                    format!("countries.{name}"),
-                    format!(
-                        "{country} is also in countries.{first}; a country belongs to one list"
-                    ),
-                );
-            }
-        }
-    }
-    let crown = match w.crown_dependencies {
-        Some(v) => v,
-        None => {
-            c.push(
-                "countries.crown-dependencies",
-                "must be set: \"separate\" judges GG, IM and JE (which share +44) as their own \
-                 countries, \"as-gb\" judges them as GB",
-            );
-            CrownDependencies::Separate
-        }
-    };
-    if crown == CrownDependencies::AsGb {
-        for (name, set) in lists {
-            for country in set.iter().filter(|c| c.is_crown_dependency()) {
-                c.push(
-                    format!("countries.{name}"),
-                    format!(
-                        "{country} is listed, but crown-dependencies = \"as-gb\" judges it as GB; \
-                         remove it or set crown-dependencies = \"separate\""
-                    ),
-                );
-            }
-        }
-    }
-    // Judged on the lists as written, so a bad code does not also report "empty".
-    if w.mode != Mode::Off
-        && w.unlisted == Unlisted::Block
-        && w.allow.is_empty()
-        && w.monitor.is_empty()
-    {
-        c.push(
-            "countries.allow",
-            "is empty while unlisted = \"block\": every SMS would be blocked; list the countries \
-             you serve",
-        );
-    }
-    CountryPolicy {
-        mode: w.mode,
-        allow,
-        monitor,
-        block,
-        unlisted: w.unlisted,
-        crown_dependencies: crown,
-    }
-}
-
-fn check_types(w: WireNumberTypes, c: &mut Collector) -> NumberTypePolicy {
-    let block = match w.block {
-        None => DEFAULT_BLOCKED_TYPES.into_iter().collect(),
-        Some(list) => {
-            let mut set = BTreeSet::new();
-            for (i, name) in list.iter().enumerate() {
-                match NumberType::parse(name) {
-                    Some(t) => {
-                        set.insert(t);
-                    }
-                    None => c.push(
-                        format!("number-types.block[{i}]"),
-                        format!(
-                            "{name:?} is not a number type; expected one of: {}",
-                            NumberType::ALL.map(|t| t.as_str()).join(", ")
-                        ),
-                    ),
-                }
-            }
-            set
-        }
-    };
-    for t in [NumberType::Mobile, NumberType::FixedLineOrMobile] {
-        if block.contains(&t) && w.mode != Mode::Off {
-            c.push(
-                "number-types.block",
-                format!("blocks {t}: most legitimate users would be refused"),
-            );
-        }
-    }
-    NumberTypePolicy {
-        mode: w.mode,
-        block,
-    }
-}
-
-fn check_suspicious(w: WireSuspicious, c: &mut Collector) -> SuspiciousPolicy {
-    let mut bound = |v: i64, key: &str| -> usize {
-        if (3..=15).contains(&v) {
-            usize::try_from(v).unwrap_or(15)
-        } else {
-            c.push(
-                format!("suspicious.{key}"),
-                format!("must be between 3 and 15 digits, found {v}"),
-            );
-            15
-        }
-    };
-    let max_repeated_digits = bound(w.max_repeated_digits, "max-repeated-digits");
-    let max_sequential_digits = bound(w.max_sequential_digits, "max-sequential-digits");
-    SuspiciousPolicy {
-        mode: w.mode,
-        max_repeated_digits,
-        max_sequential_digits,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::phone::NumberType;
+
+    /// A section added to [`Policy`] but not to [`SECTIONS`] would be
+    /// refused as an unknown key; one in [`SECTIONS`] but not read would be
+    /// accepted and ignored.
+    #[test]
+    fn every_policy_field_is_a_known_section() {
+        let value = serde_json::to_value(Policy::example()).unwrap_or_default();
+        let mut fields: Vec<&str> = value
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        fields.retain(|f| *f != "digest");
+        fields.push("version");
+        fields.sort_unstable();
+        let mut sections = SECTIONS.to_vec();
+        sections.sort_unstable();
+        assert_eq!(fields, sections);
+    }
 
     fn problems(text: &str) -> Vec<String> {
         match Policy::parse(text, "p.toml") {

@@ -72,6 +72,15 @@ pub struct PreSignUpPolicy {
     pub missing_phone: MissingPhone,
 }
 
+impl crate::policy::Section for PreSignUpPolicy {
+    const NAME: &'static str = "pre-sign-up";
+    type Wire = WirePreSignUp;
+
+    fn check(w: WirePreSignUp, c: &mut Collector) -> Self {
+        check_pre_sign_up(w, c)
+    }
+}
+
 pub(crate) fn check_pre_sign_up(w: WirePreSignUp, _c: &mut Collector) -> PreSignUpPolicy {
     PreSignUpPolicy {
         mode: w.mode,

@@ -1,9 +1,11 @@
-//! The stateful guards: what to count for one SMS, and what the counts mean.
+//! How the stateful guards run for one SMS. Each guard lives in its own
+//! file under [`guards`]; this module runs them together.
 //!
-//! [`Engine::plan`] turns a static decision into [`Op`]s (pure: the time comes
-//! in as a value); a [`Store`] runs them all at once; [`Engine::conclude`]
-//! reads the results into findings (pure again). [`judge`] and [`verified`]
-//! are the async glue the Lambda and the CLI share.
+//! [`Engine::plan`] asks every counter ([`guards::COUNTERS`]) for its
+//! [`Op`]s (pure: the time comes in as a value); a [`Store`] runs them all
+//! at once; [`Engine::conclude`] hands each counter its answers, to read
+//! into findings (pure again). [`judge`] and [`verified`] are the async glue
+//! the Lambda and the CLI share.
 //!
 //! Counters count *attempts* that passed the static guards (a number blocked
 //! by country or type never touches the store). The store is asked in two
@@ -14,52 +16,34 @@
 //! under concurrency: every counter increment is atomic and returns its new
 //! value, so with a limit of K exactly K concurrent attempts see a count ≤ K.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use serde::Serialize;
 
-use crate::country::Country;
 use crate::engine::{Check, Decision, Engine, Finding, Reason, Verdict};
-use crate::guards;
+use crate::guards::{self, country_velocity};
 use crate::hash::PhoneHasher;
+use crate::keys;
 use crate::limits::OnStoreError;
 use crate::phone;
 use crate::policy::{Mode, Policy};
 use crate::source::TriggerSource;
-use crate::store::{within, ItemKey, Op, OpResult, Store, StoreError};
+use crate::store::{within, Op, OpResult, Store, StoreError};
 use crate::window::Window;
 
-const MINUTE: i64 = 60;
-const HOUR: i64 = 3600;
-const DAY: i64 = 86_400;
-
-/// Which stateful guard an op serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Step {
-    Cooldown,
-    /// Records the send for verification when the cooldown is off.
-    MarkSent,
-    UserPhones,
-    UserSends,
-    Prefix,
-    CountryHour,
-    CountryDay,
-    CountryHistory,
-    PoolMinute,
-    PoolHour,
+/// One op's place in a plan: the counter it serves (its index in
+/// [`guards::COUNTERS`]) and the counter's own number for the op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub guard: u8,
+    pub part: u8,
 }
 
 impl Step {
     /// Whether the step concerns only this phone or this user (run first;
     /// the shared counters are only touched when these allow the SMS).
     pub fn per_subject(self) -> bool {
-        matches!(
-            self,
-            Step::Cooldown | Step::MarkSent | Step::UserPhones | Step::UserSends
-        )
+        guards::counter(self).per_subject()
     }
 }
 
@@ -81,39 +65,23 @@ pub struct Subject<'a> {
     pub now: i64,
 }
 
-fn bucket_end(now: i64, len: i64) -> i64 {
-    Window::seconds(len).end(now)
-}
-
-/// Seconds until the `len`-second bucket of `now` ends.
-fn secs_left(now: i64, len: i64) -> u64 {
-    Window::seconds(len).secs_left(now)
-}
-
-/// The phone's cooldown item (also where the first version's verification
-/// feedback finds a pending send).
-fn cooldown_key(phone_key: &str) -> ItemKey {
-    ItemKey::new(format!("phone#{phone_key}"), "cooldown")
-}
-
 /// `on-store-error = "fail-closed"`: a decision with a failed store call is
 /// refused with `STORE_UNAVAILABLE`, once, under the policy's mode ceiling.
 fn follow_on_store_error(p: &Policy, d: &mut Decision) {
-    let mode = p.effective(Mode::Enforce);
     if d.store_error
         && p.state.on_store_error == OnStoreError::FailClosed
-        && mode != Mode::Off
         && !d
             .findings
             .iter()
             .any(|f| f.reason == Reason::StoreUnavailable)
     {
-        d.findings.push(Finding {
-            reason: Reason::StoreUnavailable,
-            check: Check::Store,
-            mode,
-            retry_after: None,
-        });
+        d.findings.extend(Finding::under(
+            p,
+            Check::Store,
+            Mode::Enforce,
+            Reason::StoreUnavailable,
+            None,
+        ));
     }
     d.settle();
 }
@@ -141,18 +109,6 @@ impl SubjectKeys {
     }
 }
 
-fn country_code(c: Option<Country>) -> String {
-    c.map_or_else(|| "ZZ".to_string(), |c| c.to_string())
-}
-
-fn jitter_fraction(hash: &str, step: usize) -> i64 {
-    // Two hex digits of the phone's store hash, offset by the step: 0..=255.
-    let i = (step * 2) % hash.len().saturating_sub(1).max(1);
-    hash.get(i..i + 2)
-        .and_then(|h| i64::from_str_radix(h, 16).ok())
-        .unwrap_or(0)
-}
-
 impl Engine {
     /// The ops a static decision needs, or an empty plan when it needs none
     /// (blocked already, exempt, or every stateful guard off).
@@ -175,146 +131,20 @@ impl Engine {
         keys: &PhoneHasher,
     ) -> Plan {
         let p = &**self.policy();
-        let now = s.now;
         let mut steps = Vec::new();
-        let on = |m: Mode| p.effective(m) != Mode::Off;
-        if d.verdict == Verdict::Block || d.exempt {
-            return Plan { steps, now };
-        }
-        let (e164, phone_key) = (&k.e164, &k.phone);
         let rate_exempt =
             s.source == TriggerSource::AdminCreateUser && p.exemptions.admin_create_user;
-        let (hour, day) = (now.div_euclid(HOUR), now.div_euclid(DAY));
-
-        if !rate_exempt {
-            let c = &p.cooldown;
-            if on(c.mode) {
-                let ladder = c
-                    .ladder_seconds
-                    .iter()
-                    .enumerate()
-                    .map(|(i, secs)| {
-                        let base = i64::from(*secs);
-                        base + base * i64::from(c.jitter_percent) * jitter_fraction(phone_key, i)
-                            / (100 * 256)
-                    })
-                    .collect();
-                steps.push((
-                    Step::Cooldown,
-                    Op::Cooldown {
-                        key: cooldown_key(phone_key),
-                        now,
-                        ladder,
-                        reset_after: i64::from(c.reset_after_seconds),
-                        expires_at: now + i64::from(c.reset_after_seconds) + DAY,
-                        // Set by `judge`, once per attempt.
-                        attempt: 0,
-                    },
-                ));
-            } else if on(p.country_velocity.mode) || on(p.country_velocity.conversion_mode) {
-                // Verification feedback (country thresholds) needs to know a
-                // code was sent; the cooldown item records it when it is on.
-                steps.push((
-                    Step::MarkSent,
-                    Op::MarkSent {
-                        key: cooldown_key(phone_key),
-                        now,
-                        expires_at: now + DAY,
-                    },
-                ));
-            }
-            if let (Some(user), true) = (&k.user, on(p.user_limits.mode)) {
-                let user_key = format!("user#{user}");
-                steps.push((
-                    Step::UserPhones,
-                    Op::AddMember {
-                        key: ItemKey::new(user_key.clone(), format!("phones#d{day}")),
-                        attr: "phones".into(),
-                        member: phone_key.clone(),
-                        expires_at: bucket_end(now, DAY) + DAY,
-                    },
-                ));
-                steps.push((
-                    Step::UserSends,
-                    Op::Add {
-                        key: ItemKey::new(user_key, format!("sends#h{hour}")),
-                        attr: "sends".into(),
-                        amount: 1,
-                        expires_at: bucket_end(now, HOUR) + DAY,
-                    },
-                ));
-            }
-            let pv = &p.prefix_velocity;
-            if on(pv.mode) {
-                let hidden = usize::try_from(pv.hidden_digits).unwrap_or(3);
-                let prefix = &e164[..e164.len().saturating_sub(hidden)];
-                let window = i64::from(pv.window_seconds);
-                steps.push((
-                    Step::Prefix,
-                    Op::Add {
-                        key: ItemKey::new(
-                            format!("prefix#{}", keys.hash_text(prefix)),
-                            format!("w{window}#{}", now.div_euclid(window)),
-                        ),
-                        attr: "sends".into(),
-                        amount: 1,
-                        expires_at: bucket_end(now, window) + DAY,
-                    },
-                ));
-            }
-            let cv = &p.country_velocity;
-            if on(cv.mode) || on(cv.conversion_mode) {
-                let pk = format!("country#{}", country_code(d.country));
-                let keep = i64::from(cv.lookback_days) * DAY + 2 * DAY;
-                steps.push((
-                    Step::CountryHour,
-                    Op::Add {
-                        key: ItemKey::new(pk.clone(), format!("h{hour}")),
-                        attr: "sent".into(),
-                        amount: 1,
-                        expires_at: bucket_end(now, HOUR) + keep,
-                    },
-                ));
-                steps.push((
-                    Step::CountryDay,
-                    Op::Add {
-                        key: ItemKey::new(pk.clone(), format!("d{day}")),
-                        attr: "sent".into(),
-                        amount: 1,
-                        expires_at: bucket_end(now, DAY) + keep,
-                    },
-                ));
-                steps.push((
-                    Step::CountryHistory,
-                    Op::Read {
-                        keys: (1..=i64::from(cv.lookback_days))
-                            .map(|back| ItemKey::new(pk.clone(), format!("d{}", day - back)))
-                            .collect(),
-                    },
-                ));
-            }
-            if on(p.pool_rate.mode) {
-                steps.push((
-                    Step::PoolMinute,
-                    Op::Add {
-                        key: ItemKey::new("pool", format!("m{}", now.div_euclid(MINUTE))),
-                        attr: "sends".into(),
-                        amount: 1,
-                        expires_at: bucket_end(now, MINUTE) + HOUR,
-                    },
-                ));
-                steps.push((
-                    Step::PoolHour,
-                    Op::Add {
-                        key: ItemKey::new("pool", format!("h{hour}")),
-                        attr: "sends".into(),
-                        amount: 1,
-                        expires_at: bucket_end(now, HOUR) + DAY,
-                    },
-                ));
-            }
+        if d.verdict != Verdict::Block && !d.exempt && !rate_exempt {
+            let cx = guards::PlanCx {
+                p,
+                d,
+                k,
+                keys,
+                now: s.now,
+            };
+            guards::plan_counters(&cx, &mut steps);
         }
-        Plan { steps, now }
+        Plan { steps, now: s.now }
     }
 
     /// Reads the results of `plan`'s ops (same order) into `d`'s findings.
@@ -325,159 +155,24 @@ impl Engine {
         results: Vec<Result<OpResult, StoreError>>,
     ) {
         let p = &**self.policy();
-        let now = plan.now;
         d.cost_micro_usd = Some(p.budget.prices.micro_usd(d.country));
-        let mut found: Vec<Finding> = Vec::new();
-        let mut push = |check: Check, mode: Mode, reason: Reason, retry_after: Option<u64>| {
-            let mode = p.effective(mode);
-            if mode != Mode::Off {
-                found.push(Finding {
-                    reason,
-                    check,
-                    mode,
-                    retry_after,
-                });
-            }
-        };
-        let mut country_day: Option<BTreeMap<String, i64>> = None;
-        let mut country_hour: Option<BTreeMap<String, i64>> = None;
-        let mut history: Option<Vec<BTreeMap<String, i64>>> = None;
-        let count = |m: &BTreeMap<String, i64>, k: &str| m.get(k).copied().unwrap_or(0);
-
+        // Each counter's answers, in plan order; a failed call is a store
+        // error and leaves its counter without that answer.
+        let mut answers: [Vec<(u8, OpResult)>; guards::COUNTERS.len()] =
+            std::array::from_fn(|_| Vec::new());
         for ((step, _), result) in plan.steps.iter().zip(results) {
-            let result = match result {
-                Ok(r) => r,
-                Err(_) => {
-                    d.store_error = true;
-                    continue;
-                }
-            };
-            match (step, result) {
-                (
-                    Step::Cooldown,
-                    OpResult::Cooldown {
-                        allowed,
-                        retry_after,
-                    },
-                ) => {
-                    if !allowed {
-                        let secs = u64::try_from(retry_after.max(1)).unwrap_or(1);
-                        push(
-                            Check::Cooldown,
-                            p.cooldown.mode,
-                            Reason::Cooldown,
-                            Some(secs),
-                        );
-                    }
-                }
-                (Step::UserPhones, OpResult::SetSize(n)) => {
-                    if n > u64::from(p.user_limits.max_phones_per_day) {
-                        push(
-                            Check::UserLimits,
-                            p.user_limits.mode,
-                            Reason::UserPhonesPerDay,
-                            Some(secs_left(now, DAY)),
-                        );
-                    }
-                }
-                (Step::UserSends, OpResult::Numbers(m)) => {
-                    if count(&m, "sends") > i64::from(p.user_limits.max_sends_per_hour) {
-                        push(
-                            Check::UserLimits,
-                            p.user_limits.mode,
-                            Reason::UserSendsPerHour,
-                            Some(secs_left(now, HOUR)),
-                        );
-                    }
-                }
-                (Step::Prefix, OpResult::Numbers(m)) => {
-                    let pv = &p.prefix_velocity;
-                    if count(&m, "sends") > i64::from(pv.max_sends) {
-                        push(
-                            Check::PrefixVelocity,
-                            pv.mode,
-                            Reason::PrefixVelocity,
-                            Some(secs_left(now, i64::from(pv.window_seconds))),
-                        );
-                    }
-                }
-                (Step::MarkSent, OpResult::Done) => {}
-                (Step::CountryHour, OpResult::Numbers(m)) => country_hour = Some(m),
-                (Step::CountryDay, OpResult::Numbers(m)) => country_day = Some(m),
-                (Step::CountryHistory, OpResult::Items(items)) => history = Some(items),
-                (Step::PoolMinute, OpResult::Numbers(m)) => {
-                    if count(&m, "sends") > i64::from(p.pool_rate.max_per_minute) {
-                        push(
-                            Check::PoolRate,
-                            p.pool_rate.mode,
-                            Reason::PoolRateMinute,
-                            Some(secs_left(now, MINUTE)),
-                        );
-                    }
-                }
-                (Step::PoolHour, OpResult::Numbers(m)) => {
-                    if count(&m, "sends") > i64::from(p.pool_rate.max_per_hour) {
-                        push(
-                            Check::PoolRate,
-                            p.pool_rate.mode,
-                            Reason::PoolRateHour,
-                            Some(secs_left(now, HOUR)),
-                        );
-                    }
-                }
-                _ => {
-                    d.store_error = true;
-                }
+            match (answers.get_mut(usize::from(step.guard)), result) {
+                (Some(list), Ok(r)) => list.push((step.part, r)),
+                _ => d.store_error = true,
             }
         }
-
-        // Country velocity against thresholds that grow with verified traffic.
-        let cv = &p.country_velocity;
-        if let (Some(hour), Some(day_item)) = (&country_hour, &country_day) {
-            let history = history.unwrap_or_default();
-            let days = history.iter().chain(std::iter::once(day_item));
-            let (peak_day, peak_hour) = days.fold((0, 0), |(d_max, h_max), m| {
-                (
-                    d_max.max(count(m, "verified")),
-                    h_max.max(count(m, "peak_hour")),
-                )
-            });
-            let grow = |floor: u32, peak: i64| {
-                let scaled = peak.saturating_mul(i64::from(cv.verified_multiplier_permille)) / 1000;
-                i64::from(floor).max(scaled)
-            };
-            if count(hour, "sent") > grow(cv.hourly_floor, peak_hour) {
-                push(
-                    Check::CountryVelocity,
-                    cv.mode,
-                    Reason::CountryVelocityHour,
-                    Some(secs_left(now, HOUR)),
-                );
-            }
-            if count(day_item, "sent") > grow(cv.daily_floor, peak_day) {
-                push(
-                    Check::CountryVelocity,
-                    cv.mode,
-                    Reason::CountryVelocityDay,
-                    Some(secs_left(now, DAY)),
-                );
-            }
-            let sent = count(day_item, "sent");
-            let verified = count(day_item, "verified");
-            if sent >= i64::from(cv.conversion_min_sends)
-                && verified.saturating_mul(1000)
-                    < sent.saturating_mul(i64::from(cv.min_conversion_permille))
-            {
-                push(
-                    Check::CountryVelocity,
-                    cv.conversion_mode,
-                    Reason::CountryLowConversion,
-                    Some(secs_left(now, DAY)),
-                );
+        let mut found = guards::Findings::new(p);
+        for (counter, answers) in guards::COUNTERS.iter().zip(&answers) {
+            if !answers.is_empty() && counter.conclude(p, plan.now, answers, &mut found).is_err() {
+                d.store_error = true;
             }
         }
-
-        d.findings.extend(found);
+        d.findings.extend(found.list);
         follow_on_store_error(p, d);
     }
 }
@@ -733,14 +428,14 @@ pub async fn verified<S: Store>(
             // `[country-velocity]` learn from the completion.
             let v = store
                 .execute(Op::Verify {
-                    key: cooldown_key(&phone_key),
+                    key: keys::cooldown(&phone_key),
                     now,
                 })
                 .await?;
             let counted = v == OpResult::Verified(true);
             let cv = &p.country_velocity;
-            if counted && (cv.mode != Mode::Off || cv.conversion_mode != Mode::Off) {
-                country_verified(store, cv.lookback_days, info.country, now).await?;
+            if counted && cv.any_on() {
+                country_velocity::verified(store, cv, info.country, now).await?;
             }
             return Ok(counted);
         }
@@ -753,7 +448,8 @@ pub async fn verified<S: Store>(
                 ),
                 kinds: kind.kinds(),
                 sent_after: now.saturating_sub(kind.code_lifetime_secs(&p.known_numbers)),
-                expires_at: now + i64::from(p.known_numbers.remember_days) * DAY,
+                expires_at: now
+                    + i64::from(p.known_numbers.remember_days) * Window::DAY.seconds_long(),
             })
             .await?;
         let OpResult::Confirmed(Some(sent)) = confirmed else {
@@ -761,7 +457,7 @@ pub async fn verified<S: Store>(
         };
         let mut ops = vec![
             Op::Verify {
-                key: cooldown_key(&phone_key),
+                key: keys::cooldown(&phone_key),
                 now,
             },
             guards::known::used_today(&phone_key, now),
@@ -778,8 +474,8 @@ pub async fn verified<S: Store>(
             r?;
         }
         let cv = &p.country_velocity;
-        if ladder_reset && (cv.mode != Mode::Off || cv.conversion_mode != Mode::Off) {
-            country_verified(store, cv.lookback_days, info.country, now).await?;
+        if ladder_reset && cv.any_on() {
+            country_velocity::verified(store, cv, info.country, now).await?;
         }
         Ok(true)
     };
@@ -797,45 +493,4 @@ pub struct Completion<'a> {
     pub user: Option<&'a str>,
     /// What it verifies; `None` for an event that verifies no SMS code.
     pub kind: Option<guards::known::Completion>,
-}
-
-/// `[country-velocity]`'s verified counts for a country.
-async fn country_verified<S: Store>(
-    store: &S,
-    lookback_days: u32,
-    country: Option<Country>,
-    now: i64,
-) -> Result<(), StoreError> {
-    let keep = i64::from(lookback_days) * DAY + 2 * DAY;
-    let pk = format!("country#{}", country_code(country));
-    let (hour, day) = (now.div_euclid(HOUR), now.div_euclid(DAY));
-    let day_key = ItemKey::new(pk.clone(), format!("d{day}"));
-    let (h, d) = futures_util::future::join(
-        store.execute(Op::Add {
-            key: ItemKey::new(pk, format!("h{hour}")),
-            attr: "verified".into(),
-            amount: 1,
-            expires_at: bucket_end(now, HOUR) + keep,
-        }),
-        store.execute(Op::Add {
-            key: day_key.clone(),
-            attr: "verified".into(),
-            amount: 1,
-            expires_at: bucket_end(now, DAY) + keep,
-        }),
-    )
-    .await;
-    d?;
-    if let OpResult::Numbers(m) = h? {
-        let in_hour = m.get("verified").copied().unwrap_or(0);
-        store
-            .execute(Op::RaiseTo {
-                key: day_key,
-                attr: "peak_hour".into(),
-                value: in_hour,
-                expires_at: bucket_end(now, DAY) + keep,
-            })
-            .await?;
-    }
-    Ok(())
 }

@@ -537,6 +537,9 @@ async fn custom_message<S: Store>(
         number_type = decision.number_type.map_or("unparsable", |t| t.as_str()),
         phone_hash = %ctx.log_hasher.hash(&phone),
         retry_after = decision.retry_after(),
+        // Present only when an enforcing guard is held at monitor by
+        // `[trigger] mode`: what enforcing would block.
+        would_block = decision.would_block().then_some(true),
         exempt = decision.exempt,
         store_error = decision.store_error,
         store_errors_total = ctx.store_errors(),

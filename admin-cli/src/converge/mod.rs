@@ -52,6 +52,9 @@ pub struct Desired<'a> {
     pub pool: &'a UserPoolPolicy,
     /// `--replace-triggers`: replace a different trigger already wired.
     pub replace_triggers: bool,
+    /// `--grant-invoke`: add the scoped invoke permission Cognito needs
+    /// when it is missing, before the trigger is wired.
+    pub grant_invoke: bool,
     /// Unix seconds, for expiries.
     pub now: i64,
 }

@@ -56,9 +56,15 @@
 //! Cognito needs `lambda:InvokeFunction` on the trigger for principal
 //! `cognito-idp.amazonaws.com`, scoped with `AWS:SourceArn` = the pool's ARN.
 //! The CloudFormation stack grants it; [`read`] looks at the function's
-//! resource policy (`GetPolicy`) and [`plan`] warns, with the exact
-//! `aws lambda add-permission` command, when it is missing or unscoped.
-//! Nothing here ever writes the permission.
+//! resource policy (`GetPolicy`). When it is missing, [`plan`] never wires
+//! the trigger (every message would fail): with `--grant-invoke` the plan
+//! adds the scoped permission first (`AddPermission`, a change of its own,
+//! shown in the plan); without it, planning stops before any write with
+//! the exact `aws lambda add-permission` command. A trigger already wired
+//! without the permission is a warning, and `status` reports the pool as
+//! broken. An unscoped permission, or one `GetPolicy` cannot read (access
+//! denied, function not found), is a warning with the same command:
+//! pumpguard cannot tell that Cognito is refused.
 //!
 //! # Unconfirmed on a real account
 //!
@@ -98,6 +104,12 @@ pub const RESOURCE: &str = "user-pool-triggers";
 
 /// Where this module's change goes among a region's changes.
 pub const ORDER: u8 = 40;
+
+/// The `resource` of the invoke-permission change.
+pub const PERMISSION_RESOURCE: &str = "trigger-invoke-permission";
+
+/// The invoke permission is granted before the trigger is wired.
+const PERMISSION_ORDER: u8 = ORDER - 1;
 
 /// Every member of `UpdateUserPoolInput` that [`apply`] sends, copied from
 /// `DescribeUserPool` (`PoolName` from `Name`, `UserPoolId` from `Id`).
@@ -235,6 +247,13 @@ pub enum PoolWrite {
         trigger_arn: String,
         slots: Vec<TriggerSlot>,
         replace: BTreeMap<TriggerSlot, String>,
+    },
+    /// `AddPermission`: let `cognito-idp.amazonaws.com` invoke `function`,
+    /// scoped with `AWS:SourceArn` = `pool_arn`.
+    GrantInvoke {
+        function: String,
+        statement_id: String,
+        pool_arn: String,
     },
 }
 
@@ -729,13 +748,55 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
             held.join(", ")
         );
     }
-    let mut warnings = permission_warnings(d, o);
-    warnings.extend(kept);
-    warnings.extend(channel_warnings(d, o));
-    let changes = if fields.is_empty() {
+    let mut changes = Vec::new();
+    let grant = o.permission == InvokePermission::Missing && d.grant_invoke;
+    if grant {
+        let pool_arn = o.pool_arn.clone().unwrap_or_default();
+        let statement_id = statement_id(&d.pool.id);
+        changes.push(Change {
+            resource: PERMISSION_RESOURCE.into(),
+            name: want.clone(),
+            action: Action::Create,
+            fields: vec![FieldChange::new(
+                format!("Policy.Statement {statement_id}"),
+                None,
+                Some(format!(
+                    "lambda:InvokeFunction by cognito-idp.amazonaws.com, AWS:SourceArn {pool_arn}"
+                )),
+            )],
+            order: PERMISSION_ORDER,
+            writes: vec![Write::Pool(PoolWrite::GrantInvoke {
+                function: want.clone(),
+                statement_id,
+                pool_arn,
+            })],
+        });
+    } else if o.permission == InvokePermission::Missing && !slots.is_empty() {
+        anyhow::bail!(
+            "Cognito may not invoke {want} for user pool {}: no statement of its resource policy \
+             allows lambda:InvokeFunction to cognito-idp.amazonaws.com with AWS:SourceArn {}. \
+             Wiring it would make every message the pool sends fail, so nothing is written. \
+             Pass --grant-invoke to add the scoped permission before the trigger is wired, or \
+             run: {}",
+            d.pool.id,
+            o.pool_arn.as_deref().unwrap_or_default(),
+            add_permission_command(
+                &d.pool.region,
+                want,
+                &d.pool.id,
+                o.pool_arn.as_deref().unwrap_or_default()
+            )
+        );
+    }
+    let mut warnings = if grant {
         Vec::new()
     } else {
-        vec![Change {
+        permission_warnings(d, o)
+    };
+    warnings.extend(kept);
+    warnings.extend(channel_warnings(d, o));
+    if !fields.is_empty() {
+        changes.push(Change {
             resource: RESOURCE.into(),
             name: d.pool.id.clone(),
             action: Action::Update,
@@ -747,9 +808,38 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
                 slots,
                 replace,
             })],
-        }]
-    };
+        });
+    }
     Ok((changes, warnings))
+}
+
+/// Whether the pool is broken as it stands: pumpguard's trigger is wired in
+/// a slot, and Cognito may not invoke it.
+pub fn broken(d: &Desired<'_>, o: &Observed) -> Option<String> {
+    let wired = o.triggers.values().any(|arn| *arn == d.pool.trigger_arn);
+    (wired && o.permission == InvokePermission::Missing).then(|| {
+        format!(
+            "user pool {} has {} wired, but Cognito may not invoke it: every message it sends \
+             fails; run apply --grant-invoke, or: {}",
+            d.pool.id,
+            d.pool.trigger_arn,
+            add_permission_command(
+                &d.pool.region,
+                &d.pool.trigger_arn,
+                &d.pool.id,
+                o.pool_arn.as_deref().unwrap_or_default()
+            )
+        )
+    })
+}
+
+/// The statement id pumpguard gives the invoke permission for a pool.
+fn statement_id(pool_id: &str) -> String {
+    format!("pumpguard-cognito-{pool_id}")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(100)
+        .collect()
 }
 
 /// The command that grants Cognito the scoped invoke permission.
@@ -759,11 +849,7 @@ pub fn add_permission_command(
     pool_id: &str,
     pool_arn: &str,
 ) -> String {
-    let sid: String = format!("pumpguard-cognito-{pool_id}")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .take(100)
-        .collect();
+    let sid = statement_id(pool_id);
     format!(
         "aws lambda add-permission --region {region} --function-name {trigger_arn} \
          --statement-id {sid} --action lambda:InvokeFunction \
@@ -850,6 +936,30 @@ pub async fn apply(c: &Clients, w: &PoolWrite) -> anyhow::Result<()> {
             slots,
             replace,
         } => wire(c, pool_id, trigger_arn, slots, replace).await,
+        PoolWrite::GrantInvoke {
+            function,
+            statement_id,
+            pool_arn,
+        } => {
+            c.lambda
+                .add_permission()
+                .function_name(function)
+                .statement_id(statement_id)
+                .action("lambda:InvokeFunction")
+                .principal("cognito-idp.amazonaws.com")
+                .source_arn(pool_arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "Lambda AddPermission {statement_id} on {function} failed: {}; check \
+                         that you may call lambda:AddPermission, or add the permission \
+                         yourself (plan without --grant-invoke prints the command)",
+                        sdk_reason(&e)
+                    )
+                })?;
+            Ok(())
+        }
     }
 }
 

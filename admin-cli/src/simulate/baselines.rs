@@ -182,3 +182,38 @@ max-sends = 10
         )?,
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A guard added to the engine with its own mode, but not turned off
+    /// here, would run at its defaults inside every baseline.
+    #[test]
+    fn all_off_turns_every_guard_off() {
+        let text = format!("{ALL_OFF}{OPEN_COUNTRIES}");
+        let policy = Policy::parse(&text, "all off").unwrap_or_else(|e| panic!("{e}"));
+        let value = serde_json::to_value(&policy).unwrap_or_default();
+        // Not guards: the ceiling, the registration gate and account resources.
+        let not_guards = [
+            "trigger",
+            "pre-sign-up",
+            "waf",
+            "protect",
+            "spend",
+            "user-pool",
+        ];
+        let mut left = Vec::new();
+        for (section, body) in value.as_object().into_iter().flatten() {
+            if not_guards.contains(&section.as_str()) {
+                continue;
+            }
+            for (key, v) in body.as_object().into_iter().flatten() {
+                if key.ends_with("mode") && v != "off" {
+                    left.push(format!("{section}.{key} = {v}"));
+                }
+            }
+        }
+        assert!(left.is_empty(), "ALL_OFF leaves these on: {left:?}");
+    }
+}

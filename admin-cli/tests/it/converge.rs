@@ -197,6 +197,7 @@ async fn a_failure_midway_is_reported_and_a_rerun_converges() {
         origin: "policy.toml",
         pool: &pool,
         replace_triggers,
+        grant_invoke: false,
         now: 1_795_262_400,
     };
     std::env::set_var("AWS_ACCESS_KEY_ID", "testing");

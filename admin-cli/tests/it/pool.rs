@@ -283,6 +283,19 @@ fn percent(s: &str) -> String {
         .collect()
 }
 
+/// Lets `pool_arn`'s Cognito invoke `function`, as the stack does.
+async fn allow_cognito(c: &lambda::Client, function: &str, pool_arn: &str) {
+    c.add_permission()
+        .function_name(function)
+        .statement_id("stack-grant")
+        .action("lambda:InvokeFunction")
+        .principal("cognito-idp.amazonaws.com")
+        .source_arn(pool_arn)
+        .send()
+        .await
+        .expect("add permission in moto");
+}
+
 /// A function in moto's Lambda (moto stores the code; it never runs it here).
 async fn create_function(c: &lambda::Client) -> String {
     let role = ensure_lambda_role();
@@ -329,6 +342,7 @@ fn desired(p: &Policy, replace_triggers: bool) -> Desired<'_> {
         origin: "test",
         pool: p.user_pool.as_ref().expect("[user-pool]"),
         replace_triggers,
+        grant_invoke: false,
         now: 1_790_000_000,
     }
 }
@@ -380,6 +394,7 @@ async fn wiring_an_unwired_pool_keeps_every_other_setting() {
     let id = made.id.clone().unwrap();
     enable_sms_mfa(&c.cognito, &id).await;
     let trigger = create_function(&c.lambda).await;
+    allow_cognito(&c.lambda, &trigger, made.arn.as_deref().unwrap()).await;
     let p = policy(&id, &trigger, None);
     let d = desired(&p, false);
 
@@ -399,7 +414,12 @@ async fn wiring_an_unwired_pool_keeps_every_other_setting() {
             .map(String::as_str),
         Some(function_arn("someone-elses-pre-token").as_str())
     );
-    assert_eq!(o.permission, InvokePermission::Missing);
+    assert_eq!(
+        o.permission,
+        InvokePermission::Granted {
+            statement: Some("stack-grant".into())
+        }
+    );
 
     let (changes, warnings) = pool::plan(&d, &o).expect("plan");
     // The pool's own PreSignUp function is kept, and plan says so.
@@ -532,6 +552,7 @@ async fn a_foreign_trigger_is_replaced_only_with_replace_triggers() {
     let made = create_pool(&c.cognito, spec).await;
     let id = made.id.clone().unwrap();
     let trigger = create_function(&c.lambda).await;
+    allow_cognito(&c.lambda, &trigger, made.arn.as_deref().unwrap()).await;
     let p = policy(&id, &trigger, None);
 
     let o = pool::read(&c, &desired(&p, false)).await.expect("read");
@@ -580,6 +601,7 @@ async fn a_foreign_trigger_is_replaced_only_with_replace_triggers() {
     )
     .await;
     let id = made.id.clone().unwrap();
+    allow_cognito(&c.lambda, &trigger, made.arn.as_deref().unwrap()).await;
     let p = policy(&id, &trigger, None);
     let d = desired(&p, true);
     let before = describe(&c.cognito, &id).await;
@@ -746,7 +768,89 @@ async fn an_sms_mfa_pool_warns_when_authentication_is_left_out() {
 }
 
 #[tokio::test]
-async fn the_invoke_permission_is_checked_and_never_written() {
+async fn a_trigger_cognito_cannot_invoke_is_never_wired() {
+    let rec = Recorder::default();
+    let c = clients(&rec).await;
+    let made = create_pool(&c.cognito, PoolSpec::rich()).await;
+    let id = made.id.clone().unwrap();
+    let pool_arn = made.arn.clone().expect("moto returns the pool ARN");
+    let trigger = create_function(&c.lambda).await;
+    let p = policy(&id, &trigger, None);
+    let command = format!(
+        "aws lambda add-permission --region us-east-1 --function-name {trigger} \
+         --statement-id pumpguard-cognito-{id} --action lambda:InvokeFunction \
+         --principal cognito-idp.amazonaws.com --source-arn {pool_arn}"
+    );
+
+    // No resource policy at all: planning stops, with the exact fix.
+    let d = desired(&p, false);
+    let o = pool::read(&c, &d).await.expect("read");
+    assert_eq!(o.permission, InvokePermission::Missing);
+    let e = pool::plan(&d, &o).expect_err("wiring a trigger Cognito cannot invoke");
+    let msg = e.to_string();
+    assert!(msg.contains("--grant-invoke"), "{msg}");
+    assert!(msg.contains(&command), "{msg}\nwant {command}");
+    assert!(
+        describe(&c.cognito, &id)
+            .await
+            .lambda_config
+            .and_then(|l| l.custom_message)
+            .is_none(),
+        "nothing was wired"
+    );
+
+    // With --grant-invoke: the grant first, its own change, then the wiring.
+    let mut d = desired(&p, false);
+    d.grant_invoke = true;
+    let (changes, warnings) = pool::plan(&d, &o).expect("plan");
+    assert!(
+        warnings_about(&warnings, "Cognito may not invoke").is_empty(),
+        "{warnings:#?}"
+    );
+    let resources: Vec<(&str, u8)> = changes
+        .iter()
+        .map(|c| (c.resource.as_str(), c.order))
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            ("trigger-invoke-permission", 39),
+            ("user-pool-triggers", 40)
+        ]
+    );
+    apply_all(&c, &changes).await;
+    let o = pool::read(&c, &d).await.expect("read");
+    assert_eq!(
+        o.permission,
+        InvokePermission::Granted {
+            statement: Some(format!("pumpguard-cognito-{id}"))
+        }
+    );
+    let (changes, _) = pool::plan(&d, &o).expect("converged");
+    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(pool::broken(&d, &o), None);
+
+    // Wired, and the permission removed behind pumpguard's back: broken.
+    c.lambda
+        .remove_permission()
+        .function_name(&trigger)
+        .statement_id(format!("pumpguard-cognito-{id}"))
+        .send()
+        .await
+        .unwrap();
+    let d = desired(&p, false);
+    let o = pool::read(&c, &d).await.expect("read");
+    let broken = pool::broken(&d, &o).expect("wired and not invokable");
+    assert!(broken.contains(&command), "{broken}");
+    let (changes, warnings) = pool::plan(&d, &o).expect("nothing to wire: a warning");
+    assert!(changes.is_empty(), "{changes:?}");
+    let w = warnings_about(&warnings, "Cognito may not invoke");
+    assert_eq!(w.len(), 1, "{warnings:#?}");
+    assert!(w[0].contains(&command), "{}\nwant {command}", w[0]);
+}
+
+#[tokio::test]
+async fn the_invoke_permission_is_read_and_judged() {
     let rec = Recorder::default();
     let c = clients(&rec).await;
     let made = create_pool(&c.cognito, PoolSpec::rich()).await;
@@ -755,19 +859,11 @@ async fn the_invoke_permission_is_checked_and_never_written() {
     let trigger = create_function(&c.lambda).await;
     let p = policy(&id, &trigger, None);
     let d = desired(&p, false);
-
-    // No resource policy at all.
-    let o = pool::read(&c, &d).await.expect("read");
-    assert_eq!(o.permission, InvokePermission::Missing);
-    let (_, warnings) = pool::plan(&d, &o).expect("plan");
     let command = format!(
         "aws lambda add-permission --region us-east-1 --function-name {trigger} \
          --statement-id pumpguard-cognito-{id} --action lambda:InvokeFunction \
          --principal cognito-idp.amazonaws.com --source-arn {pool_arn}"
     );
-    let w = warnings_about(&warnings, "Cognito may not invoke");
-    assert_eq!(w.len(), 1, "{warnings:#?}");
-    assert!(w[0].contains(&command), "{}\nwant {command}", w[0]);
 
     // Unscoped: any pool may invoke it.
     c.lambda
@@ -999,7 +1095,9 @@ async fn a_rendered_plan() {
             "CustomMessage_Authentication",
         ]),
     );
-    let d = desired(&p, true);
+    let mut d = desired(&p, true);
+    // The permission is missing: the plan grants it before wiring.
+    d.grant_invoke = true;
     let o: Observed = pool::read(&c, &d).await.expect("read");
     let (changes, warnings) = pool::plan(&d, &o).expect("plan");
     let plan = Plan {
@@ -1008,6 +1106,7 @@ async fn a_rendered_plan() {
             changes,
             warnings,
             in_force: vec![],
+            broken: vec![],
         }],
     };
     let fname = trigger.rsplit(':').next().unwrap().to_string();
@@ -1029,6 +1128,7 @@ async fn an_empty_pre_sign_up_slot_is_wired_unless_pre_sign_up_is_off() {
     let made = create_pool(&c.cognito, spec).await;
     let id = made.id.clone().unwrap();
     let trigger = create_function(&c.lambda).await;
+    allow_cognito(&c.lambda, &trigger, made.arn.as_deref().unwrap()).await;
 
     // `[pre-sign-up] mode = "off"`: the slot stays empty.
     let text = |extra: &str| {

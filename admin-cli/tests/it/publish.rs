@@ -8,7 +8,7 @@ use crate::common;
 use std::process::Command;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::moto::{create_table, moto};
+use common::moto::{create_table, moto, ACCOUNT};
 
 /// An attribute of the published item, as a string or a number's digits.
 async fn published(client: &aws_sdk_dynamodb::Client, name: &str, attr: &str) -> Option<String> {
@@ -143,4 +143,50 @@ async fn publishing_the_same_policy_twice_writes_once() {
         published_body(&client, &name).await,
         Some(format!("{example}\n# edited\n"))
     );
+}
+
+#[tokio::test]
+async fn publish_names_the_account_and_refuses_another_one() {
+    let config = common::moto::sdk("us-east-1").await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let name = format!("publish-account-{}", std::process::id());
+    create_table(&config, &name).await;
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policy.toml"),
+    )
+    .expect("example");
+    let with_account = |account: &str| {
+        let path = std::env::temp_dir().join(format!(
+            "pumpguard-account-{account}-{}.toml",
+            std::process::id()
+        ));
+        let text = format!(
+            "{example}\n[user-pool]\nid = \"us-east-1_Acct\"\n\
+             trigger-arn = \"arn:aws:lambda:us-east-1:{account}:function:t\"\n\
+             table = \"{name}\"\naccount-id = \"{account}\"\n"
+        );
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+
+    // Another account: refused before any write, both accounts named.
+    let o = publish(with_account("210987654321").to_str().expect("path"), &name);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("AWS account {ACCOUNT} as arn:aws:")),
+        "the identity comes first: {err}"
+    );
+    assert!(
+        err.contains("account-id is 210987654321") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(published_body(&client, &name).await, None);
+
+    // The account the credentials are for: published.
+    let o = publish(with_account(ACCOUNT).to_str().expect("path"), &name);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains(&format!("AWS account {ACCOUNT}")), "{err}");
+    assert!(published_body(&client, &name).await.is_some());
 }

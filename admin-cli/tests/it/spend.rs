@@ -34,6 +34,7 @@ fn pool() -> UserPoolPolicy {
         trigger_arn: "arn:aws:lambda:eu-central-2:123456789012:function:pumpguard".into(),
         table: "pumpguard".into(),
         sms_regions: vec![REGION.into()],
+        account_id: None,
     }
 }
 
@@ -44,6 +45,7 @@ fn desired<'a>(policy: &'a Policy, pool: &'a UserPoolPolicy) -> Desired<'a> {
         origin: "test-policy.toml",
         pool,
         replace_triggers: false,
+        grant_invoke: false,
         now: 1_800_000_000,
     }
 }
@@ -79,6 +81,7 @@ fn render(changes: &[Change], warnings: &[String]) -> String {
             changes: changes.to_vec(),
             warnings: warnings.to_vec(),
             in_force: vec![],
+            broken: vec![],
         }],
     }
     .to_string()

@@ -133,6 +133,7 @@ fn desired<'a>(policy: &'a Policy, text: &'a str) -> Desired<'a> {
         origin: "test",
         pool: policy.user_pool.as_ref().unwrap(),
         replace_triggers: false,
+        grant_invoke: false,
         now: 1_700_000_000,
     }
 }
@@ -177,6 +178,7 @@ fn render(changes: &[Change], warnings: &[String]) -> String {
             changes: changes.to_vec(),
             warnings: warnings.to_vec(),
             in_force: vec![],
+            broken: vec![],
         }],
     }
     .to_string()

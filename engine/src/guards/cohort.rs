@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::country::Country;
 use crate::hash::PhoneHasher;
+use crate::keys;
 use crate::policy::{Collector, Mode};
 use crate::store::{ItemKey, Op};
 use crate::window::Window;
@@ -102,6 +103,15 @@ pub struct CohortPolicy {
     pub expected_conversion_permille: u32,
     pub conversion_ratio_permille: u32,
     pub conversion_min_sends: u32,
+}
+
+impl crate::policy::Section for CohortPolicy {
+    const NAME: &'static str = "cohorts";
+    type Wire = WireCohorts;
+
+    fn check(w: WireCohorts, c: &mut Collector) -> Self {
+        check_cohorts(w, c)
+    }
 }
 
 pub(crate) fn check_cohorts(w: WireCohorts, c: &mut Collector) -> CohortPolicy {
@@ -196,10 +206,10 @@ pub fn cohorts(
     e164: &str,
     keys: &PhoneHasher,
 ) -> Vec<Cohort> {
-    let cc = country.map_or_else(|| "ZZ".to_string(), |c| c.to_string());
+    let cc = keys::country_code(country);
     let mut out = vec![Cohort {
         label: cc.clone(),
-        pk: format!("cohort#{cc}"),
+        pk: keys::cohort_country(country),
         hourly_floor: i64::from(p.country_hourly_floor),
         daily_floor: i64::from(p.country_daily_floor),
     }];
@@ -219,16 +229,12 @@ pub fn cohorts(
                 "{cc} block of 1e{hidden} numbers #{}",
                 block.get(..12).unwrap_or(&block)
             ),
-            pk: format!("cohort#{cc}#p{hidden}#{block}"),
+            pk: keys::cohort_block(country, hidden, &block),
             hourly_floor: i64::from(p.prefix_hourly_floor) * scale,
             daily_floor: i64::from(p.prefix_daily_floor) * scale,
         });
     }
     out
-}
-
-fn day_sk(day: i64) -> String {
-    format!("d{day}")
 }
 
 fn hour_of_day(now: i64) -> i64 {
@@ -240,9 +246,9 @@ fn hour_of_day(now: i64) -> i64 {
 pub fn read_keys(p: &CohortPolicy, c: &Cohort, now: i64) -> Vec<ItemKey> {
     let day = Window::DAY.bucket(now);
     let mut keys: Vec<ItemKey> = (0..=i64::from(p.baseline_days))
-        .map(|back| ItemKey::new(c.pk.clone(), day_sk(day - back)))
+        .map(|back| keys::cohort_day(&c.pk, day - back))
         .collect();
-    keys.push(ItemKey::new(c.pk.clone(), "state"));
+    keys.push(keys::cohort_state(&c.pk));
     keys
 }
 
@@ -443,7 +449,7 @@ impl Assessment {
             Vec::new()
         };
         Op::AddIf {
-            key: ItemKey::new(c.pk.clone(), day_sk(Window::DAY.bucket(now))),
+            key: keys::cohort_day(&c.pk, Window::DAY.bucket(now)),
             adds: vec![("sent".into(), 1), (format!("sent_{}", self.hour_attr), 1)],
             below,
             set: Vec::new(),
@@ -477,7 +483,7 @@ impl Assessment {
     /// The state item's update when the state changed, recorded once even
     /// if many decisions see the change at the same time.
     pub fn change(&self, c: &Cohort, now: i64) -> Option<Op> {
-        let key = ItemKey::new(c.pk.clone(), "state");
+        let key = keys::cohort_state(&c.pk);
         let expires_at = now + 30 * 86_400;
         match (self.throttled, self.was_throttled) {
             (true, false) => Some(Op::AddIf {
@@ -507,7 +513,7 @@ fn expiry(now: i64) -> i64 {
 /// The op that counts an attempt the cohort refused (`refused`, per day).
 pub fn refused(c: &Cohort, now: i64) -> Op {
     Op::AddIf {
-        key: ItemKey::new(c.pk.clone(), day_sk(Window::DAY.bucket(now))),
+        key: keys::cohort_day(&c.pk, Window::DAY.bucket(now)),
         adds: vec![("refused".into(), 1)],
         below: Vec::new(),
         set: Vec::new(),
@@ -518,7 +524,7 @@ pub fn refused(c: &Cohort, now: i64) -> Op {
 /// The op that credits a used code to a cohort, in the hour it was sent.
 pub fn credit(c: &Cohort, sent_at: i64) -> Op {
     Op::AddIf {
-        key: ItemKey::new(c.pk.clone(), day_sk(Window::DAY.bucket(sent_at))),
+        key: keys::cohort_day(&c.pk, Window::DAY.bucket(sent_at)),
         adds: vec![
             ("verified".into(), 1),
             (format!("verified_h{:02}", hour_of_day(sent_at)), 1),

@@ -78,6 +78,15 @@ pub struct KnownPolicy {
     pub mfa_code_minutes: u32,
 }
 
+impl crate::policy::Section for KnownPolicy {
+    const NAME: &'static str = "known-numbers";
+    type Wire = WireKnown;
+
+    fn check(w: WireKnown, c: &mut Collector) -> Self {
+        check_known(w, c)
+    }
+}
+
 pub(crate) fn check_known(w: WireKnown, c: &mut Collector) -> KnownPolicy {
     let b = |c: &mut Collector, key: &str, v: i64, lo: i64, hi: i64| {
         crate::limits::bounded(c, &format!("known-numbers.{key}"), v, lo, hi)
@@ -177,15 +186,12 @@ impl Completion {
 
 /// The phone's known-number item.
 pub fn key(phone_hash: &str) -> ItemKey {
-    ItemKey::new(format!("phone#{phone_hash}"), "known")
+    crate::keys::known(phone_hash)
 }
 
 /// The phone's sends today.
 pub fn day_key(phone_hash: &str, now: i64) -> ItemKey {
-    ItemKey::new(
-        format!("phone#{phone_hash}"),
-        format!("d{}", Window::DAY.bucket(now)),
-    )
+    crate::keys::phone_day(phone_hash, now)
 }
 
 /// A user as the number kept in `sent_user`: 60 bits of its keyed hash

@@ -1,420 +1,183 @@
-//! The guards built around who is asking and what their cohort normally
-//! does, one file each: [`known`] numbers, [`cohort`] baselines and the
-//! [`spend`] budget. [`Shared`] is their part of one decision:
+//! Every guard, one file each, and the one place each is registered.
 //!
-//! 1. with the phone's and user's own guards (first wave), one read of
-//!    everything they need: the phone's known-number item and today's
-//!    count, and each cohort's days and state;
-//! 2. from what was read, [`Shared::admit`] works out the limits and the
-//!    conditional adds of the second wave: the per-phone daily cap, the
-//!    cohorts (unknown numbers only), the budget, and the send recorded as
-//!    pending for verification;
-//! 3. [`Admission::conclude`] turns the answers into findings. A refused
-//!    SMS gives back what its admitted adds counted ([`Admission::undo`]),
-//!    so only what goes out counts.
+//! A guard's file owns its policy section (the wire struct with its
+//! defaults, and the check that reports every problem by key:
+//! [`Section`]), the store operations it needs (keys from [`crate::keys`])
+//! and what their answers mean. There are three kinds, by what a guard
+//! needs to decide:
+//!
+//! * **Static** ([`STATIC`]): the number alone. [`countries`], [`form`],
+//!   [`number_types`], [`suspicious`]. [`crate::Engine::decide`] runs them.
+//! * **Counters** ([`COUNTERS`]): ops planned from the subject, run on the
+//!   store, their answers read into findings. [`cooldown`],
+//!   [`user_limits`], [`prefix_velocity`], [`pool_rate`],
+//!   [`country_velocity`]. [`crate::stateful`] runs them, per-subject ones
+//!   first.
+//! * **Admitted** ([`Shared`]): one read of what they need, then
+//!   conditional adds that admit the SMS only under each limit. [`known`]
+//!   numbers, [`cohort`] baselines and the [`spend`] budget.
+//!
+//! The reason codes every guard answers with are one list,
+//! [`crate::engine::Reason`]: the stable vocabulary of logs, metrics and
+//! docs. `ARCHITECTURE.md` says what adding a guard takes.
 
 pub mod cohort;
+pub mod cooldown;
+pub mod countries;
+pub mod country_velocity;
+pub mod form;
 pub mod known;
+pub mod number_types;
+pub mod pool_rate;
+pub mod prefix_velocity;
+mod shared;
 pub mod spend;
+pub mod suspicious;
+pub mod user_limits;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+pub use shared::{Admission, CohortEvent, Shared};
 
-use crate::country::Country;
-use crate::engine::{Check, Decision, Finding, Reason, Verdict};
+use crate::engine::{Check, Decision, Finding, Reason};
 use crate::hash::PhoneHasher;
+use crate::phone::{FormProblem, PhoneInfo};
 use crate::policy::{Mode, Policy};
-use crate::source::TriggerSource;
-use crate::stateful::{Subject, SubjectKeys};
-use crate::store::{ItemKey, Op, OpResult, StoreError};
-use crate::window::Window;
+use crate::stateful::{Step, SubjectKeys};
+use crate::store::{Op, OpResult};
 
-use cohort::{Assessment, Cohort};
-use known::CodeKind;
+/// The number as a static guard sees it: classified, or why it could not be.
+pub(crate) type Classified = Result<PhoneInfo, FormProblem>;
 
-type Item = BTreeMap<String, i64>;
+/// A static guard: the findings the number alone gives.
+pub(crate) type Static = fn(&Policy, &Classified, &mut Findings<'_>);
 
-/// A cohort that changed state with this decision: logged and counted as a
-/// metric by the adapter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CohortEvent {
-    /// `GB`, or a block such as `GB block of 1e3 numbers #3f9a2c1b0d4e`.
-    pub cohort: String,
-    /// `throttled` or `recovered`.
-    pub state: &'static str,
-    pub conversion_permille: i64,
-    pub baseline_permille: i64,
-    /// Codes the conversion was measured on.
-    pub due: i64,
+/// The static guards, in the order their findings are listed.
+pub(crate) const STATIC: [Static; 4] = [
+    countries::find,
+    form::find,
+    number_types::find,
+    suspicious::find,
+];
+
+/// The counters, in the order they are planned and their findings listed.
+pub(crate) const COUNTERS: [&dyn Counter; 5] = [
+    &cooldown::Cooldown,
+    &user_limits::UserLimits,
+    &prefix_velocity::PrefixVelocity,
+    &pool_rate::PoolRate,
+    &country_velocity::CountryVelocity,
+];
+
+/// The findings of one decision as they are made: each under the policy's
+/// `[trigger] mode` ceiling, and none for a guard that ends up off.
+pub(crate) struct Findings<'p> {
+    policy: &'p Policy,
+    pub(crate) list: Vec<Finding>,
 }
 
-/// The new guards' part of one decision, before anything is read.
-#[derive(Debug, Clone)]
-pub struct Shared {
-    phone_hash: String,
-    user: i64,
-    kind: CodeKind,
-    country: Option<Country>,
-    cohorts: Vec<Cohort>,
-    cost: i64,
-    rate_exempt: bool,
-}
+impl<'p> Findings<'p> {
+    pub(crate) fn new(policy: &'p Policy) -> Self {
+        Self {
+            policy,
+            list: Vec::new(),
+        }
+    }
 
-/// What the second wave does for one gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Gate {
-    PhoneDay { limit: i64 },
-    Cohort(usize),
-    Spend(spend::Counter, i64),
-    Pending,
-    Change(usize),
-}
-
-/// The second wave's ops and how to read their answers.
-#[derive(Debug, Clone)]
-pub struct Admission {
-    pub known: bool,
-    pub ops: Vec<Op>,
-    gates: Vec<Gate>,
-    cohorts: Vec<Cohort>,
-    assessments: Vec<Assessment>,
-    /// The pending-send record as it was, restored if the SMS is refused.
-    pending_before: Vec<(String, i64)>,
-    now: i64,
-}
-
-/// The mode a cohort's limit runs in and the reason it refuses with: a
-/// throttled cohort answers to `conversion-mode` (within `mode`) with
-/// `COHORT_LOW_CONVERSION`, any other to `mode` with `COHORT_VOLUME`.
-fn cohort_gate(p: &Policy, throttled: bool) -> (Mode, Reason) {
-    if throttled {
-        (
-            p.cohorts.conversion_mode.min(p.cohorts.mode),
-            Reason::CohortLowConversion,
-        )
-    } else {
-        (p.cohorts.mode, Reason::CohortVolume)
+    pub(crate) fn add(
+        &mut self,
+        check: Check,
+        mode: Mode,
+        reason: Reason,
+        retry_after: Option<u64>,
+    ) {
+        self.list.extend(Finding::under(
+            self.policy,
+            check,
+            mode,
+            reason,
+            retry_after,
+        ));
     }
 }
 
-impl Shared {
-    /// `None` when no guard here applies (blocked already, exempt, or an
-    /// unreadable number).
-    pub fn new(
+/// What a counter plans from: the policy, the static decision, the
+/// subject's hashes and the time.
+pub(crate) struct PlanCx<'a> {
+    pub p: &'a Policy,
+    pub d: &'a Decision,
+    pub k: &'a SubjectKeys,
+    pub keys: &'a PhoneHasher,
+    pub now: i64,
+}
+
+impl PlanCx<'_> {
+    /// Whether a check in `mode` runs under the policy's ceiling.
+    pub fn on(&self, mode: Mode) -> bool {
+        self.p.effective(mode) != Mode::Off
+    }
+}
+
+/// Where a counter puts its ops, each tagged with a part of its own
+/// numbering, which it gets back with the op's answer.
+pub(crate) struct Ops<'a> {
+    guard: u8,
+    steps: &'a mut Vec<(Step, Op)>,
+}
+
+impl Ops<'_> {
+    pub(crate) fn push(&mut self, part: u8, op: Op) {
+        self.steps.push((
+            Step {
+                guard: self.guard,
+                part,
+            },
+            op,
+        ));
+    }
+}
+
+/// A counter answered with a result of the wrong kind for its op: a store
+/// error.
+#[derive(Debug)]
+pub(crate) struct WrongAnswer;
+
+/// A guard that counts: it plans store ops for an SMS and reads their
+/// answers into findings.
+pub(crate) trait Counter: Sync {
+    /// Whether its ops concern only this phone or this user. Those run in
+    /// the first wave; the shared counters only for SMS the first wave
+    /// allows, so a bombed phone cannot use up everyone's allowance. A
+    /// shared counter's adds are given back when the SMS is refused.
+    fn per_subject(&self) -> bool;
+
+    /// Its ops for one SMS (none when it is off).
+    fn plan(&self, cx: &PlanCx<'_>, ops: &mut Ops<'_>);
+
+    /// Reads the answers of its ops that answered, as `(part, answer)` in
+    /// plan order, into findings.
+    fn conclude(
+        &self,
         p: &Policy,
-        d: &Decision,
-        s: &Subject<'_>,
-        hashes: &SubjectKeys,
-        keys: &PhoneHasher,
-    ) -> Option<Self> {
-        if d.verdict == Verdict::Block || d.exempt {
-            return None;
-        }
-        let on = |m: Mode| p.effective(m) != Mode::Off;
-        if !on(p.known_numbers.mode) && !on(p.cohorts.mode) && !on(p.budget.mode) {
-            return None;
-        }
-        let rate_exempt =
-            s.source == TriggerSource::AdminCreateUser && p.exemptions.admin_create_user;
-        let cohorts = if p.effective(p.cohorts.mode) != Mode::Off && !rate_exempt {
-            cohort::cohorts(&p.cohorts, d.country, &hashes.e164, keys)
-        } else {
-            Vec::new()
-        };
-        Some(Self {
-            phone_hash: hashes.phone.clone(),
-            user: known::user_tag(hashes.user.as_deref()),
-            kind: CodeKind::of(s.source),
-            country: d.country,
-            cohorts,
-            cost: i64::try_from(p.budget.prices.micro_usd(d.country)).unwrap_or(i64::MAX),
-            rate_exempt,
-        })
-    }
+        now: i64,
+        answers: &[(u8, OpResult)],
+        f: &mut Findings<'_>,
+    ) -> Result<(), WrongAnswer>;
+}
 
-    /// Everything the second wave needs, in one read.
-    pub fn reads(&self, p: &Policy, now: i64) -> Op {
-        let mut keys: Vec<ItemKey> = vec![
-            known::key(&self.phone_hash),
-            known::day_key(&self.phone_hash, now),
-        ];
-        for c in &self.cohorts {
-            keys.extend(cohort::read_keys(&p.cohorts, c, now));
-        }
-        Op::Read { keys }
-    }
-
-    /// Before any SMS exists (PreSignUp): the findings the SMS that would
-    /// follow would already meet, from the answer to [`Shared::reads`].
-    /// Nothing is written: the per-phone daily cap already reached, and for
-    /// an unknown number a cohort already at its limit.
-    pub fn precheck(&self, p: &Policy, items: &[Item], now: i64) -> Vec<Finding> {
-        let empty = Item::new();
-        let known_item = items.first().unwrap_or(&empty);
-        let known = known::is_known(&p.known_numbers, known_item, now);
-        let mut out = Vec::new();
-        let km = p.effective(p.known_numbers.mode);
-        if km != Mode::Off && !self.rate_exempt {
-            let today = items.get(1).unwrap_or(&empty);
-            let limit = known::daily_cap(&p.known_numbers, known, today);
-            if today.get("sends").copied().unwrap_or(0) >= limit {
-                out.push(Finding {
-                    reason: Reason::PhoneDailyCap,
-                    check: Check::PhoneLimits,
-                    mode: km,
-                    retry_after: Some(Window::DAY.secs_left(now)),
-                });
-            }
-        }
-        if known {
-            return out;
-        }
-        let per = cohort::reads_per_cohort(&p.cohorts);
-        for (i, c) in self.cohorts.iter().enumerate() {
-            let from = 2 + i * per;
-            let slice = items.get(from..from + per).unwrap_or(&[]);
-            let a = cohort::assess(&p.cohorts, c, slice, now);
-            if !a.full(now, slice.first().unwrap_or(&empty)) {
-                continue;
-            }
-            let (mode, reason) = cohort_gate(p, a.throttled);
-            let mode = p.effective(mode);
-            if mode != Mode::Off {
-                out.push(Finding {
-                    reason,
-                    check: Check::Cohort,
-                    mode,
-                    retry_after: Some(Window::HOUR.secs_left(now)),
-                });
-            }
-        }
-        out
-    }
-
-    /// The second wave, from the answer to [`Shared::reads`].
-    pub fn admit(&self, p: &Policy, items: &[Item], now: i64) -> Admission {
-        let empty = Item::new();
-        let known_item = items.first().unwrap_or(&empty);
-        let known = known::is_known(&p.known_numbers, known_item, now);
-        let enforce = |m: Mode| p.effective(m) == Mode::Enforce;
-        let mut ops = Vec::new();
-        let mut gates = Vec::new();
-
-        let km = p.effective(p.known_numbers.mode);
-        if km != Mode::Off && !self.rate_exempt {
-            let today = items.get(1).unwrap_or(&empty);
-            let limit = known::daily_cap(&p.known_numbers, known, today);
-            let key = known::day_key(&self.phone_hash, now);
-            ops.push(Op::AddIf {
-                key,
-                adds: vec![("sends".into(), 1)],
-                below: if enforce(km) {
-                    vec![("sends".into(), limit)]
-                } else {
-                    Vec::new()
-                },
-                set: Vec::new(),
-                expires_at: Window::DAY.end(now) + 86_400,
-            });
-            gates.push(Gate::PhoneDay { limit });
-        }
-
-        let per = cohort::reads_per_cohort(&p.cohorts);
-        let mut assessments = Vec::new();
-        let judged = !known && !self.cohorts.is_empty();
-        for (i, c) in self.cohorts.iter().enumerate() {
-            let from = 2 + i * per;
-            let slice = items.get(from..from + per).unwrap_or(&[]);
-            let a = cohort::assess(&p.cohorts, c, slice, now);
-            if let Some(op) = a.change(c, now) {
-                ops.push(op);
-                gates.push(Gate::Change(i));
-            }
-            if judged {
-                let (mode, _) = cohort_gate(p, a.throttled);
-                ops.push(a.admit(c, now, enforce(mode)));
-                gates.push(Gate::Cohort(i));
-            }
-            assessments.push(a);
-        }
-
-        let bm = p.effective(p.budget.mode);
-        if bm != Mode::Off {
-            for (counter, op, limit) in
-                spend::ops(&p.budget, self.country, self.cost, known, now, enforce(bm))
-            {
-                ops.push(op);
-                gates.push(Gate::Spend(counter, limit));
-            }
-        }
-
-        let feedback = km != Mode::Off || !self.cohorts.is_empty();
-        if feedback {
-            ops.push(known::pending(
-                &p.known_numbers,
-                known_item,
-                &self.phone_hash,
-                now,
-                (self.user, self.kind),
-                known,
-                judged,
-            ));
-            gates.push(Gate::Pending);
-        }
-        Admission {
-            known,
-            ops,
-            gates,
-            cohorts: self.cohorts.clone(),
-            assessments,
-            pending_before: known::pending_record(known_item),
-            now,
-        }
+/// Every counter's ops for one SMS, in [`COUNTERS`] order.
+pub(crate) fn plan_counters(cx: &PlanCx<'_>, steps: &mut Vec<(Step, Op)>) {
+    for (guard, counter) in (0_u8..).zip(COUNTERS) {
+        counter.plan(cx, &mut Ops { guard, steps });
     }
 }
 
-impl Admission {
-    /// Adds the findings of the second wave's answers to `d`.
-    pub fn conclude(&self, p: &Policy, d: &mut Decision, results: &[Result<OpResult, StoreError>]) {
-        d.known = Some(self.known);
-        let now = self.now;
-        let mut push = |check, mode: Mode, reason, retry_after| {
-            let mode = p.effective(mode);
-            if mode != Mode::Off {
-                d.findings.push(Finding {
-                    reason,
-                    check,
-                    mode,
-                    retry_after,
-                });
-            }
-        };
-        let mut store_error = false;
-        let mut events = Vec::new();
-        for (gate, result) in self.gates.iter().zip(results) {
-            let (admitted, numbers) = match result {
-                Ok(OpResult::Admitted { admitted, numbers }) => (*admitted, numbers),
-                Ok(_) | Err(_) => {
-                    store_error = true;
-                    continue;
-                }
-            };
-            match *gate {
-                Gate::PhoneDay { limit } => {
-                    let over = !admitted || numbers.get("sends").copied().unwrap_or(0) > limit;
-                    if over {
-                        push(
-                            Check::PhoneLimits,
-                            p.known_numbers.mode,
-                            Reason::PhoneDailyCap,
-                            Some(Window::DAY.secs_left(now)),
-                        );
-                    }
-                }
-                Gate::Cohort(i) => {
-                    let a = &self.assessments[i];
-                    if !admitted || a.over(now, numbers) {
-                        let (mode, reason) = cohort_gate(p, a.throttled);
-                        push(
-                            Check::Cohort,
-                            mode,
-                            reason,
-                            Some(Window::HOUR.secs_left(now)),
-                        );
-                    }
-                }
-                Gate::Spend(counter, limit) => {
-                    let spent = numbers.get("micro_usd").copied().unwrap_or(0);
-                    // Unbounded (monitor): over when this SMS took it past the limit.
-                    if !admitted || spent > limit {
-                        push(Check::Budget, p.budget.mode, counter.reason(), None);
-                    }
-                }
-                Gate::Change(i) => {
-                    if admitted {
-                        let a = &self.assessments[i];
-                        events.push(CohortEvent {
-                            cohort: self.cohorts[i].label.clone(),
-                            state: if a.throttled {
-                                "throttled"
-                            } else {
-                                "recovered"
-                            },
-                            conversion_permille: a.conversion_permille,
-                            baseline_permille: a.baseline_conversion_permille,
-                            due: a.due,
-                        });
-                    }
-                }
-                Gate::Pending => {}
-            }
-        }
-        // A spent budget names itself; the country share adds nothing then.
-        let total_spent = d
-            .findings
-            .iter()
-            .any(|f| matches!(f.reason, Reason::BudgetDaily | Reason::BudgetMonthly));
-        if total_spent {
-            d.findings
-                .retain(|f| f.reason != Reason::BudgetCountryShare);
-        }
-        d.cohort_events = events;
-        if store_error {
-            d.store_error = true;
-        }
-    }
+/// The counter a step belongs to.
+pub(crate) fn counter(step: Step) -> &'static dyn Counter {
+    COUNTERS[usize::from(step.guard) % COUNTERS.len()]
+}
 
-    /// What to write when the SMS was refused after all: every add that was
-    /// admitted, negated (state changes stay: they happened), and for each
-    /// cohort that refused it, one more refused attempt, which keeps a
-    /// throttled cohort throttled while the attack goes on.
-    pub fn undo(&self, results: &[Result<OpResult, StoreError>]) -> Vec<Op> {
-        self.ops
-            .iter()
-            .zip(&self.gates)
-            .zip(results)
-            .filter_map(|((op, gate), r)| match (op, gate, r) {
-                (_, Gate::Change(_), _) => None,
-                (
-                    _,
-                    Gate::Cohort(i),
-                    Ok(OpResult::Admitted {
-                        admitted: false, ..
-                    }),
-                ) => Some(cohort::refused(&self.cohorts[*i], self.now)),
-                // No code went out: the phone's pending send is the one before.
-                (
-                    Op::AddIf {
-                        key, expires_at, ..
-                    },
-                    Gate::Pending,
-                    Ok(OpResult::Admitted { admitted: true, .. }),
-                ) => Some(Op::AddIf {
-                    key: key.clone(),
-                    adds: vec![("unused".into(), -1)],
-                    below: Vec::new(),
-                    set: self.pending_before.clone(),
-                    expires_at: *expires_at,
-                }),
-                (
-                    Op::AddIf {
-                        key,
-                        adds,
-                        expires_at,
-                        ..
-                    },
-                    _,
-                    Ok(OpResult::Admitted { admitted: true, .. }),
-                ) => Some(Op::AddIf {
-                    key: key.clone(),
-                    adds: adds.iter().map(|(a, n)| (a.clone(), -n)).collect(),
-                    below: Vec::new(),
-                    set: Vec::new(),
-                    expires_at: *expires_at,
-                }),
-                _ => None,
-            })
-            .collect()
-    }
+/// A numeric attribute of an item, 0 when missing.
+pub(crate) fn count(item: &BTreeMap<String, i64>, attr: &str) -> i64 {
+    item.get(attr).copied().unwrap_or(0)
 }

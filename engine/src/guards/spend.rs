@@ -12,11 +12,121 @@
 //!   numbers of one non-core country spent, bounded by `country-share` of
 //!   each budget.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
 use crate::country::Country;
 use crate::engine::Reason;
-use crate::limits::{BudgetPolicy, WhenExhausted};
+use crate::keys;
+use crate::limits::{fraction, micro_usd};
+use crate::policy::{country_list, Collector, Mode, Section};
+use crate::prices::PriceTable;
 use crate::store::{ItemKey, Op};
 use crate::window::Window;
+
+/// What happens once a budget is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WhenExhausted {
+    /// Block every SMS, to known numbers too.
+    Block,
+    /// Known numbers keep getting SMS; unknown numbers in `core-countries`
+    /// too.
+    CoreOnly,
+    /// Known numbers keep getting SMS; every unknown number is refused.
+    KnownOnly,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub(crate) struct WireBudget {
+    mode: Mode,
+    daily_usd: Option<f64>,
+    monthly_usd: Option<f64>,
+    when_exhausted: WhenExhausted,
+    core_countries: Vec<String>,
+    country_share: f64,
+    default_price_usd: Option<f64>,
+    prices: BTreeMap<String, f64>,
+}
+
+impl Default for WireBudget {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Off,
+            daily_usd: None,
+            monthly_usd: None,
+            when_exhausted: WhenExhausted::Block,
+            core_countries: Vec::new(),
+            country_share: 0.5,
+            default_price_usd: None,
+            prices: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[budget]`: estimated spend per day and month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BudgetPolicy {
+    pub mode: Mode,
+    pub daily_micro_usd: Option<u64>,
+    pub monthly_micro_usd: Option<u64>,
+    pub when_exhausted: WhenExhausted,
+    pub core_countries: BTreeSet<Country>,
+    /// The most of each budget the unknown numbers of one country outside
+    /// `core-countries` may spend, per mille: no flood into one country can
+    /// spend the budget everyone else needs.
+    pub country_share_permille: u32,
+    pub prices: PriceTable,
+}
+
+impl Section for BudgetPolicy {
+    const NAME: &'static str = "budget";
+    type Wire = WireBudget;
+
+    fn check(w: WireBudget, c: &mut Collector) -> Self {
+        let daily = w.daily_usd.map(|v| micro_usd(c, "budget.daily-usd", v));
+        let monthly = w.monthly_usd.map(|v| micro_usd(c, "budget.monthly-usd", v));
+        if w.mode != Mode::Off && daily.is_none() && monthly.is_none() {
+            c.push(
+                "budget",
+                "is on but sets neither daily-usd nor monthly-usd; set one or set mode = \"off\"",
+            );
+        }
+        let core = country_list(&w.core_countries, "budget.core-countries", c);
+        if w.when_exhausted == WhenExhausted::CoreOnly && core.is_empty() && w.mode != Mode::Off {
+            c.push(
+                "budget.core-countries",
+                "is empty while when-exhausted = \"core-only\"; list the countries that keep SMS",
+            );
+        }
+        let mut prices = PriceTable::shipped();
+        if let Some(v) = w.default_price_usd {
+            prices.default_micro_usd = micro_usd(c, "budget.default-price-usd", v);
+        }
+        for (code, usd) in &w.prices {
+            let key = format!("budget.prices.{code}");
+            match Country::parse(code) {
+                Some(country) => {
+                    let micro = micro_usd(c, &key, *usd);
+                    prices.by_country.insert(country, micro);
+                }
+                None => c.push(key, "is not an ISO 3166-1 alpha-2 country code"),
+            }
+        }
+        BudgetPolicy {
+            mode: w.mode,
+            daily_micro_usd: daily,
+            monthly_micro_usd: monthly,
+            when_exhausted: w.when_exhausted,
+            core_countries: core,
+            country_share_permille: fraction(c, "budget.country-share", w.country_share, 1.0),
+            prices,
+        }
+    }
+}
 
 /// One budget counter an SMS is added to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,11 +186,11 @@ pub fn ops(
     let shared = !known && !core;
     let day = Window::DAY.bucket(now);
     let month = month_key(now);
-    let cc = country.map_or_else(|| "ZZ".to_string(), |c| c.to_string());
+    let cc = keys::country_code(country);
     let day_expiry = Window::DAY.end(now) + 2 * 86_400;
     let month_expiry = month_end(now) + 32 * 86_400;
     let mut out = Vec::new();
-    let mut add = |counter, sk: String, limit: Option<u64>, bounded: bool, expires_at| {
+    let mut add = |counter, key: ItemKey, limit: Option<u64>, bounded: bool, expires_at| {
         let Some(limit) = limit else { return };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         // Admitted while what was spent plus this SMS stays within the limit.
@@ -95,7 +205,7 @@ pub fn ops(
         out.push((
             counter,
             Op::AddIf {
-                key: ItemKey::new("spend", sk),
+                key,
                 adds: vec![("micro_usd".into(), cost)],
                 below,
                 set: Vec::new(),
@@ -108,14 +218,14 @@ pub fn ops(
         |l: Option<u64>| l.map(|l| l.saturating_mul(u64::from(b.country_share_permille)) / 1000);
     add(
         Counter::Day,
-        format!("d{day}"),
+        keys::spend_day(day, None),
         b.daily_micro_usd,
         !exempt_total,
         day_expiry,
     );
     add(
         Counter::Month,
-        format!("m{month}"),
+        keys::spend_month(&month, None),
         b.monthly_micro_usd,
         !exempt_total,
         month_expiry,
@@ -124,14 +234,14 @@ pub fn ops(
     if shared && b.country_share_permille < 1000 {
         add(
             Counter::CountryDay,
-            format!("d{day}#{cc}"),
+            keys::spend_day(day, Some(&cc)),
             share(b.daily_micro_usd),
             true,
             day_expiry,
         );
         add(
             Counter::CountryMonth,
-            format!("m{month}#{cc}"),
+            keys::spend_month(&month, Some(&cc)),
             share(b.monthly_micro_usd),
             true,
             month_expiry,

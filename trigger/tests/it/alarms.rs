@@ -38,6 +38,7 @@ fn every_alarm_notifies_a_topic_cloudwatch_can_publish_to() {
         "StoreErrors",
         "PolicyFetchFailed",
         "Blocked",
+        "WouldBlock",
         "CohortThrottled",
     ] {
         assert!(names.contains(metric), "no alarm on {metric}: {names:?}");
@@ -74,5 +75,42 @@ fn every_alarm_notifies_a_topic_cloudwatch_can_publish_to() {
             cloudwatch.contains(action),
             "{action} for CloudWatch: {cloudwatch:?}"
         );
+    }
+}
+
+/// The dashboard's body is valid JSON once CloudFormation substitutes it,
+/// and shows what a monitored rollout is judged by: the would-blocks by
+/// reason, the WAF's blocked and counted requests, and the SMS spend.
+#[test]
+fn the_dashboard_shows_what_a_monitored_rollout_would_block() {
+    let t = common::template();
+    let body = t["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the dashboard body is one Fn::Sub string"));
+    // What Fn::Sub replaces (${AWS::Region}, ${Trigger}, ...) by a plain value.
+    let mut text = String::new();
+    let mut rest = body;
+    while let Some(at) = rest.find("${") {
+        text.push_str(&rest[..at]);
+        text.push('X');
+        let end = rest[at..]
+            .find('}')
+            .unwrap_or_else(|| panic!("an open ${{"));
+        rest = &rest[at + end + 1..];
+    }
+    text.push_str(rest);
+    let d: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let widgets = d["widgets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no widgets"));
+    let all = serde_json::to_string(widgets).unwrap();
+    for needle in [
+        r#"MetricName=\"WouldBlock\""#,
+        r#"MetricName=\"BlockedRequests\""#,
+        r#"MetricName=\"CountedRequests\""#,
+        "SMSMonthToDateSpentUSD",
+        "EstimatedSpendUSD",
+    ] {
+        assert!(all.contains(needle), "no widget shows {needle}");
     }
 }

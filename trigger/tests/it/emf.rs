@@ -344,6 +344,8 @@ async fn a_monitored_sms_is_sent_and_spends() {
     assert_eq!(line["Reason"], "COUNTRY_MONITORED");
     assert_eq!(line["Country"], "MX");
     assert_eq!(metric(&line, "Monitored"), 1.0);
+    // Monitored by its list: it would not block once the trigger enforces.
+    assert_eq!(metric(&line, "WouldBlock"), 0.0);
     assert_eq!(metric(&line, "Blocked"), 0.0);
     assert!(metric(&line, "EstimatedSpendUSD") > 0.0);
 }

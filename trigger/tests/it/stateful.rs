@@ -222,6 +222,7 @@ async fn cooldown_seed_defaults_60_60_300_with_a_600_s_reset() {
             check: Check::Cooldown,
             mode: Mode::Enforce,
             retry_after: Some(30),
+            would_block: false,
         }]
     );
     assert_eq!(
@@ -840,6 +841,7 @@ async fn a_guard_in_monitor_mode_records_but_sends() {
             check: Check::Cooldown,
             mode: Mode::Monitor,
             retry_after: Some(30),
+            would_block: false,
         }]
     );
     assert_eq!(d.retry_after(), None);

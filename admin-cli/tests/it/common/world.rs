@@ -207,6 +207,7 @@ impl World {
             origin: "policy.toml",
             pool,
             replace_triggers,
+            grant_invoke: false,
             now: NOW,
         };
         let region = pumpguard_cli::account::plan_region(&self.clients(), &d).await?;

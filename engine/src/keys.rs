@@ -1,0 +1,229 @@
+//! Every item key of the table, in one place: the schema of
+//! [docs/table.md](../../docs/table.md) as typed constructors. A guard
+//! builds its keys only through these, so what it stores is what the
+//! schema documents (a test below renders each one and finds its pattern
+//! in that table).
+//!
+//! Arguments that derive from a person (phone, user, prefix, number block)
+//! are keyed hashes already; countries are ISO codes, `ZZ` for none.
+
+use crate::country::Country;
+use crate::store::ItemKey;
+use crate::window::Window;
+
+/// A country as it appears in keys: its ISO code, `ZZ` for none.
+pub fn country_code(c: Option<Country>) -> String {
+    c.map_or_else(|| "ZZ".to_string(), |c| c.to_string())
+}
+
+fn phone(phone_hash: &str) -> String {
+    format!("phone#{phone_hash}")
+}
+
+fn user(user_hash: &str) -> String {
+    format!("user#{user_hash}")
+}
+
+/// The phone's cooldown item (also where a pending send is found when the
+/// known-number guard is off).
+pub fn cooldown(phone_hash: &str) -> ItemKey {
+    ItemKey::new(phone(phone_hash), "cooldown")
+}
+
+/// The phone's known-number item.
+pub fn known(phone_hash: &str) -> ItemKey {
+    ItemKey::new(phone(phone_hash), "known")
+}
+
+/// The phone's sends in the UTC day of `now`.
+pub fn phone_day(phone_hash: &str, now: i64) -> ItemKey {
+    ItemKey::new(phone(phone_hash), format!("d{}", Window::DAY.bucket(now)))
+}
+
+/// The distinct phones a user asked for in the UTC day of `now`.
+pub fn user_phones(user_hash: &str, now: i64) -> ItemKey {
+    ItemKey::new(
+        user(user_hash),
+        format!("phones#d{}", Window::DAY.bucket(now)),
+    )
+}
+
+/// A user's sends in the hour of `now`.
+pub fn user_sends(user_hash: &str, now: i64) -> ItemKey {
+    ItemKey::new(
+        user(user_hash),
+        format!("sends#h{}", Window::HOUR.bucket(now)),
+    )
+}
+
+/// Sends to one number prefix in the `window` of `now`.
+pub fn prefix(prefix_hash: &str, window: Window, now: i64) -> ItemKey {
+    ItemKey::new(
+        format!("prefix#{prefix_hash}"),
+        format!("w{}#{}", window.seconds_long(), window.bucket(now)),
+    )
+}
+
+/// A country's counts in the hour of `now`.
+pub fn country_hour(c: Option<Country>, now: i64) -> ItemKey {
+    ItemKey::new(
+        format!("country#{}", country_code(c)),
+        format!("h{}", Window::HOUR.bucket(now)),
+    )
+}
+
+/// A country's counts on UTC day number `day`.
+pub fn country_day(c: Option<Country>, day: i64) -> ItemKey {
+    ItemKey::new(format!("country#{}", country_code(c)), format!("d{day}"))
+}
+
+/// The pool's sends in the minute of `now`.
+pub fn pool_minute(now: i64) -> ItemKey {
+    ItemKey::new("pool", format!("m{}", Window::MINUTE.bucket(now)))
+}
+
+/// The pool's sends in the hour of `now`.
+pub fn pool_hour(now: i64) -> ItemKey {
+    ItemKey::new("pool", format!("h{}", Window::HOUR.bucket(now)))
+}
+
+/// The partition of a country cohort.
+pub fn cohort_country(c: Option<Country>) -> String {
+    format!("cohort#{}", country_code(c))
+}
+
+/// The partition of a number-block cohort: the block hides `hidden`
+/// trailing digits, `block_hash` is the keyed hash of the digits shown.
+pub fn cohort_block(c: Option<Country>, hidden: usize, block_hash: &str) -> String {
+    format!("cohort#{}#p{hidden}#{block_hash}", country_code(c))
+}
+
+/// A cohort's counts on UTC day number `day`.
+pub fn cohort_day(partition: &str, day: i64) -> ItemKey {
+    ItemKey::new(partition, format!("d{day}"))
+}
+
+/// A cohort's throttle state.
+pub fn cohort_state(partition: &str) -> ItemKey {
+    ItemKey::new(partition, "state")
+}
+
+/// Estimated spend on UTC day number `day`, in total or for one country.
+pub fn spend_day(day: i64, country: Option<&str>) -> ItemKey {
+    match country {
+        None => ItemKey::new("spend", format!("d{day}")),
+        Some(cc) => ItemKey::new("spend", format!("d{day}#{cc}")),
+    }
+}
+
+/// Estimated spend in a UTC month (`yyyymm`), in total or for one country.
+pub fn spend_month(yyyymm: &str, country: Option<&str>) -> ItemKey {
+    match country {
+        None => ItemKey::new("spend", format!("m{yyyymm}")),
+        Some(cc) => ItemKey::new("spend", format!("m{yyyymm}#{cc}")),
+    }
+}
+
+/// The published policy.
+pub fn published_policy() -> ItemKey {
+    ItemKey::new("policy", "current")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = include_str!("../../docs/table.md");
+
+    /// A rendered key back in the schema's notation: each run of the
+    /// placeholder's characters replaced by the name the table uses.
+    fn documented(row: &str, rendered: &str, placeholders: &[(&str, &str)]) {
+        let mut text = rendered.to_string();
+        for (value, name) in placeholders {
+            text = text.replacen(value, name, 1);
+        }
+        let line = SCHEMA
+            .lines()
+            .find(|l| l.starts_with(&format!("| {row} |")))
+            .unwrap_or_else(|| panic!("docs/table.md has no row {row:?}"));
+        assert!(
+            line.contains(&format!("`{text}`")),
+            "{row}: `{text}` is not in docs/table.md's row: {line}"
+        );
+    }
+
+    #[test]
+    fn every_key_is_the_documented_one() {
+        let gb = Country::parse("GB");
+        let now = 1_800_000_000;
+        let (minute, hour, day) = (now / 60, now / 3600, now / 86_400);
+        let (m, h, d) = (minute.to_string(), hour.to_string(), day.to_string());
+        let hash = "h4sh";
+        let ph = [("h4sh", "<hash>")];
+        let k = cooldown(hash);
+        documented("phone cooldown", &k.pk, &ph);
+        documented("phone cooldown", &k.sk, &[]);
+        documented("known number", &known(hash).sk, &[]);
+        documented(
+            "phone sends per day",
+            &phone_day(hash, now).sk,
+            &[(&d, "<day>")],
+        );
+        let up = user_phones(hash, now);
+        documented("user phones / sends", &up.pk, &ph);
+        documented("user phones / sends", &up.sk, &[(&d, "<day>")]);
+        let us = user_sends(hash, now);
+        documented("user phones / sends", &us.sk, &[(&h, "<hour>")]);
+        let w = Window::seconds(600);
+        let bucket = (now / 600).to_string();
+        let pk = prefix(hash, w, now);
+        documented("number prefix", &pk.pk, &ph);
+        documented(
+            "number prefix",
+            &pk.sk,
+            &[("600", "<window>"), (&bucket, "<bucket>")],
+        );
+        let cc = [("GB", "<CC>")];
+        documented("country", &country_hour(gb, now).pk, &cc);
+        documented("country", &country_hour(gb, now).sk, &[(&h, "<hour>")]);
+        documented("country", &country_day(gb, day).sk, &[(&d, "<day>")]);
+        assert_eq!(country_day(None, day).pk, "country#ZZ");
+        documented("pool", &pool_minute(now).sk, &[(&m, "<minute>")]);
+        documented("pool", &pool_hour(now).sk, &[(&h, "<hour>")]);
+        documented("cohort day", &cohort_country(gb), &cc);
+        documented(
+            "cohort day",
+            &cohort_block(gb, 3, hash),
+            &[
+                ("GB", "<CC>"),
+                ("3", "<hidden>"),
+                (hash, "<hash of prefix>"),
+            ],
+        );
+        documented(
+            "cohort day",
+            &cohort_day("cohort#GB", day).sk,
+            &[(&d, "<day>")],
+        );
+        documented("cohort state", &cohort_state("cohort#GB").sk, &[]);
+        documented("spend", &spend_day(day, None).sk, &[(&d, "<day>")]);
+        documented(
+            "spend",
+            &spend_day(day, Some("GB")).sk,
+            &[(&d, "<day>"), ("GB", "<CC>")],
+        );
+        documented(
+            "spend",
+            &spend_month("202701", None).sk,
+            &[("202701", "<yyyymm>")],
+        );
+        documented(
+            "spend",
+            &spend_month("202701", Some("GB")).sk,
+            &[("202701", "<yyyymm>"), ("GB", "<CC>")],
+        );
+        let p = published_policy();
+        documented("published policy", &p.pk, &[]);
+        documented("published policy", &p.sk, &[]);
+    }
+}
