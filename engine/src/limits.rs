@@ -27,7 +27,7 @@ pub enum OnStoreError {
 
 // ---------------------------------------------------------------- wire
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireState {
     on_store_error: OnStoreError,
@@ -43,7 +43,7 @@ impl Default for WireState {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireExemptions {
     admin_create_user: bool,

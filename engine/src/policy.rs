@@ -120,7 +120,7 @@ impl fmt::Display for PolicyError {
 
 // ---------------------------------------------------------------- wire format
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) struct WireTrigger {
     #[serde(default = "default_mode")]
@@ -645,6 +645,104 @@ pub(crate) fn country_list(list: &[String], key: &str, c: &mut Collector) -> BTr
 mod tests {
     use super::*;
     use crate::phone::NumberType;
+
+    const POLICY_DOC: &str = include_str!("../../docs/policy.md");
+
+    /// A default as the docs write it: numbers, words and lists of numbers;
+    /// `None` for what the table describes in prose (absent, empty, maps).
+    fn rendered(v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Array(a) if !a.is_empty() && a.iter().all(|x| x.is_number()) => {
+                let items: Vec<String> = a.iter().map(ToString::to_string).collect();
+                Some(format!("[{}]", items.join(", ")))
+            }
+            _ => None,
+        }
+    }
+
+    /// Where `token` stands alone in `text` at or after `from`.
+    fn token_at(text: &str, token: &str, from: usize) -> Option<usize> {
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+        let mut at = from;
+        while let Some(i) = text.get(at..).and_then(|t| t.find(token)) {
+            let start = at + i;
+            let end = start + token.len();
+            let before = text[..start].chars().next_back().is_none_or(|c| !word(c));
+            let after = text[end..].chars().next().is_none_or(|c| !word(c));
+            if before && after {
+                return Some(end);
+            }
+            at = start + 1;
+        }
+        None
+    }
+
+    /// docs/policy.md's row for a section: the keys it lists are the
+    /// section's keys, and each default the code gives them appears in the
+    /// default column, in the keys' order.
+    fn row_matches_code<S: Section>()
+    where
+        S::Wire: Serialize,
+    {
+        let name = S::NAME;
+        let row = POLICY_DOC
+            .lines()
+            .find(|l| l.starts_with(&format!("| `[{name}]`")))
+            .unwrap_or_else(|| panic!("docs/policy.md has no row for [{name}]"));
+        let cells: Vec<&str> = row.split(" | ").collect();
+        assert_eq!(cells.len(), 3, "{row}");
+        // The keys: backticked names outside parentheses.
+        let mut keys = Vec::new();
+        let mut depth = 0;
+        for (i, part) in cells[1].split('`').enumerate() {
+            if i % 2 == 0 {
+                depth += part.matches('(').count();
+                depth -= part.matches(')').count().min(depth);
+            } else if depth == 0 {
+                keys.push(part);
+            }
+        }
+        let mut fields = fields_of::<S::Wire>().to_vec();
+        let mut listed = keys.clone();
+        fields.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, fields, "[{name}]: the keys docs/policy.md lists");
+        let wire = serde_json::to_value(S::Wire::default()).unwrap_or_default();
+        let defaults = cells[2].trim_end_matches(" |");
+        let mut at = 0;
+        for key in keys {
+            let Some(value) = wire.get(key).and_then(rendered) else {
+                continue;
+            };
+            at = token_at(defaults, &value, at).unwrap_or_else(|| {
+                panic!("[{name}] {key}: the default {value} is not in docs/policy.md's row, in order: {defaults}")
+            });
+        }
+    }
+
+    #[test]
+    fn the_documented_keys_and_defaults_are_the_codes() {
+        use crate::guards::countries::CountryPolicy as Countries;
+        row_matches_code::<TriggerPolicy>();
+        row_matches_code::<Countries>();
+        row_matches_code::<NumberTypePolicy>();
+        row_matches_code::<FormPolicy>();
+        row_matches_code::<SuspiciousPolicy>();
+        row_matches_code::<StatePolicy>();
+        row_matches_code::<CooldownPolicy>();
+        row_matches_code::<UserLimitsPolicy>();
+        row_matches_code::<KnownPolicy>();
+        row_matches_code::<CohortPolicy>();
+        row_matches_code::<PrefixPolicy>();
+        row_matches_code::<CountryVelocityPolicy>();
+        row_matches_code::<PoolRatePolicy>();
+        row_matches_code::<BudgetPolicy>();
+        row_matches_code::<PreSignUpPolicy>();
+        row_matches_code::<Exemptions>();
+    }
 
     /// A section added to [`Policy`] but not to [`SECTIONS`] would be
     /// refused as an unknown key; one in [`SECTIONS`] but not read would be

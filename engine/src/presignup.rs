@@ -47,7 +47,7 @@ pub enum MissingPhone {
     Refuse,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WirePreSignUp {
     mode: Mode,

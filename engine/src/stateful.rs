@@ -1,7 +1,7 @@
 //! How the stateful guards run for one SMS. Each guard lives in its own
 //! file under [`guards`]; this module runs them together.
 //!
-//! [`Engine::plan`] asks every counter ([`guards::COUNTERS`]) for its
+//! [`Engine::plan`] asks every counter (`guards::COUNTERS`) for its
 //! [`Op`]s (pure: the time comes in as a value); a [`Store`] runs them all
 //! at once; [`Engine::conclude`] hands each counter its answers, to read
 //! into findings (pure again). [`judge`] and [`verified`] are the async glue
@@ -32,7 +32,7 @@ use crate::store::{within, Op, OpResult, Store, StoreError};
 use crate::window::Window;
 
 /// One op's place in a plan: the counter it serves (its index in
-/// [`guards::COUNTERS`]) and the counter's own number for the op.
+/// `guards::COUNTERS`) and the counter's own number for the op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
     pub guard: u8,

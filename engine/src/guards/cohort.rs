@@ -42,7 +42,7 @@ use crate::policy::{Collector, Mode};
 use crate::store::{ItemKey, Op};
 use crate::window::Window;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireCohorts {
     mode: Mode,

@@ -33,7 +33,7 @@ pub enum CrownDependencies {
     AsGb,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireCountries {
     mode: Mode,

@@ -4,7 +4,7 @@
 //!
 //! Threshold = max(floor, multiplier × the highest verified count of the
 //! last `lookback-days` days), per hour and per day. Each send adds to the
-//! country's hour and day items; a completion ([`verified`]) adds to their
+//! country's hour and day items; a completion (`verified`) adds to their
 //! `verified` counts and raises the day's `peak_hour`.
 
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use crate::policy::{Collector, Mode, Policy, Section};
 use crate::store::{Op, OpResult, Store, StoreError};
 use crate::window::Window;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireCountryVelocity {
     mode: Mode,

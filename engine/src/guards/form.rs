@@ -12,7 +12,7 @@ use crate::engine::{Check, Reason};
 use crate::phone::{FormProblem, PhoneInfo, Typo};
 use crate::policy::{Collector, Mode, Policy, Section};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireForm {
     mode: Mode,

@@ -28,7 +28,7 @@ use crate::source::TriggerSource;
 use crate::store::{ItemKey, Op};
 use crate::window::Window;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireKnown {
     mode: Mode,

@@ -2,13 +2,13 @@
 //!
 //! A guard's file owns its policy section (the wire struct with its
 //! defaults, and the check that reports every problem by key:
-//! [`Section`]), the store operations it needs (keys from [`crate::keys`])
+//! `Section`), the store operations it needs (keys from [`crate::keys`])
 //! and what their answers mean. There are three kinds, by what a guard
 //! needs to decide:
 //!
-//! * **Static** ([`STATIC`]): the number alone. [`countries`], [`form`],
+//! * **Static** (`STATIC`): the number alone. [`countries`], [`form`],
 //!   [`number_types`], [`suspicious`]. [`crate::Engine::decide`] runs them.
-//! * **Counters** ([`COUNTERS`]): ops planned from the subject, run on the
+//! * **Counters** (`COUNTERS`): ops planned from the subject, run on the
 //!   store, their answers read into findings. [`cooldown`],
 //!   [`user_limits`], [`prefix_velocity`], [`pool_rate`],
 //!   [`country_velocity`]. [`crate::stateful`] runs them, per-subject ones

@@ -27,7 +27,7 @@ pub const DEFAULT_BLOCKED_TYPES: [NumberType; 10] = [
     NumberType::Unknown,
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireNumberTypes {
     mode: Mode,

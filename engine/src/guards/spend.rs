@@ -38,7 +38,7 @@ pub enum WhenExhausted {
     KnownOnly,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireBudget {
     mode: Mode,

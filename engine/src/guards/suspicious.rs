@@ -10,7 +10,7 @@ use crate::engine::{Check, Reason};
 use crate::phone;
 use crate::policy::{Collector, Mode, Policy, Section};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireSuspicious {
     mode: Mode,

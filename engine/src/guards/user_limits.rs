@@ -14,7 +14,7 @@ use crate::policy::{Collector, Mode, Policy, Section};
 use crate::store::{Op, OpResult};
 use crate::window::Window;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub(crate) struct WireUserLimits {
     mode: Mode,
