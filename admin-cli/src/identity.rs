@@ -52,8 +52,8 @@ pub async fn identity(
     })
 }
 
-/// One line for a failed `GetCallerIdentity`: no credentials at all, the
-/// service's code and message, or the transport error.
+/// One line for a failed `GetCallerIdentity`: no credentials at all, or
+/// the service's code and message (the error chain otherwise).
 fn describe<E, R>(e: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -66,13 +66,10 @@ where
                 container and the instance metadata; pass --profile NAME or set AWS_PROFILE"
             .into();
     }
-    match e.as_service_error().map(|s| (s.code(), s.message())) {
-        Some((Some(code), msg)) => format!(
-            "STS GetCallerIdentity: {code}: {}; check the credentials (--profile)",
-            msg.unwrap_or("no message")
-        ),
-        _ => format!("STS GetCallerIdentity failed: {full}"),
-    }
+    format!(
+        "STS GetCallerIdentity: {}; check the credentials (--profile)",
+        crate::converge::sdk_reason(e)
+    )
 }
 
 /// `apply` and `publish`: refuse to act on another account than the

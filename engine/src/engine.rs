@@ -259,9 +259,14 @@ impl Decision {
     /// The finding that names the block: the first enforced one that is not
     /// a rate limit, else the first enforced rate limit.
     pub fn blocking(&self) -> Option<&Finding> {
-        let mut enforced = self.findings.iter().filter(|f| f.mode == Mode::Enforce);
-        let first = enforced.clone().next();
-        enforced.find(|f| !f.check.is_rate_limit()).or(first)
+        Self::naming(self.findings.iter().filter(|f| f.mode == Mode::Enforce))
+    }
+
+    /// Of `findings`, the one that names a refusal: the first that is not a
+    /// rate limit, else the first.
+    fn naming<'a>(mut findings: impl Iterator<Item = &'a Finding> + Clone) -> Option<&'a Finding> {
+        let first = findings.clone().next();
+        findings.find(|f| !f.check.is_rate_limit()).or(first)
     }
 
     /// For a block by rate limits only: the seconds until every enforced
@@ -278,7 +283,7 @@ impl Decision {
     /// Not blocked, but it would be once `[trigger] mode` enforces: what a
     /// monitored rollout shows before it is switched on.
     pub fn would_block(&self) -> bool {
-        self.verdict != Verdict::Block && self.findings.iter().any(|f| f.would_block)
+        self.would_block_by().is_some()
     }
 
     /// The finding that would block it once the trigger enforces, chosen as
@@ -287,9 +292,7 @@ impl Decision {
         if self.verdict == Verdict::Block {
             return None;
         }
-        let mut held = self.findings.iter().filter(|f| f.would_block);
-        let first = held.clone().next();
-        held.find(|f| !f.check.is_rate_limit()).or(first)
+        Self::naming(self.findings.iter().filter(|f| f.would_block))
     }
 
     pub(crate) fn settle(&mut self) {

@@ -441,7 +441,7 @@ pub async fn verified<S: Store>(
         }
         let confirmed = store
             .execute(Op::Confirm {
-                key: guards::known::key(&phone_key),
+                key: keys::known(&phone_key),
                 now,
                 user: guards::known::user_tag(
                     completion.user.map(|u| keys.hash_text(u)).as_deref(),

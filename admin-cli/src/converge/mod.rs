@@ -59,5 +59,19 @@ pub struct Desired<'a> {
     pub now: i64,
 }
 
+/// A short reason from an SDK error: the service's code and message, or the
+/// whole error chain.
+pub(crate) fn sdk_reason<E, R>(e: &aws_sdk_cognitoidentityprovider::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error().map(|s| (s.code(), s.message())) {
+        Some((Some(code), Some(msg))) => format!("{code}: {msg}"),
+        Some((Some(code), None)) => code.to_string(),
+        _ => aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e).to_string(),
+    }
+}
+
 /// Tag key marking resources pumpguard owns.
 pub const OWNER_TAG: &str = "pumpguard:owned";

@@ -81,7 +81,6 @@ use std::fmt;
 use anyhow::Context as _;
 use aws_sdk_cognitoidentityprovider as cognito;
 use cognito::error::ProvideErrorMetadata as _;
-use cognito::error::{DisplayErrorContext, SdkError};
 use cognito::operation::get_user_pool_mfa_config::GetUserPoolMfaConfigOutput;
 use cognito::operation::set_user_pool_mfa_config::builders::SetUserPoolMfaConfigFluentBuilder;
 use cognito::operation::set_user_pool_mfa_config::SetUserPoolMfaConfigInput;
@@ -96,7 +95,7 @@ use pumpguard_engine::policy::Mode;
 use pumpguard_engine::TriggerSource;
 use serde::Serialize;
 
-use crate::converge::{Clients, Desired};
+use crate::converge::{sdk_reason, Clients, Desired};
 use crate::plan::{Action, Change, FieldChange, Write};
 
 /// The `resource` of this module's changes.
@@ -780,12 +779,7 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
              run: {}",
             d.pool.id,
             o.pool_arn.as_deref().unwrap_or_default(),
-            add_permission_command(
-                &d.pool.region,
-                want,
-                &d.pool.id,
-                o.pool_arn.as_deref().unwrap_or_default()
-            )
+            grant_command(d, o)
         );
     }
     let mut warnings = if grant {
@@ -823,12 +817,7 @@ pub fn broken(d: &Desired<'_>, o: &Observed) -> Option<String> {
              fails; run apply --grant-invoke, or: {}",
             d.pool.id,
             d.pool.trigger_arn,
-            add_permission_command(
-                &d.pool.region,
-                &d.pool.trigger_arn,
-                &d.pool.id,
-                o.pool_arn.as_deref().unwrap_or_default()
-            )
+            grant_command(d, o)
         )
     })
 }
@@ -857,10 +846,20 @@ pub fn add_permission_command(
     )
 }
 
+/// [`add_permission_command`] for the policy's trigger and the pool as read.
+fn grant_command(d: &Desired<'_>, o: &Observed) -> String {
+    add_permission_command(
+        &d.pool.region,
+        &d.pool.trigger_arn,
+        &d.pool.id,
+        o.pool_arn.as_deref().unwrap_or_default(),
+    )
+}
+
 fn permission_warnings(d: &Desired<'_>, o: &Observed) -> Vec<String> {
     let arn = &d.pool.trigger_arn;
     let pool_arn = o.pool_arn.as_deref().unwrap_or_default();
-    let command = || add_permission_command(&d.pool.region, arn, &d.pool.id, pool_arn);
+    let command = || grant_command(d, o);
     match &o.permission {
         InvokePermission::Granted { .. } => Vec::new(),
         InvokePermission::NotChecked => vec![format!(
@@ -1291,18 +1290,4 @@ async fn read_mfa(client: &cognito::Client, pool_id: &str) -> anyhow::Result<Mfa
                 sdk_reason(&e)
             )
         })
-}
-
-/// A short reason from an SDK error: the service's code and message, or the
-/// whole error chain.
-fn sdk_reason<E, R>(e: &SdkError<E, R>) -> String
-where
-    E: cognito::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
-{
-    match e.as_service_error().map(|s| (s.code(), s.message())) {
-        Some((Some(code), Some(msg))) => format!("{code}: {msg}"),
-        Some((Some(code), None)) => code.to_string(),
-        _ => DisplayErrorContext(e).to_string(),
-    }
 }

@@ -283,6 +283,15 @@ fn percent(s: &str) -> String {
         .collect()
 }
 
+/// The command plan prints to grant the invoke permission, spelled out.
+fn grant_command(trigger: &str, id: &str, pool_arn: &str) -> String {
+    format!(
+        "aws lambda add-permission --region us-east-1 --function-name {trigger} \
+         --statement-id pumpguard-cognito-{id} --action lambda:InvokeFunction \
+         --principal cognito-idp.amazonaws.com --source-arn {pool_arn}"
+    )
+}
+
 /// Lets `pool_arn`'s Cognito invoke `function`, as the stack does.
 async fn allow_cognito(c: &lambda::Client, function: &str, pool_arn: &str) {
     c.add_permission()
@@ -776,11 +785,7 @@ async fn a_trigger_cognito_cannot_invoke_is_never_wired() {
     let pool_arn = made.arn.clone().expect("moto returns the pool ARN");
     let trigger = create_function(&c.lambda).await;
     let p = policy(&id, &trigger, None);
-    let command = format!(
-        "aws lambda add-permission --region us-east-1 --function-name {trigger} \
-         --statement-id pumpguard-cognito-{id} --action lambda:InvokeFunction \
-         --principal cognito-idp.amazonaws.com --source-arn {pool_arn}"
-    );
+    let command = grant_command(&trigger, &id, &pool_arn);
 
     // No resource policy at all: planning stops, with the exact fix.
     let d = desired(&p, false);
@@ -859,11 +864,7 @@ async fn the_invoke_permission_is_read_and_judged() {
     let trigger = create_function(&c.lambda).await;
     let p = policy(&id, &trigger, None);
     let d = desired(&p, false);
-    let command = format!(
-        "aws lambda add-permission --region us-east-1 --function-name {trigger} \
-         --statement-id pumpguard-cognito-{id} --action lambda:InvokeFunction \
-         --principal cognito-idp.amazonaws.com --source-arn {pool_arn}"
-    );
+    let command = grant_command(&trigger, &id, &pool_arn);
 
     // Unscoped: any pool may invoke it.
     c.lambda

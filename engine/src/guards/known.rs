@@ -23,9 +23,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys;
 use crate::policy::{Collector, Mode};
 use crate::source::TriggerSource;
-use crate::store::{ItemKey, Op};
+use crate::store::Op;
 use crate::window::Window;
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -184,16 +185,6 @@ impl Completion {
     }
 }
 
-/// The phone's known-number item.
-pub fn key(phone_hash: &str) -> ItemKey {
-    crate::keys::known(phone_hash)
-}
-
-/// The phone's sends today.
-pub fn day_key(phone_hash: &str, now: i64) -> ItemKey {
-    crate::keys::phone_day(phone_hash, now)
-}
-
 /// A user as the number kept in `sent_user`: 60 bits of its keyed hash
 /// (`PhoneHasher::hash_text`); 0 for none.
 pub fn user_tag(user_hash: Option<&str>) -> i64 {
@@ -239,7 +230,7 @@ pub fn daily_cap(p: &KnownPolicy, known: bool, today: &BTreeMap<String, i64>) ->
 /// Counts a used code on the phone's day item (see [`daily_cap`]).
 pub fn used_today(phone_hash: &str, now: i64) -> Op {
     Op::AddIf {
-        key: day_key(phone_hash, now),
+        key: keys::phone_day(phone_hash, now),
         adds: vec![("used".into(), 1)],
         below: Vec::new(),
         set: Vec::new(),
@@ -287,7 +278,7 @@ pub fn pending(
         set.push(("suspended_at".into(), now));
     }
     Op::AddIf {
-        key: key(phone_hash),
+        key: keys::known(phone_hash),
         adds: vec![("unused".into(), 1)],
         below: Vec::new(),
         set,

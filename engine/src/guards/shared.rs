@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::country::Country;
 use crate::engine::{Check, Decision, Finding, Reason, Verdict};
 use crate::hash::PhoneHasher;
+use crate::keys;
 use crate::policy::{Mode, Policy};
 use crate::source::TriggerSource;
 use crate::stateful::{Subject, SubjectKeys};
@@ -134,8 +135,8 @@ impl Shared {
     /// Everything the second wave needs, in one read.
     pub fn reads(&self, p: &Policy, now: i64) -> Op {
         let mut keys: Vec<ItemKey> = vec![
-            known::key(&self.phone_hash),
-            known::day_key(&self.phone_hash, now),
+            keys::known(&self.phone_hash),
+            keys::phone_day(&self.phone_hash, now),
         ];
         for c in &self.cohorts {
             keys.extend(cohort::read_keys(&p.cohorts, c, now));
@@ -202,7 +203,7 @@ impl Shared {
         if km != Mode::Off && !self.rate_exempt {
             let today = items.get(1).unwrap_or(&empty);
             let limit = known::daily_cap(&p.known_numbers, known, today);
-            let key = known::day_key(&self.phone_hash, now);
+            let key = keys::phone_day(&self.phone_hash, now);
             ops.push(Op::AddIf {
                 key,
                 adds: vec![("sends".into(), 1)],
