@@ -116,6 +116,46 @@ fn blank_hex_tokens(text: &str) -> String {
     out
 }
 
+/// The units a measured duration ends with in log lines (`674.365µs`,
+/// `valid_for=899.999744188s`).
+const DURATION_UNITS: [&str; 5] = ["µs", "us", "ms", "ns", "s"];
+
+/// `text` with every measured duration blanked: a number, with a decimal
+/// point, directly followed by a unit of time and then no letter or digit.
+/// Its digits are a measurement, never a phone number, and their values
+/// are random: a `131.255µs` would read as the digit run `131255`.
+fn blank_durations(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<char> = chars.clone();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_alphanumeric());
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.') {
+            j += 1;
+        }
+        let number: String = chars[i..j].iter().collect();
+        let rest: String = chars[j..chars.len().min(j + 2)].iter().collect();
+        let unit = DURATION_UNITS
+            .iter()
+            .find(|u| rest.starts_with(*u))
+            .map(|u| u.chars().count());
+        if let Some(len) = unit {
+            let end = j + len;
+            let bounded = chars.get(end).is_none_or(|c| !c.is_alphanumeric());
+            if bounded && number.contains('.') && !number.ends_with('.') {
+                out[i..end].iter_mut().for_each(|c| *c = ' ');
+            }
+        }
+        i = j.max(i + 1);
+    }
+    out.into_iter().collect()
+}
+
 /// The digit runs of `text`, separators between digits dropped.
 fn digit_runs(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
@@ -167,7 +207,7 @@ fn national_digits_shown(run: &str, p: &TestPhone) -> usize {
 }
 
 fn check_text(text: &str, phones: &[TestPhone], strict: bool, leaks: &mut Leaks, what: &str) {
-    for run in digit_runs(&blank_hex_tokens(text)) {
+    for run in digit_runs(&blank_hex_tokens(&blank_durations(text))) {
         for p in phones {
             if run.contains(&p.national) {
                 leaks.push(format!("{} in clear ({run}) in {what}", p.e164()));
@@ -282,4 +322,37 @@ pub fn self_test() {
         "request 3f2a1b4c-5e6f-4a8b-9c0d-1e2f3a4b5c6d took 2.5 s; +1…2671"
     );
     assert_eq!(leaks(clean, &phones, &[secret], "clean"), Leaks::new());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phone() -> TestPhone {
+        TestPhone {
+            country_code: "1".into(),
+            national: "3125550123".into(),
+            note: "test".into(),
+        }
+    }
+
+    #[test]
+    fn durations_are_measurements_and_numbers_are_still_found() {
+        let p = [phone()];
+        for clean in [
+            "request took 131.255µs",
+            "valid_for=131.2555s next",
+            "dispatch (313.1255ms)",
+        ] {
+            assert!(leaks(clean, &p, &[], "t").is_empty(), "{clean}");
+        }
+        for leaky in [
+            "to +1 312 555 0123",
+            "to 131255 in 3.5ms",
+            "+1312555 0123 took 1.2s",
+            "131.255 seconds",
+        ] {
+            assert!(!leaks(leaky, &p, &[], "t").is_empty(), "{leaky}");
+        }
+    }
 }
