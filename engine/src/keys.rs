@@ -92,6 +92,11 @@ pub fn cohort_country(c: Option<Country>) -> String {
     format!("cohort#{}", country_code(c))
 }
 
+/// The partition of a country's sign-in cohort (MFA and reset codes).
+pub fn cohort_sign_in(c: Option<Country>) -> String {
+    format!("cohort#{}#in", country_code(c))
+}
+
 /// The partition of a number-block cohort: the block hides `hidden`
 /// trailing digits, `block_hash` is the keyed hash of the digits shown.
 pub fn cohort_block(c: Option<Country>, hidden: usize, block_hash: &str) -> String {
@@ -191,6 +196,7 @@ mod tests {
         documented("pool", &pool_minute(now).sk, &[(&m, "<minute>")]);
         documented("pool", &pool_hour(now).sk, &[(&h, "<hour>")]);
         documented("cohort day", &cohort_country(gb), &cc);
+        documented("cohort day", &cohort_sign_in(gb), &cc);
         documented(
             "cohort day",
             &cohort_block(gb, 3, hash),

@@ -464,7 +464,8 @@ pub async fn verified<S: Store>(
         ];
         if sent.get("sent_cohort").copied().unwrap_or(0) == 1 {
             let sent_at = sent.get("sent_at").copied().unwrap_or(now);
-            for c in guards::cohort::cohorts(&p.cohorts, info.country, &info.e164, keys) {
+            let flow = guards::cohort::Flow::of(kind.code_kind());
+            for c in guards::cohort::cohorts(&p.cohorts, info.country, &info.e164, keys, flow) {
                 ops.push(guards::cohort::credit(&c, sent_at));
             }
         }

@@ -28,15 +28,15 @@ fn the_example_policy_stops_the_fraud_and_beats_every_baseline() {
     let totals = sim.totals();
     let ours = &totals[0];
     assert!(ours.fraud_sms > 10_000, "{ours:?}");
-    // The goal is 99 % and 0.1 %; these are the floors this version
-    // holds on every scenario together (see BENCHMARKS.md for the table).
+    // The goal: 99 % of the fraud cost blocked at 0.1 % of legitimate SMS,
+    // on every scenario together (see BENCHMARKS.md for the table).
     assert!(
-        ours.fraud_cost_blocked_share() >= 0.98,
+        ours.fraud_cost_blocked_share() >= 0.99,
         "fraud cost blocked {:.4}",
         ours.fraud_cost_blocked_share()
     );
     assert!(
-        ours.false_positive_share() <= 0.002,
+        ours.false_positive_share() <= 0.001,
         "legitimate blocked {:.4}",
         ours.false_positive_share()
     );

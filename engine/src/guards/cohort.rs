@@ -17,7 +17,10 @@
 //!   the window`, at most `max-surge` times the limit without the surge
 //!   once the cohort has history (a new deployment has none to hold it to). The
 //!   floor scales with the cohort: a country gets more than a block of
-//!   numbers, and a block gets more for every further hidden digit. Codes
+//!   numbers, and a block gets more for every further hidden digit. Once
+//!   the cohort has history, its floor is at most what its own demand
+//!   explains (the baseline's Poisson spread, see `allowance`): a market
+//!   of 5 sign-ups a day gets 5 an hour, not a floor meant for 500. Codes
 //!   that are used raise the limit as they arrive, so a campaign, a launch
 //!   or a fleet of consecutive numbers that verifies is let through within
 //!   minutes, while codes nobody uses raise nothing.
@@ -27,15 +30,19 @@
 //!   `conversion-ratio` × the baseline's, the cohort is *throttled*: its
 //!   unknown numbers get only the baseline rate, with no floor and no surge,
 //!   so a cohort that never had real traffic gets none. It stays throttled
-//!   while it still refuses attempts (`refused`, per day) and recovers by
-//!   itself once the codes it sends are clearly used again, or once nothing
-//!   is due and nothing was refused for a day.
+//!   while codes are due and not clearly used, or while it is *pressed*
+//!   (the attempts it refused in the sliding hour, `refused_hHH`, reach
+//!   what it admits in a normal hour), and recovers by itself once the
+//!   codes it sends are clearly used again, or once nothing is due and the
+//!   pressure is off: its own users asking at their usual rate do not keep
+//!   a market locked after the attack stops.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::country::Country;
+use crate::guards::known::CodeKind;
 use crate::hash::PhoneHasher;
 use crate::keys;
 use crate::policy::{Collector, Mode};
@@ -199,17 +206,46 @@ pub struct Cohort {
     pub daily_floor: i64,
 }
 
-/// The cohorts of a number: its country, then its blocks from the smallest.
+/// Which of a country's two cohorts a code counts in. Codes that set up a
+/// phone (sign-up, resend, admin invite, attribute change) and codes sent to
+/// an account that already has the phone (MFA, password reset) have
+/// different normal rates and conversion: a market's MFA codes to numbers
+/// pumpguard does not know yet are a trickle once its users are known, so
+/// accounts pumping MFA codes stand out against that trickle instead of
+/// hiding in the country's sign-ups. Number blocks are shared by both: an
+/// attacker's range shows whatever flow it is pumped through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    SignUp,
+    SignIn,
+}
+
+impl Flow {
+    pub fn of(kind: CodeKind) -> Self {
+        match kind {
+            CodeKind::Mfa | CodeKind::ForgotPassword => Flow::SignIn,
+            CodeKind::SignUp | CodeKind::Attribute => Flow::SignUp,
+        }
+    }
+}
+
+/// The cohorts of a number for a code of `flow`: its country's cohort for
+/// that flow, then its blocks from the smallest.
 pub fn cohorts(
     p: &CohortPolicy,
     country: Option<Country>,
     e164: &str,
     keys: &PhoneHasher,
+    flow: Flow,
 ) -> Vec<Cohort> {
     let cc = keys::country_code(country);
+    let (label, pk) = match flow {
+        Flow::SignUp => (cc.clone(), keys::cohort_country(country)),
+        Flow::SignIn => (format!("{cc} sign-in"), keys::cohort_sign_in(country)),
+    };
     let mut out = vec![Cohort {
-        label: cc.clone(),
-        pk: keys::cohort_country(country),
+        label,
+        pk,
         hourly_floor: i64::from(p.country_hourly_floor),
         daily_floor: i64::from(p.country_daily_floor),
     }];
@@ -384,18 +420,39 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
         enough && wilson_upper(used, due) * 1000.0 < bar as f64,
         enough && wilson_lower(used, due) * 1000.0 >= bar as f64,
     );
+    // A cohort with history gets at most the floor its own demand explains
+    // (a market of 5 sign-ups a day is not given one meant for 500); one
+    // with none, the policy's floors.
+    let (hourly_floor, daily_floor) = if history.is_empty() {
+        (c.hourly_floor, c.daily_floor)
+    } else {
+        (
+            c.hourly_floor
+                .min(allowance(scale(base_day, p.hourly_headroom_permille), 24)),
+            c.daily_floor
+                .min(allowance(scale(base_day, p.daily_headroom_permille), 1)),
+        )
+    };
+    let normal_hour = hourly_floor + scale(base_day, p.hourly_headroom_permille) / 24;
+    let normal_day = daily_floor + scale(base_day, p.daily_headroom_permille);
+    // Attempts refused in the last hour beyond what the cohort admits in a
+    // normal hour: the pressure of an attack that goes on. Its own real
+    // users asking at their usual rate are not that, so once an attack
+    // stops, a throttled cohort whose codes are no longer due recovers
+    // within the hour instead of refusing its market for good.
+    let refused_hour = Window::HOUR.sliding(
+        now,
+        get(prev_item, &format!("refused_h{prev_hh:02}")),
+        get(today, &format!("refused_{hour_attr}")),
+    );
+    let pressed = refused_hour >= normal_hour.max(1);
     // Hysteresis: a throttled cohort stays throttled until the codes it
-    // sends are clearly used again (or none are due at all), so an attack
-    // cannot win a fresh allowance each time its own refused attempts fall
-    // out of the window.
-    // Attempts it refused keep it throttled too: while an attack goes on,
-    // the few codes it still sends are not evidence that it has stopped.
-    let refused = Window::DAY.sliding(now, get(yesterday, "refused"), get(today, "refused"));
-    let low = p.conversion_mode != Mode::Off
-        && (bad || (was_throttled && !good && (due > 0 || refused > 0)));
-
-    let normal_hour = c.hourly_floor + scale(base_day, p.hourly_headroom_permille) / 24;
-    let normal_day = c.daily_floor + scale(base_day, p.daily_headroom_permille);
+    // sends are clearly used again, so an attack cannot win a fresh
+    // allowance each time its own refused attempts fall out of the window;
+    // while codes are still due, or while it is pressed, the few codes it
+    // still sends are not evidence that the attack has stopped.
+    let low =
+        p.conversion_mode != Mode::Off && (bad || (was_throttled && !good && (due > 0 || pressed)));
     // Codes used raise the limits at most `max-surge`-fold over what the
     // cohort's history says; with no history there is nothing to hold them
     // to, and the conversion test alone guards the first day.
@@ -505,16 +562,34 @@ impl Assessment {
     }
 }
 
+/// The floor a cohort with history gets at most: what its own demand
+/// explains. `rate` is the baseline's SMS per `per` (its daily count ×
+/// headroom, per hour when `per` is 24), and the allowance is that rate's
+/// Poisson spread, three standard deviations, plus two: so a market of 5
+/// sign-ups a day gets 5 an hour (not the policy's floor meant for markets
+/// with no history), and a block whose codes were never used 2.
+fn allowance(rate: i64, per: i64) -> i64 {
+    #[allow(clippy::cast_precision_loss)]
+    let mean = rate.max(0) as f64 / per.max(1) as f64;
+    #[allow(clippy::cast_possible_truncation)]
+    let spread = (3.0 * mean.sqrt()).ceil() as i64;
+    spread.saturating_add(2)
+}
+
 /// Cohort items live for the baseline window and a margin.
 fn expiry(now: i64) -> i64 {
     Window::DAY.end(now) + 30 * 86_400
 }
 
-/// The op that counts an attempt the cohort refused (`refused`, per day).
+/// The op that counts an attempt the cohort refused (`refused` and
+/// `refused_hHH`, per day).
 pub fn refused(c: &Cohort, now: i64) -> Op {
     Op::AddIf {
         key: keys::cohort_day(&c.pk, Window::DAY.bucket(now)),
-        adds: vec![("refused".into(), 1)],
+        adds: vec![
+            ("refused".into(), 1),
+            (format!("refused_h{:02}", hour_of_day(now)), 1),
+        ],
         below: Vec::new(),
         set: Vec::new(),
         expires_at: expiry(now),

@@ -174,14 +174,18 @@ impl Completion {
         }
     }
 
-    /// The code kinds this completion verifies.
-    pub fn kinds(self) -> Vec<i64> {
-        let k = match self {
+    /// The kind of code this completion verifies.
+    pub fn code_kind(self) -> CodeKind {
+        match self {
             Completion::ConfirmSignUp => CodeKind::SignUp,
             Completion::ConfirmForgotPassword => CodeKind::ForgotPassword,
             Completion::Authentication => CodeKind::Mfa,
-        };
-        vec![k as i64]
+        }
+    }
+
+    /// The code kinds this completion verifies, as stored in `sent_kind`.
+    pub fn kinds(self) -> Vec<i64> {
+        vec![self.code_kind() as i64]
     }
 }
 
@@ -212,17 +216,21 @@ pub fn is_known(p: &KnownPolicy, item: &BTreeMap<String, i64>, now: i64) -> bool
 }
 
 /// The per-phone daily cap. An unknown phone gets `unknown-max-per-day`. A
-/// known phone gets as much plus one for each of its codes used today, up
-/// to `known-max-per-day`: a real user who asks for more codes uses them,
-/// while an account that asks for codes it never uses stays at the lower
-/// cap, however it became known.
+/// known phone gets as much plus one for each of its codes used today less
+/// one for each it left unused, up to `known-max-per-day`: a real user who
+/// asks for more codes uses them, while an account that asks for codes it
+/// mostly never uses (an owned number drawing MFA codes, confirming a share
+/// of them to look real) stays at the lower cap, however it became known.
 pub fn daily_cap(p: &KnownPolicy, known: bool, today: &BTreeMap<String, i64>) -> i64 {
     let base = i64::from(p.unknown_max_per_day);
     if !known {
         return base;
     }
-    let used = today.get("used").copied().unwrap_or(0).max(0);
-    base.saturating_add(used)
+    let count = |a: &str| today.get(a).copied().unwrap_or(0).max(0);
+    let (sends, used) = (count("sends"), count("used"));
+    let used = used.min(sends);
+    let unused = sends - used;
+    base.saturating_add(used - unused)
         .min(i64::from(p.known_max_per_day))
         .max(base)
 }

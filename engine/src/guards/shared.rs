@@ -117,7 +117,13 @@ impl Shared {
         let rate_exempt =
             s.source == TriggerSource::AdminCreateUser && p.exemptions.admin_create_user;
         let cohorts = if p.effective(p.cohorts.mode) != Mode::Off && !rate_exempt {
-            cohort::cohorts(&p.cohorts, d.country, &hashes.e164, keys)
+            cohort::cohorts(
+                &p.cohorts,
+                d.country,
+                &hashes.e164,
+                keys,
+                cohort::Flow::of(CodeKind::of(s.source)),
+            )
         } else {
             Vec::new()
         };

@@ -562,3 +562,150 @@ async fn refused_attempts_do_not_fill_the_pool_rate() {
         "{allowed} allowed, none refused by the pool rate"
     );
 }
+
+#[tokio::test]
+async fn a_known_phone_that_leaves_its_codes_unused_gains_nothing_from_the_one_it_used() {
+    let e = engine(
+        "[known-numbers]\ntrusted-after-hours = 0\nmin-verifications = 1\nmax-unused = 100\n",
+    );
+    let s = MemoryStore::new();
+    let p = "+447911223355";
+    sms(&e, &s, TriggerSource::Authentication, p, p, T0 - DAY).await;
+    assert!(complete(&e, &s, Kind::Authentication, p, p, T0 - DAY + 20).await);
+    // An owned number drawing MFA codes: one used, two left unused.
+    for k in 0..3 {
+        let t = T0 + 600 * k;
+        let d = sms(&e, &s, TriggerSource::Authentication, p, p, t).await;
+        assert_eq!((d.verdict, d.known), (Verdict::Allow, Some(true)), "{k}");
+        if k == 0 {
+            assert!(complete(&e, &s, Kind::Authentication, p, p, t + 20).await);
+        }
+    }
+    // One used less two unused: it stays at the cap of any phone.
+    let d = sms(&e, &s, TriggerSource::Authentication, p, p, T0 + 1800).await;
+    assert_eq!(d.reasons(), ["PHONE_DAILY_CAP"], "{d:#?}");
+}
+
+#[tokio::test]
+async fn mfa_codes_to_unknown_numbers_fill_their_own_cohort_not_the_sign_ups() {
+    let e =
+        engine("[known-numbers]\nunknown-max-per-day = 10\n[cohorts]\nprefix-hidden-digits = []\n");
+    let s = MemoryStore::new();
+    // Accounts asking for MFA codes to 30 Irish numbers nobody has verified.
+    let mut sent = 0;
+    for i in 0..30 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::Authentication,
+            &ie(i),
+            &format!("a{i}"),
+            T0 + 10 * i as i64,
+        )
+        .await;
+        if d.verdict == Verdict::Allow {
+            sent += 1;
+        } else {
+            assert_eq!(d.reasons(), ["COHORT_VOLUME"], "{d:#?}");
+        }
+    }
+    // The sign-in cohort's hourly floor.
+    assert_eq!(sent, 6);
+    // Sign-ups in the same country meet their own cohort, still empty.
+    for i in 0..6 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::SignUp,
+            &ie(100 + i),
+            &format!("n{i}"),
+            T0 + 400 + i as i64,
+        )
+        .await;
+        assert_eq!(d.verdict, Verdict::Allow, "{i}: {d:#?}");
+    }
+}
+
+#[tokio::test]
+async fn a_small_market_gets_the_floor_its_own_demand_explains() {
+    // A policy floor of 50 an hour, meant for markets with no history.
+    let e = engine(
+        "[known-numbers]\nmode = \"off\"\n[cohorts]\nprefix-hidden-digits = []\n\
+         country-hourly-floor = 50\ncountry-daily-floor = 200\nconversion-mode = \"off\"\n",
+    );
+    let s = MemoryStore::new();
+    // A week of Ireland at 5 verified sign-ups a day.
+    let mut n = 0;
+    for day in (1..=7).rev() {
+        for k in 0..5 {
+            n += 1;
+            let t = T0 - day * DAY + k * 2 * HOUR;
+            let (p, u) = (ie(1000 + n), format!("r{n}"));
+            let d = sms(&e, &s, TriggerSource::SignUp, &p, &u, t).await;
+            assert_eq!(d.verdict, Verdict::Allow, "{d:#?}");
+            assert!(complete(&e, &s, Kind::ConfirmSignUp, &p, &u, t + 60).await);
+        }
+    }
+    // Today, 60 sign-ups in an hour, none confirmed.
+    let mut sent = 0;
+    for i in 0..60 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::SignUp,
+            &ie(i),
+            &format!("b{i}"),
+            T0 + 60 * i as i64,
+        )
+        .await;
+        sent += usize::from(d.verdict == Verdict::Allow);
+    }
+    // 5 a day × headroom 3 over 24 hours is 0.6 an hour: its Poisson spread
+    // (three standard deviations) plus two is 5, not the policy's 50.
+    assert_eq!(sent, 5);
+}
+
+#[tokio::test]
+async fn a_market_throttled_by_an_attack_serves_its_users_again_soon_after_it_stops() {
+    let e = engine("[known-numbers]\nmode = \"off\"\n[cohorts]\nprefix-hidden-digits = []\n");
+    let s = MemoryStore::new();
+    // Three hours of unconfirmed sign-ups throttle Ireland, then two days
+    // more of attempts every 10 minutes, all refused (so the codes it sent
+    // before it was throttled are no longer due when it stops).
+    for i in 0..90 {
+        let t = T0 + 120 * i as i64;
+        sms(&e, &s, TriggerSource::SignUp, &ie(i), &format!("b{i}"), t).await;
+    }
+    let from = T0 + 3 * HOUR;
+    for k in 0..300 {
+        let d = sms(
+            &e,
+            &s,
+            TriggerSource::SignUp,
+            &ie(100 + k),
+            &format!("c{k}"),
+            from + 600 * k as i64,
+        )
+        .await;
+        assert_eq!(d.verdict, Verdict::Block, "{k}: {d:#?}");
+    }
+    let stop = from + 300 * 600;
+    // The market's own users, one every 40 minutes from when it stopped:
+    // their attempts are not the pressure of an attack, so within two hours
+    // one of them gets the code (the first may still be refused).
+    let mut served = None;
+    for k in 0..6 {
+        let t = stop + 2400 * k;
+        let (p, u) = (ie(500 + k as usize), format!("real{k}"));
+        let d = sms(&e, &s, TriggerSource::SignUp, &p, &u, t).await;
+        if d.verdict == Verdict::Allow {
+            served = Some(t - stop);
+            break;
+        }
+    }
+    let after = served.expect("the market stayed locked after the attack stopped");
+    assert!(
+        after <= 2 * HOUR,
+        "served {after} s after the attack stopped"
+    );
+}
