@@ -25,7 +25,12 @@ pub const EXIT_BLOCKED: u8 = 3;
 #[derive(Debug, Parser)]
 #[command(
     name = "pumpguard",
-    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PUMPGUARD_GIT_COMMIT"), ")"),
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("PUMPGUARD_GIT_COMMIT"),
+        ", libphonenumber metadata 9.0.42)"
+    ),
     about = "Stops SMS pumping against Cognito user pools"
 )]
 struct Cli {

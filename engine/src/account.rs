@@ -178,11 +178,11 @@ impl ProtectStatus {
 /// da Cunha, which have no ISO 3166-1 code of their own, and Kosovo's
 /// user-assigned XK are left out).
 pub fn all_countries() -> Vec<Country> {
-    phonenumber::metadata::DATABASE
-        .iter()
-        .map(|m| m.id())
-        .filter(|id| !matches!(*id, "AC" | "TA" | "XK" | "001"))
-        .filter_map(Country::parse)
+    crate::phone::util()
+        .get_supported_regions()
+        .map(|r| r.as_region_str())
+        .filter(|id| !matches!(id.as_str(), "AC" | "TA" | "XK" | "001"))
+        .filter_map(|id| Country::parse(id.as_str()))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()

@@ -5,7 +5,6 @@
 //! not when the first SMS to Britain is judged.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::Serialize;
 
@@ -23,7 +22,8 @@ impl Country {
         if b.len() != 2 || !b.iter().all(u8::is_ascii_uppercase) {
             return None;
         }
-        phonenumber::country::Id::from_str(s).ok()?;
+        let region = rlibphonenumber::Region::from_code(s).ok()?;
+        crate::phone::util().get_country_code_for_region(region)?;
         Some(Self([b[0], b[1]]))
     }
 

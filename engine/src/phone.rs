@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use phonenumber::{Mode, PhoneNumber};
+use rlibphonenumber::{PhoneNumber, PhoneNumberFormat, PhoneNumberType, PhoneNumberUtil};
 use serde::Serialize;
 
 use crate::country::Country;
@@ -93,8 +93,8 @@ impl NumberType {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    fn from_lib(t: phonenumber::Type) -> Self {
-        use phonenumber::Type as T;
+    fn from_lib(t: PhoneNumberType) -> Self {
+        use PhoneNumberType as T;
         match t {
             T::FixedLine => Self::FixedLine,
             T::Mobile => Self::Mobile,
@@ -103,17 +103,32 @@ impl NumberType {
             T::PremiumRate => Self::PremiumRate,
             T::SharedCost => Self::SharedCost,
             T::PersonalNumber => Self::PersonalNumber,
-            T::Voip => Self::Voip,
+            T::VoIP => Self::Voip,
             T::Pager => Self::Pager,
-            T::Uan => Self::Uan,
-            T::Emergency => Self::Emergency,
-            T::Voicemail => Self::Voicemail,
-            T::ShortCode => Self::ShortCode,
-            T::StandardRate => Self::StandardRate,
-            T::Carrier => Self::Carrier,
-            T::NoInternational => Self::NoInternational,
+            T::UAN => Self::Uan,
+            T::VoiceMail => Self::Voicemail,
             T::Unknown => Self::Unknown,
         }
+    }
+
+    /// The library's type for a policy type, for the ones libphonenumber
+    /// classifies numbers into (the others never come out of `classify`).
+    pub fn to_lib(self) -> Option<PhoneNumberType> {
+        use PhoneNumberType as T;
+        Some(match self {
+            Self::FixedLine => T::FixedLine,
+            Self::Mobile => T::Mobile,
+            Self::FixedLineOrMobile => T::FixedLineOrMobile,
+            Self::TollFree => T::TollFree,
+            Self::PremiumRate => T::PremiumRate,
+            Self::SharedCost => T::SharedCost,
+            Self::PersonalNumber => T::PersonalNumber,
+            Self::Voip => T::VoIP,
+            Self::Pager => T::Pager,
+            Self::Uan => T::UAN,
+            Self::Voicemail => T::VoiceMail,
+            _ => return None,
+        })
     }
 }
 
@@ -190,38 +205,49 @@ pub fn normalise(raw: &str) -> Result<String, FormProblem> {
     Ok(out)
 }
 
+/// The phone metadata: libphonenumber's, compiled into the binary by
+/// `rlibphonenumber` and decoded once. A region's patterns are compiled the
+/// first time a number of it is judged.
+pub fn util() -> &'static PhoneNumberUtil {
+    &rlibphonenumber::PHONE_NUMBER_UTIL
+}
+
+/// The libphonenumber metadata version the classifier uses: the one
+/// `rlibphonenumber` [`PHONE_LIBRARY`] ships (its README says which).
+pub const METADATA_VERSION: &str = "9.0.42";
+
+/// The crate and version the metadata comes with (checked against
+/// `Cargo.lock` by a test, so a bump cannot leave [`METADATA_VERSION`] stale
+/// unnoticed).
+pub const PHONE_LIBRARY: &str = "rlibphonenumber 2.2.15";
+
+/// Decodes the metadata now (the Lambda's init phase does, so the first
+/// request does not pay for it).
+pub fn warm_up() {
+    let _ = util();
+}
+
 fn parse_e164(e164: &str) -> Option<PhoneNumber> {
-    phonenumber::parse(None, e164).ok()
+    util().parse(e164, None).ok()
 }
 
 fn formatted_e164(n: &PhoneNumber) -> String {
-    n.format().mode(Mode::E164).to_string()
+    n.format_as(PhoneNumberFormat::E164).into_owned()
 }
 
-/// Patterns phonenumber keeps compiled. Its default, 100, is fewer than the
-/// patterns of a handful of countries (about a dozen per region, and +1 alone
-/// has 25 regions), so traffic to many countries recompiled patterns on most
-/// lookups: a decision then cost milliseconds instead of microseconds. Only
-/// the patterns of countries actually seen are ever compiled.
-pub const PATTERN_CACHE: usize = 4096;
-
-fn enlarge_pattern_cache() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if let Ok(mut cache) = phonenumber::metadata::DATABASE.cache().lock() {
-            if cache.capacity() < PATTERN_CACHE {
-                *cache = regex_cache::RegexCache::new(PATTERN_CACHE);
-            }
-        }
-    });
+/// Whether more than one region shares calling code `code` (+1, +44, +7 …).
+fn shared_code(code: i32) -> bool {
+    util()
+        .get_regions_for_country_calling_code(code)
+        .is_some_and(|regions| regions.len() > 1)
 }
 
 /// Normalises and classifies one number.
 pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
-    enlarge_pattern_cache();
     let e164 = normalise(raw)?;
     let parsed = parse_e164(&e164).ok_or(FormProblem::UnknownCountryCode)?;
-    let calling_code = parsed.code().value();
+    let code = parsed.country_code;
+    let calling_code = u16::try_from(code).map_err(|_| FormProblem::UnknownCountryCode)?;
     let cc = calling_code.to_string();
     let national = e164
         .get(1 + cc.len()..)
@@ -230,9 +256,7 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
     // libphonenumber silently drops a trunk prefix ("+44 (0)20…"); compare the
     // round trip with what was typed to know whether the number is exact.
     let exact = formatted_e164(&parsed) == e164;
-    // One region lookup serves region, type and validity (see `resolve`).
-    let resolved = resolve(calling_code, &national);
-    let valid = exact && resolved.is_some_and(|(_, t)| t != phonenumber::Type::Unknown);
+    let valid = exact && util().is_valid_number(&parsed);
 
     let typo = if valid {
         None
@@ -244,18 +268,20 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
         None
     };
 
-    let number_type = match resolved {
-        Some((_, t)) if valid => NumberType::from_lib(t),
-        _ => NumberType::Unknown,
+    let number_type = if valid {
+        NumberType::from_lib(util().get_number_type(&parsed))
+    } else {
+        NumberType::Unknown
     };
-    // An invalid number under a shared calling code (+1, +44, +7 …) has no
-    // trustworthy region: do not let it borrow one.
-    let shared_code = phonenumber::metadata::DATABASE
-        .region(&calling_code)
-        .is_some_and(|regions| regions.len() > 1);
-    let country = match resolved {
-        Some((meta, _)) if valid || !shared_code => Country::parse(meta.id()),
-        _ => None,
+    // An invalid number under a shared calling code has no trustworthy
+    // region: do not let it borrow one. Non-geographic codes (+800, +882 …)
+    // resolve to the "001" entity, which is no country.
+    let country = if valid || !shared_code(code) {
+        util()
+            .get_region_for_number(&parsed)
+            .and_then(|r| Country::parse(r.as_region_str().as_str()))
+    } else {
+        None
     };
     Ok(PhoneInfo {
         e164,
@@ -268,91 +294,10 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
     })
 }
 
-/// The region metadata and number type of `national` under calling code
-/// `code`, by libphonenumber's rules: a code's only region; else the first
-/// region whose leading digits match, or (for regions without leading digits)
-/// whose patterns fit. Non-geographic codes (+800, +882 …) resolve to their
-/// "001" metadata, whose id is not a country.
-///
-/// `phonenumber` 0.3.10 has this logic too, but looks the region up on the
-/// national number as an integer, which drops an Italian-style leading zero
-/// (+39 06… came back with no region and type unknown), and its
-/// `is_valid`, `country` and `number_type` each repeat the lookup. Here the
-/// digits are used as typed, once.
-fn resolve(
-    code: u16,
-    national: &str,
-) -> Option<(&'static phonenumber::Metadata, phonenumber::Type)> {
-    let db = &*phonenumber::metadata::DATABASE;
-    let regions = db.region(&code)?;
-    if let [only] = regions.as_slice() {
-        let meta = if *only == "001" {
-            db.by_code(&code)?.into_iter().next()?
-        } else {
-            db.by_id(*only)?
-        };
-        return Some((meta, type_of(meta, national)));
-    }
-    for region in regions {
-        let meta = db.by_id(region)?;
-        match meta.leading_digits() {
-            Some(re) => {
-                if re.find(national).is_some_and(|m| m.start() == 0) {
-                    return Some((meta, type_of(meta, national)));
-                }
-            }
-            None => {
-                let t = type_of(meta, national);
-                if t != phonenumber::Type::Unknown {
-                    return Some((meta, t));
-                }
-            }
-        }
-    }
-    None
-}
-
-fn type_of(meta: &'static phonenumber::Metadata, national: &str) -> phonenumber::Type {
-    use phonenumber::Type as T;
-    let fits =
-        |d: Option<&phonenumber::metadata::Descriptor>| d.is_some_and(|d| d.is_match(national));
-    let meta = meta.descriptors();
-    if !meta.general().is_match(national) {
-        return T::Unknown;
-    }
-    for t in [
-        T::PremiumRate,
-        T::TollFree,
-        T::SharedCost,
-        T::Voip,
-        T::PersonalNumber,
-        T::Pager,
-        T::Uan,
-        T::Voicemail,
-    ] {
-        if fits(meta.get(t)) {
-            return t;
-        }
-    }
-    if fits(meta.fixed_line()) {
-        let same = meta.fixed_line().map(|d| d.national_number().as_str())
-            == meta.mobile().map(|d| d.national_number().as_str());
-        return if same || fits(meta.mobile()) {
-            T::FixedLineOrMobile
-        } else {
-            T::FixedLine
-        };
-    }
-    if fits(meta.mobile()) {
-        T::Mobile
-    } else {
-        T::Unknown
-    }
-}
-
 fn stripped_is_valid(cc: &str, rest: &str) -> bool {
     let candidate = format!("+{cc}{rest}");
-    parse_e164(&candidate).is_some_and(|n| formatted_e164(&n) == candidate && n.is_valid())
+    parse_e164(&candidate)
+        .is_some_and(|n| formatted_e164(&n) == candidate && util().is_valid_number(&n))
 }
 
 /// The longest run of one repeated digit in `digits`.
@@ -462,6 +407,17 @@ mod tests {
         assert_eq!(it.number_type, NumberType::FixedLine);
         // Vatican City shares +39 and its 06 698 range.
         assert_eq!(info("+390669812345").country, Country::parse("VA"));
+    }
+
+    #[test]
+    fn the_named_phone_library_is_the_one_built() {
+        let lock = include_str!("../../Cargo.lock");
+        let (name, version) = PHONE_LIBRARY.split_once(' ').unwrap_or_default();
+        let entry = format!("name = \"{name}\"\nversion = \"{version}\"");
+        assert!(
+            lock.contains(&entry),
+            "{PHONE_LIBRARY} is not in Cargo.lock"
+        );
     }
 
     #[test]

@@ -83,14 +83,15 @@ fn parse(name: &'static str, sections: &str) -> anyhow::Result<Baseline> {
 
 /// Every region sharing a calling code with one of `allowed`.
 fn regions_sharing_codes(allowed: &[String]) -> Vec<String> {
-    let db = &*phonenumber::metadata::DATABASE;
+    let util = pumpguard_engine::phone::util();
     let mut out: Vec<String> = allowed
         .iter()
-        .filter_map(|r| db.by_id(r.as_str()).map(|m| m.country_code()))
-        .filter_map(|code| db.region(&code))
+        .filter_map(|r| rlibphonenumber::Region::from_code(r).ok())
+        .filter_map(|r| util.get_country_code_for_region(r))
+        .filter_map(|code| util.get_regions_for_country_calling_code(code))
         .flatten()
-        .filter(|r| *r != "001")
-        .map(str::to_string)
+        .map(|r| r.as_region_str().as_str().to_string())
+        .filter(|r| r != "001")
         .collect();
     out.sort();
     out.dedup();

@@ -7,10 +7,11 @@
 //! of the wanted type, with trailing digits randomised, kept only when the
 //! engine's classifier agrees on region and type), never from a hand table.
 
-use pumpguard_engine::phone::{classify, NumberType};
+use pumpguard_engine::phone::{classify, util, NumberType};
 use pumpguard_engine::TriggerSource;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rlibphonenumber::Region;
 
 /// 2026-10-25T00:00:00Z: the simulated week ends on the last day of a month.
 pub const START: i64 = 1_792_886_400;
@@ -256,16 +257,19 @@ fn count(rng: &mut ChaCha8Rng, x: f64) -> u64 {
 }
 
 /// The region's example number of a type (national digits), from libphonenumber.
-fn example(region: &str, kind: phonenumber::Type) -> Option<String> {
-    let meta = phonenumber::metadata::DATABASE.by_id(region)?;
-    let d = meta.descriptors().get(kind)?;
-    d.example().map(str::to_string)
+fn example(region: &str, kind: NumberType) -> Option<String> {
+    let region = Region::from_code(region).ok()?;
+    let n = util()
+        .get_example_number_for_type_and_region(region, kind.to_lib()?)
+        .ok()?;
+    Some(rlibphonenumber::get_national_significant_number_owned(&n))
 }
 
 fn calling_code(region: &str) -> Option<u16> {
-    phonenumber::metadata::DATABASE
-        .by_id(region)
-        .map(|m| m.country_code())
+    let region = Region::from_code(region).ok()?;
+    util()
+        .get_country_code_for_region(region)
+        .and_then(|c| u16::try_from(c).ok())
 }
 
 /// A number of `region` whose type satisfies `want`: the example number of
@@ -273,7 +277,7 @@ fn calling_code(region: &str) -> Option<u16> {
 fn number(
     rng: &mut ChaCha8Rng,
     region: &str,
-    kind: phonenumber::Type,
+    kind: NumberType,
     keep: usize,
     want: fn(NumberType) -> bool,
 ) -> Option<String> {
@@ -335,16 +339,8 @@ fn legit_number(rng: &mut ChaCha8Rng, region: &str) -> String {
     } else {
         1
     };
-    number(rng, region, phonenumber::Type::Mobile, keep, mobile)
-        .or_else(|| {
-            number(
-                rng,
-                region,
-                phonenumber::Type::Mobile,
-                keep_for(region),
-                mobile,
-            )
-        })
+    number(rng, region, NumberType::Mobile, keep, mobile)
+        .or_else(|| number(rng, region, NumberType::Mobile, keep_for(region), mobile))
         .unwrap_or_else(|| "+12015550123".to_string())
 }
 
@@ -637,7 +633,7 @@ impl Gen<'_> {
                 } else {
                     "TN"
                 };
-                if let Some(p) = number(self.rng, region, phonenumber::Type::Mobile, 1, mobile) {
+                if let Some(p) = number(self.rng, region, NumberType::Mobile, 1, mobile) {
                     self.signup(at, &p);
                 }
             }
@@ -653,7 +649,7 @@ impl Gen<'_> {
             |_| 600.0,
             |rng| {
                 let region = regions[rng.random_range(0..regions.len())];
-                number(rng, region, phonenumber::Type::Mobile, 1, mobile)
+                number(rng, region, NumberType::Mobile, 1, mobile)
             },
         );
     }
@@ -666,7 +662,7 @@ impl Gen<'_> {
             |rng| f64::from(rng.random_range(10..=20u8)),
             |rng| {
                 let region = regions[rng.random_range(0..regions.len())];
-                number(rng, region, phonenumber::Type::Mobile, 1, mobile)
+                number(rng, region, NumberType::Mobile, 1, mobile)
             },
         );
     }
@@ -675,7 +671,7 @@ impl Gen<'_> {
         // Two 1,000-number ranges of GB mobiles, as an international
         // premium-rate reseller hands them out.
         let ranges: Vec<String> = (0..2)
-            .filter_map(|_| number(self.rng, "GB", phonenumber::Type::Mobile, 1, mobile))
+            .filter_map(|_| number(self.rng, "GB", NumberType::Mobile, 1, mobile))
             .map(|n| n[..n.len() - 3].to_string())
             .collect();
         if ranges.is_empty() {
@@ -703,7 +699,7 @@ impl Gen<'_> {
             |_| 150.0,
             |rng| {
                 let region = regions[rng.random_range(0..regions.len())];
-                number(rng, region, phonenumber::Type::Mobile, 3, mobile)
+                number(rng, region, NumberType::Mobile, 3, mobile)
             },
         );
     }
@@ -716,15 +712,15 @@ impl Gen<'_> {
             |_| 50.0,
             |rng| {
                 let region = regions[rng.random_range(0..regions.len())];
-                let keep = example(region, phonenumber::Type::PremiumRate)
+                let keep = example(region, NumberType::PremiumRate)
                     .map_or(1, |e| e.len().saturating_sub(4));
-                number(rng, region, phonenumber::Type::PremiumRate, keep, premium)
+                number(rng, region, NumberType::PremiumRate, keep, premium)
             },
         );
     }
 
     fn sms_bombing(&mut self) {
-        let Some(victim) = number(self.rng, "US", phonenumber::Type::Mobile, 0, mobile) else {
+        let Some(victim) = number(self.rng, "US", NumberType::Mobile, 0, mobile) else {
             return;
         };
         let mut at = START + 5 * DAY + 13 * HOUR;
@@ -754,7 +750,7 @@ impl Gen<'_> {
             DAY + 6 * HOUR,
             120.0,
             |_| 15.0,
-            |rng| number(rng, "IE", phonenumber::Type::Mobile, 1, mobile),
+            |rng| number(rng, "IE", NumberType::Mobile, 1, mobile),
         );
     }
 
@@ -763,8 +759,7 @@ impl Gen<'_> {
         for hour in 0..48 {
             for _ in 0..count(self.rng, 40.0) {
                 let at = from + hour * HOUR + self.rng.random_range(0..HOUR);
-                let Some(phone) = number(self.rng, "US", phonenumber::Type::Mobile, 0, mobile)
-                else {
+                let Some(phone) = number(self.rng, "US", NumberType::Mobile, 0, mobile) else {
                     continue;
                 };
                 let user = self.user();
@@ -786,7 +781,7 @@ impl Gen<'_> {
     fn mfa_pumping(&mut self) {
         let mut accounts: Vec<(String, String)> = Vec::new();
         for _ in 0..60 {
-            if let Some(p) = number(self.rng, "GB", phonenumber::Type::Mobile, 1, mobile) {
+            if let Some(p) = number(self.rng, "GB", NumberType::Mobile, 1, mobile) {
                 let user = self.user();
                 accounts.push((p, user));
             }
@@ -828,7 +823,7 @@ impl Gen<'_> {
         let from = START + 3 * DAY;
         for _ in 0..2000 {
             let at = from + self.rng.random_range(0..HOUR);
-            if let Some(p) = number(self.rng, "US", phonenumber::Type::Mobile, 0, mobile) {
+            if let Some(p) = number(self.rng, "US", NumberType::Mobile, 0, mobile) {
                 self.signup(at, &p);
             }
         }
@@ -837,12 +832,12 @@ impl Gen<'_> {
             3 * DAY + 2 * HOUR,
             3.0,
             |_| 300.0,
-            |rng| number(rng, "FR", phonenumber::Type::Mobile, 1, mobile),
+            |rng| number(rng, "FR", NumberType::Mobile, 1, mobile),
         );
     }
 
     fn boundary_bursts(&mut self) {
-        let Some(base) = number(self.rng, "GB", phonenumber::Type::Mobile, 1, mobile) else {
+        let Some(base) = number(self.rng, "GB", NumberType::Mobile, 1, mobile) else {
             return;
         };
         // One block of 10,000 numbers.
@@ -877,7 +872,7 @@ impl Gen<'_> {
     }
 
     fn fleet(&mut self) {
-        let Some(base) = number(self.rng, "GB", phonenumber::Type::Mobile, 1, mobile) else {
+        let Some(base) = number(self.rng, "GB", NumberType::Mobile, 1, mobile) else {
             return;
         };
         let block = base[..base.len() - 3].to_string();

@@ -221,7 +221,7 @@ fn an_empty_number_is_a_usage_error_not_a_verdict() {
 }
 
 #[test]
-fn the_version_names_the_commit() {
+fn the_version_names_the_commit_and_the_phone_metadata() {
     let o = pumpguard(&["--version"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
@@ -233,11 +233,18 @@ fn the_version_names_the_commit() {
         .split("(commit ")
         .nth(1)
         .unwrap_or("")
-        .trim_end()
-        .trim_end_matches(')');
+        .split(',')
+        .next()
+        .unwrap_or("");
     assert!(
         commit == "unknown"
             || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
         "{out}"
     );
+    // The phone metadata the classifier uses.
+    let metadata = format!(
+        ", libphonenumber metadata {})",
+        pumpguard_engine::phone::METADATA_VERSION
+    );
+    assert!(out.trim_end().ends_with(&metadata), "{out}");
 }

@@ -66,6 +66,7 @@ pub(crate) struct WireCohorts {
     conversion_mode: Mode,
     expected_conversion: f64,
     conversion_ratio: f64,
+    sign_in_conversion_ratio: f64,
     conversion_min_sends: i64,
 }
 
@@ -86,6 +87,7 @@ impl Default for WireCohorts {
             conversion_mode: Mode::Enforce,
             expected_conversion: 0.7,
             conversion_ratio: 0.5,
+            sign_in_conversion_ratio: 0.8,
             conversion_min_sends: 10,
         }
     }
@@ -109,6 +111,10 @@ pub struct CohortPolicy {
     pub conversion_mode: Mode,
     pub expected_conversion_permille: u32,
     pub conversion_ratio_permille: u32,
+    /// The same bar for a country's sign-in cohort: an MFA or reset code is
+    /// asked for by a user in the middle of signing in and is nearly always
+    /// used, so a far smaller drop is already an attack there.
+    pub sign_in_conversion_ratio_permille: u32,
     pub conversion_min_sends: u32,
 }
 
@@ -184,6 +190,12 @@ pub(crate) fn check_cohorts(w: WireCohorts, c: &mut Collector) -> CohortPolicy {
             1.0,
         ),
         conversion_ratio_permille: fraction(c, &k("conversion-ratio"), w.conversion_ratio, 1.0),
+        sign_in_conversion_ratio_permille: fraction(
+            c,
+            &k("sign-in-conversion-ratio"),
+            w.sign_in_conversion_ratio,
+            1.0,
+        ),
         conversion_min_sends: bounded(
             c,
             &k("conversion-min-sends"),
@@ -204,6 +216,9 @@ pub struct Cohort {
     pub pk: String,
     pub hourly_floor: i64,
     pub daily_floor: i64,
+    /// The country's sign-in cohort (its conversion bar is
+    /// `sign-in-conversion-ratio`).
+    pub sign_in: bool,
 }
 
 /// Which of a country's two cohorts a code counts in. Codes that set up a
@@ -248,6 +263,7 @@ pub fn cohorts(
         pk,
         hourly_floor: i64::from(p.country_hourly_floor),
         daily_floor: i64::from(p.country_daily_floor),
+        sign_in: flow == Flow::SignIn,
     }];
     let digits = e164.trim_start_matches('+');
     for (i, hidden) in p.prefix_hidden_digits.iter().enumerate() {
@@ -268,6 +284,7 @@ pub fn cohorts(
             pk: keys::cohort_block(country, hidden, &block),
             hourly_floor: i64::from(p.prefix_hourly_floor) * scale,
             daily_floor: i64::from(p.prefix_daily_floor) * scale,
+            sign_in: false,
         });
     }
     out
@@ -411,7 +428,12 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
         .saturating_sub(get(today, &format!("verified_{hour_attr}")))
         .min(due);
     let conversion_permille = permille(used, due);
-    let bar = baseline_conversion_permille * i64::from(p.conversion_ratio_permille) / 1000;
+    let ratio = if c.sign_in {
+        p.sign_in_conversion_ratio_permille
+    } else {
+        p.conversion_ratio_permille
+    };
+    let bar = baseline_conversion_permille * i64::from(ratio) / 1000;
     let (trips, recoveries) = (get(state, "trips"), get(state, "recoveries"));
     let was_throttled = trips > recoveries;
     let enough = due >= i64::from(p.conversion_min_sends);

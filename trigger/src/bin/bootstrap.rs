@@ -104,8 +104,9 @@ async fn main() -> Result<(), Error> {
         digest = %boot.policy.digest,
         "bootstrap policy loaded"
     );
-    // Load the phone metadata now, not in the first user's request.
-    let _ = pumpguard_engine::phone::classify("+14155552671");
+    // Decode the phone metadata now, not in the first user's request (a
+    // region's patterns compile when its first number is judged).
+    pumpguard_engine::phone::warm_up();
     let init_budget = Duration::from_millis(env_u64("PUMPGUARD_INIT_BUDGET_MS", 3000, 8000));
 
     let (policy_store, state_store, warmer) = match env("PUMPGUARD_TABLE") {

@@ -709,3 +709,36 @@ async fn a_market_throttled_by_an_attack_serves_its_users_again_soon_after_it_st
         "served {after} s after the attack stopped"
     );
 }
+
+/// Six hours of codes to distinct unknown Irish numbers, 10 an hour, a third
+/// of them used: the cohort events it caused.
+async fn a_third_used(source: TriggerSource, kind: Kind) -> Vec<String> {
+    let e = engine("[cohorts]\nprefix-hidden-digits = []\n");
+    let s = MemoryStore::new();
+    let mut events = Vec::new();
+    for i in 0..60 {
+        let t = T0 + 360 * i as i64;
+        let (p, u) = (ie(i), format!("a{i}"));
+        let d = sms(&e, &s, source, &p, &u, t).await;
+        events.extend(
+            d.cohort_events
+                .iter()
+                .map(|c| format!("{} {}", c.cohort, c.state)),
+        );
+        if d.verdict == Verdict::Allow && i % 3 == 0 {
+            assert!(complete(&e, &s, kind, &p, &u, t + 30).await);
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn sign_in_codes_that_go_unused_trip_their_cohort_where_sign_ups_would_not() {
+    // MFA codes are asked for mid-sign-in and nearly always used: a third
+    // used is an attack on the sign-in cohort's bar (0.8 of its baseline)...
+    let mfa = a_third_used(TriggerSource::Authentication, Kind::Authentication).await;
+    assert_eq!(mfa, ["IE sign-in throttled"]);
+    // ...while sign-ups, whose users abandon more, keep the wider bar (0.5).
+    let signups = a_third_used(TriggerSource::SignUp, Kind::ConfirmSignUp).await;
+    assert!(signups.is_empty(), "{signups:?}");
+}
