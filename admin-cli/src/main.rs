@@ -344,6 +344,11 @@ fn parse_source(s: &str) -> Result<TriggerSource, String> {
     })
 }
 
+/// replay and simulate allocate and free small items by the million; the
+/// system allocator spent about half of replay's time (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
