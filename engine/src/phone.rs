@@ -256,7 +256,10 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
     // libphonenumber silently drops a trunk prefix ("+44 (0)20…"); compare the
     // round trip with what was typed to know whether the number is exact.
     let exact = formatted_e164(&parsed) == e164;
-    let valid = exact && util().is_valid_number(&parsed);
+    // One region lookup serves validity and the country (`is_valid_number`
+    // would repeat it; only the number type needs its own).
+    let region = util().get_region_for_number(&parsed);
+    let valid = exact && region.is_some_and(|r| util().is_valid_number_for_region(&parsed, r));
 
     let typo = if valid {
         None
@@ -277,9 +280,7 @@ pub fn classify(raw: &str) -> Result<PhoneInfo, FormProblem> {
     // region: do not let it borrow one. Non-geographic codes (+800, +882 …)
     // resolve to the "001" entity, which is no country.
     let country = if valid || !shared_code(code) {
-        util()
-            .get_region_for_number(&parsed)
-            .and_then(|r| Country::parse(r.as_region_str().as_str()))
+        region.and_then(|r| Country::parse(r.as_region_str().as_str()))
     } else {
         None
     };

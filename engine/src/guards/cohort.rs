@@ -216,9 +216,10 @@ pub struct Cohort {
     pub pk: String,
     pub hourly_floor: i64,
     pub daily_floor: i64,
-    /// The country's sign-in cohort (its conversion bar is
-    /// `sign-in-conversion-ratio`).
-    pub sign_in: bool,
+    /// Its conversion bar, per mille of the baseline conversion:
+    /// `sign-in-conversion-ratio` for a country's sign-in cohort,
+    /// `conversion-ratio` for any other.
+    pub conversion_ratio_permille: u32,
 }
 
 /// Which of a country's two cohorts a code counts in. Codes that set up a
@@ -263,7 +264,10 @@ pub fn cohorts(
         pk,
         hourly_floor: i64::from(p.country_hourly_floor),
         daily_floor: i64::from(p.country_daily_floor),
-        sign_in: flow == Flow::SignIn,
+        conversion_ratio_permille: match flow {
+            Flow::SignUp => p.conversion_ratio_permille,
+            Flow::SignIn => p.sign_in_conversion_ratio_permille,
+        },
     }];
     let digits = e164.trim_start_matches('+');
     for (i, hidden) in p.prefix_hidden_digits.iter().enumerate() {
@@ -284,7 +288,7 @@ pub fn cohorts(
             pk: keys::cohort_block(country, hidden, &block),
             hourly_floor: i64::from(p.prefix_hourly_floor) * scale,
             daily_floor: i64::from(p.prefix_daily_floor) * scale,
-            sign_in: false,
+            conversion_ratio_permille: p.conversion_ratio_permille,
         });
     }
     out
@@ -428,12 +432,7 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
         .saturating_sub(get(today, &format!("verified_{hour_attr}")))
         .min(due);
     let conversion_permille = permille(used, due);
-    let ratio = if c.sign_in {
-        p.sign_in_conversion_ratio_permille
-    } else {
-        p.conversion_ratio_permille
-    };
-    let bar = baseline_conversion_permille * i64::from(ratio) / 1000;
+    let bar = baseline_conversion_permille * i64::from(c.conversion_ratio_permille) / 1000;
     let (trips, recoveries) = (get(state, "trips"), get(state, "recoveries"));
     let was_throttled = trips > recoveries;
     let enough = due >= i64::from(p.conversion_min_sends);
@@ -445,18 +444,20 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     // A cohort with history gets at most the floor its own demand explains
     // (a market of 5 sign-ups a day is not given one meant for 500); one
     // with none, the policy's floors.
+    // The baseline with its headroom: SMS a day, spread over the hour and
+    // over the day.
+    let hour_rate = scale(base_day, p.hourly_headroom_permille);
+    let day_rate = scale(base_day, p.daily_headroom_permille);
     let (hourly_floor, daily_floor) = if history.is_empty() {
         (c.hourly_floor, c.daily_floor)
     } else {
         (
-            c.hourly_floor
-                .min(allowance(scale(base_day, p.hourly_headroom_permille), 24)),
-            c.daily_floor
-                .min(allowance(scale(base_day, p.daily_headroom_permille), 1)),
+            c.hourly_floor.min(allowance(hour_rate, 24)),
+            c.daily_floor.min(allowance(day_rate, 1)),
         )
     };
-    let normal_hour = hourly_floor + scale(base_day, p.hourly_headroom_permille) / 24;
-    let normal_day = daily_floor + scale(base_day, p.daily_headroom_permille);
+    let normal_hour = hourly_floor + hour_rate / 24;
+    let normal_day = daily_floor + day_rate;
     // Attempts refused in the last hour beyond what the cohort admits in a
     // normal hour: the pressure of an attack that goes on. Its own real
     // users asking at their usual rate are not that, so once an attack
@@ -484,7 +485,7 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
         i64::from(p.max_surge)
     };
     let (limit_hour, limit_day) = if low {
-        (scale(base_day, p.hourly_headroom_permille) / 24, base_day)
+        (hour_rate / 24, base_day)
     } else {
         (
             (normal_hour + scale(verified_hour, p.surge_permille))

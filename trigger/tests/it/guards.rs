@@ -92,23 +92,38 @@ fn ie(i: usize) -> String {
         .unwrap()
 }
 
-/// 200 sign-ups to Irish numbers in half an hour from T0, never confirmed.
-async fn ie_flood(e: &Engine, s: &MemoryStore) -> Vec<Decision> {
+/// Sign-ups to the Irish numbers `ie(first)`, `ie(first + 1)` … one
+/// every `every` seconds from `from`, each from a fresh user, never
+/// confirmed.
+async fn unconfirmed(
+    e: &Engine,
+    s: &MemoryStore,
+    (first, n): (usize, usize),
+    from: i64,
+    every: i64,
+) -> Vec<Decision> {
     let mut out = Vec::new();
-    for i in 0..200 {
-        out.push(
-            sms(
-                e,
-                s,
-                TriggerSource::SignUp,
-                &ie(i),
-                &format!("bot{i}"),
-                T0 + 9 * i as i64,
-            )
-            .await,
-        );
+    for k in 0..n {
+        let i = first + k;
+        let t = from + every * k as i64;
+        out.push(sms(e, s, TriggerSource::SignUp, &ie(i), &format!("bot{i}"), t).await);
     }
     out
+}
+
+/// 200 sign-ups to Irish numbers in half an hour from T0, never confirmed.
+async fn ie_flood(e: &Engine, s: &MemoryStore) -> Vec<Decision> {
+    unconfirmed(e, s, (0, 200), T0, 9).await
+}
+
+/// Three hours of unconfirmed sign-ups to Irish numbers from T0, one every
+/// two minutes: enough to throttle Ireland. The cohort events they caused.
+async fn ie_throttled(e: &Engine, s: &MemoryStore) -> Vec<pumpguard_engine::guards::CohortEvent> {
+    unconfirmed(e, s, (0, 90), T0, 120)
+        .await
+        .into_iter()
+        .flat_map(|d| d.cohort_events)
+        .collect()
 }
 
 #[tokio::test]
@@ -291,13 +306,8 @@ async fn no_country_can_spend_the_others_budget() {
 async fn a_cohort_whose_codes_go_unused_is_throttled_once_and_says_so() {
     let e = engine("[known-numbers]\nmode = \"off\"\n[cohorts]\nprefix-hidden-digits = []\n");
     let s = MemoryStore::new();
-    let mut changes = Vec::new();
     // Three hours of sign-ups to Irish numbers, none confirmed.
-    for i in 0..90 {
-        let t = T0 + 120 * i as i64;
-        let d = sms(&e, &s, TriggerSource::SignUp, &ie(i), &format!("b{i}"), t).await;
-        changes.extend(d.cohort_events);
-    }
+    let changes = ie_throttled(&e, &s).await;
     assert_eq!(changes.len(), 1, "{changes:?}");
     let c = &changes[0];
     assert_eq!((c.cohort.as_str(), c.state), ("IE", "throttled"));
@@ -321,30 +331,12 @@ async fn a_cohort_whose_codes_go_unused_is_throttled_once_and_says_so() {
 async fn a_throttled_cohort_stays_throttled_while_the_attack_knocks() {
     let e = engine("[known-numbers]\nmode = \"off\"\n[cohorts]\nprefix-hidden-digits = []\n");
     let s = MemoryStore::new();
-    let mut events = Vec::new();
-    for i in 0..90 {
-        let t = T0 + 120 * i as i64;
-        events.extend(
-            sms(&e, &s, TriggerSource::SignUp, &ie(i), &format!("b{i}"), t)
-                .await
-                .cohort_events,
-        );
-    }
+    let events = ie_throttled(&e, &s).await;
     assert_eq!(events.len(), 1, "{events:?}");
     // Thirty more hours of attempts: each is refused, and counted as refused,
     // so the cohort does not recover when its last codes leave the window.
     let from = T0 + 3 * HOUR;
-    for k in 0..180 {
-        let t = from + 600 * k as i64;
-        let d = sms(
-            &e,
-            &s,
-            TriggerSource::SignUp,
-            &ie(100 + k),
-            &format!("c{k}"),
-            t,
-        )
-        .await;
+    for d in unconfirmed(&e, &s, (100, 180), from, 600).await {
         assert_eq!(d.verdict, Verdict::Block, "{d:#?}");
         assert!(d.cohort_events.is_empty(), "{d:#?}");
     }
@@ -647,19 +639,11 @@ async fn a_small_market_gets_the_floor_its_own_demand_explains() {
         }
     }
     // Today, 60 sign-ups in an hour, none confirmed.
-    let mut sent = 0;
-    for i in 0..60 {
-        let d = sms(
-            &e,
-            &s,
-            TriggerSource::SignUp,
-            &ie(i),
-            &format!("b{i}"),
-            T0 + 60 * i as i64,
-        )
-        .await;
-        sent += usize::from(d.verdict == Verdict::Allow);
-    }
+    let sent = unconfirmed(&e, &s, (0, 60), T0, 60)
+        .await
+        .iter()
+        .filter(|d| d.verdict == Verdict::Allow)
+        .count();
     // 5 a day × headroom 3 over 24 hours is 0.6 an hour: its Poisson spread
     // (three standard deviations) plus two is 5, not the policy's 50.
     assert_eq!(sent, 5);
@@ -672,21 +656,13 @@ async fn a_market_throttled_by_an_attack_serves_its_users_again_soon_after_it_st
     // Three hours of unconfirmed sign-ups throttle Ireland, then two days
     // more of attempts every 10 minutes, all refused (so the codes it sent
     // before it was throttled are no longer due when it stops).
-    for i in 0..90 {
-        let t = T0 + 120 * i as i64;
-        sms(&e, &s, TriggerSource::SignUp, &ie(i), &format!("b{i}"), t).await;
-    }
+    ie_throttled(&e, &s).await;
     let from = T0 + 3 * HOUR;
-    for k in 0..300 {
-        let d = sms(
-            &e,
-            &s,
-            TriggerSource::SignUp,
-            &ie(100 + k),
-            &format!("c{k}"),
-            from + 600 * k as i64,
-        )
-        .await;
+    for (k, d) in unconfirmed(&e, &s, (100, 300), from, 600)
+        .await
+        .iter()
+        .enumerate()
+    {
         assert_eq!(d.verdict, Verdict::Block, "{k}: {d:#?}");
     }
     let stop = from + 300 * 600;
