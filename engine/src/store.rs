@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The key of one item in the single table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -129,30 +129,33 @@ pub enum Op {
     },
 }
 
+/// An item's numeric attributes as a store returns them. Shared: the
+/// in-memory store hands out the item it holds without copying it (a
+/// decision reads a fortnight of cohort days), and copies only on a later
+/// write while an answer still holds it.
+pub type Numbers = Arc<BTreeMap<String, i64>>;
+
 /// What an op returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResult {
     /// Cooldown: allowed, or blocked with the seconds until it would be.
     Cooldown { allowed: bool, retry_after: i64 },
     /// Add: the item's numeric attributes afterwards.
-    Numbers(BTreeMap<String, i64>),
+    Numbers(Numbers),
     /// AddMember: the set's size afterwards.
     SetSize(u64),
     /// Read: per key, in order.
-    Items(Vec<BTreeMap<String, i64>>),
+    Items(Vec<Numbers>),
     /// Verify: whether a pending send was verified.
     Verified(bool),
     /// MarkSent, RaiseTo, Release.
     Done,
     /// AddIf: whether it applied, and the item's numeric attributes after
     /// (when it applied) or as they were (when it did not).
-    Admitted {
-        admitted: bool,
-        numbers: BTreeMap<String, i64>,
-    },
+    Admitted { admitted: bool, numbers: Numbers },
     /// Confirm: the item's numeric attributes before the completion, if it
     /// counted.
-    Confirmed(Option<BTreeMap<String, i64>>),
+    Confirmed(Option<Numbers>),
 }
 
 /// A store call that failed; the guard then follows `state.on-store-error`.
@@ -232,8 +235,43 @@ pub fn cooldown_step(
 
 #[derive(Debug, Clone, Default)]
 struct MemItem {
-    numbers: BTreeMap<String, i64>,
+    numbers: Numbers,
     sets: BTreeMap<String, BTreeSet<String>>,
+    /// `numbers["expires_at"]` again, so that [`MemoryStore::expire`]'s
+    /// sweep over every item reads a field instead of searching a map.
+    expires_at: Option<i64>,
+}
+
+impl MemItem {
+    /// Sets `attr` to `value`, allocating the name only when it is new.
+    fn put(&mut self, attr: &str, value: i64) {
+        put(Arc::make_mut(&mut self.numbers), attr, value);
+    }
+
+    /// Adds `amount` to `attr` (missing reads 0), saturating.
+    fn add(&mut self, attr: &str, amount: i64) {
+        let numbers = Arc::make_mut(&mut self.numbers);
+        match numbers.get_mut(attr) {
+            Some(n) => *n = n.saturating_add(amount),
+            None => {
+                numbers.insert(attr.to_owned(), amount);
+            }
+        }
+    }
+
+    fn set_expiry(&mut self, expires_at: i64) {
+        self.put("expires_at", expires_at);
+        self.expires_at = Some(expires_at);
+    }
+}
+
+fn put(numbers: &mut BTreeMap<String, i64>, attr: &str, value: i64) {
+    match numbers.get_mut(attr) {
+        Some(n) => *n = value,
+        None => {
+            numbers.insert(attr.to_owned(), value);
+        }
+    }
 }
 
 /// The embedded in-memory store: one process, no persistence.
@@ -266,7 +304,7 @@ impl MemoryStore {
             AtomicOrdering::Relaxed,
         );
         if let Ok(mut items) = self.items.lock() {
-            items.retain(|_, item| item.numbers.get("expires_at").is_none_or(|&e| e >= now));
+            items.retain(|_, item| item.expires_at.is_none_or(|e| e >= now));
         }
     }
 
@@ -306,23 +344,24 @@ impl MemoryStore {
                 expires_at,
                 attempt,
             } => {
-                let item = items.entry(key.clone()).or_default();
-                let released = item.numbers.contains_key("attempt")
-                    && item.numbers.get("attempt") == item.numbers.get("released");
+                let item = items.get(&key);
+                let n = item.map(|i| &i.numbers);
+                let get = |attr: &str| n.and_then(|n| n.get(attr)).copied();
+                let released = get("attempt").is_some() && get("attempt") == get("released");
                 let (allowed, retry_after, new) = cooldown_step(
-                    item.numbers.get("last_at").copied().filter(|_| !released),
-                    item.numbers.get("level").copied(),
+                    get("last_at").filter(|_| !released),
+                    get("level"),
                     now,
                     &ladder,
                     reset_after,
                 );
+                // A refused attempt changes nothing, and makes no item.
                 if let Some((last, level)) = new {
-                    item.numbers.insert("last_at".into(), last);
-                    item.numbers.insert("level".into(), level);
-                    item.numbers.insert("expires_at".into(), expires_at);
-                    item.numbers.insert("attempt".into(), attempt);
-                } else if item.numbers.is_empty() && item.sets.is_empty() {
-                    items.remove(&key);
+                    let item = items.entry(key).or_default();
+                    item.put("last_at", last);
+                    item.put("level", level);
+                    item.set_expiry(expires_at);
+                    item.put("attempt", attempt);
                 }
                 OpResult::Cooldown {
                     allowed,
@@ -335,12 +374,9 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                item.numbers.insert("released".into(), attempt);
-                let e = item
-                    .numbers
-                    .entry("expires_at".into())
-                    .or_insert(expires_at);
-                *e = (*e).max(expires_at);
+                item.put("released", attempt);
+                let e = item.expires_at.map_or(expires_at, |e| e.max(expires_at));
+                item.set_expiry(e);
                 OpResult::Done
             }
             Op::Add {
@@ -350,10 +386,9 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                let n = item.numbers.entry(attr).or_insert(0);
-                *n = n.saturating_add(amount);
-                item.numbers.insert("expires_at".into(), expires_at);
-                OpResult::Numbers(item.numbers.clone())
+                item.add(&attr, amount);
+                item.set_expiry(expires_at);
+                OpResult::Numbers(Arc::clone(&item.numbers))
             }
             Op::AddMember {
                 key,
@@ -365,7 +400,7 @@ impl MemoryStore {
                 let set = item.sets.entry(attr).or_default();
                 set.insert(member);
                 let size = set.len() as u64;
-                item.numbers.insert("expires_at".into(), expires_at);
+                item.set_expiry(expires_at);
                 OpResult::SetSize(size)
             }
             Op::Read { keys } => OpResult::Items(
@@ -379,8 +414,8 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                item.numbers.insert("last_at".into(), now);
-                item.numbers.insert("expires_at".into(), expires_at);
+                item.put("last_at", now);
+                item.set_expiry(expires_at);
                 OpResult::Done
             }
             Op::Verify { key, now } => {
@@ -395,8 +430,8 @@ impl MemoryStore {
                     _ => false,
                 };
                 if pending {
-                    item.numbers.insert("verified_at".into(), now);
-                    item.numbers.insert("level".into(), 1);
+                    item.put("verified_at", now);
+                    item.put("level", 1);
                 }
                 OpResult::Verified(pending)
             }
@@ -407,11 +442,13 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                let cur = item.numbers.entry(attr).or_insert(i64::MIN);
+                let cur = Arc::make_mut(&mut item.numbers)
+                    .entry(attr)
+                    .or_insert(i64::MIN);
                 if *cur < value {
                     *cur = value;
                 }
-                item.numbers.insert("expires_at".into(), expires_at);
+                item.set_expiry(expires_at);
                 OpResult::Done
             }
             Op::AddIf {
@@ -421,27 +458,29 @@ impl MemoryStore {
                 set,
                 expires_at,
             } => {
-                let item = items.entry(key.clone()).or_default();
-                let fits = below
-                    .iter()
-                    .all(|(attr, bound)| item.numbers.get(attr).is_none_or(|v| v < bound));
+                let numbers = items.get(&key).map(|i| &i.numbers);
+                let fits = below.iter().all(|(attr, bound)| {
+                    numbers.and_then(|n| n.get(attr)).is_none_or(|v| v < bound)
+                });
                 if fits {
-                    for (attr, amount) in adds {
-                        let n = item.numbers.entry(attr).or_insert(0);
-                        *n = n.saturating_add(amount);
+                    let item = items.entry(key).or_default();
+                    for (attr, amount) in &adds {
+                        item.add(attr, *amount);
                     }
-                    for (attr, value) in set {
-                        item.numbers.insert(attr, value);
+                    for (attr, value) in &set {
+                        item.put(attr, *value);
                     }
-                    item.numbers.insert("expires_at".into(), expires_at);
-                }
-                let numbers = item.numbers.clone();
-                if item.numbers.is_empty() && item.sets.is_empty() {
-                    items.remove(&key);
-                }
-                OpResult::Admitted {
-                    admitted: fits,
-                    numbers,
+                    item.set_expiry(expires_at);
+                    OpResult::Admitted {
+                        admitted: true,
+                        numbers: Arc::clone(&item.numbers),
+                    }
+                } else {
+                    // Nothing changes, and no item is made.
+                    OpResult::Admitted {
+                        admitted: false,
+                        numbers: numbers.cloned().unwrap_or_default(),
+                    }
                 }
             }
             Op::Confirm {
@@ -467,15 +506,15 @@ impl MemoryStore {
                 if !(pending && same_user && kind && live) {
                     return Ok(OpResult::Confirmed(None));
                 }
-                let before = item.numbers.clone();
-                let n = &mut item.numbers;
-                n.insert("verified_at".into(), now);
-                n.insert("last_verified".into(), now);
-                n.entry("first_verified".into()).or_insert(now);
-                let count = n.entry("vcount".into()).or_insert(0);
-                *count = count.saturating_add(1);
-                n.insert("unused".into(), 0);
-                n.insert("expires_at".into(), expires_at);
+                let before = Arc::clone(&item.numbers);
+                item.put("verified_at", now);
+                item.put("last_verified", now);
+                if !item.numbers.contains_key("first_verified") {
+                    item.put("first_verified", now);
+                }
+                item.add("vcount", 1);
+                item.put("unused", 0);
+                item.set_expiry(expires_at);
                 OpResult::Confirmed(Some(before))
             }
         })

@@ -36,7 +36,7 @@
 //! expires). Missing fields are read as absent; history items read by
 //! [`Op::Read`] keep only their whole-number attributes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -45,7 +45,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use pumpguard_engine::store::{cooldown_step, ItemKey, Op, OpResult, Store, StoreError};
+use pumpguard_engine::store::{cooldown_step, ItemKey, Numbers, Op, OpResult, Store, StoreError};
 
 /// The trigger's table.
 #[derive(Debug, Clone)]
@@ -64,16 +64,18 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }
 
-fn numbers(item: Option<&Item>) -> BTreeMap<String, i64> {
-    item.map(|i| {
-        i.iter()
-            .filter_map(|(k, v)| match v {
-                AttributeValue::N(x) => x.parse().ok().map(|x| (k.clone(), x)),
-                _ => None,
-            })
-            .collect()
-    })
-    .unwrap_or_default()
+fn numbers(item: Option<&Item>) -> Numbers {
+    Numbers::new(
+        item.map(|i| {
+            i.iter()
+                .filter_map(|(k, v)| match v {
+                    AttributeValue::N(x) => x.parse().ok().map(|x| (k.clone(), x)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default(),
+    )
 }
 
 /// The attribute as a whole number, `None` when it is missing; an error when

@@ -37,8 +37,6 @@
 //!   pressure is off: its own users asking at their usual rate do not keep
 //!   a market locked after the attack stops.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::country::Country;
@@ -314,7 +312,7 @@ pub fn reads_per_cohort(p: &CohortPolicy) -> usize {
     usize::try_from(p.baseline_days).unwrap_or(7) + 2
 }
 
-type Item = BTreeMap<String, i64>;
+type Item = crate::store::Numbers;
 
 fn get(item: &Item, attr: &str) -> i64 {
     item.get(attr).copied().unwrap_or(0).max(0)
@@ -378,7 +376,7 @@ fn scale(x: i64, permille: u32) -> i64 {
 
 /// Judges a cohort from its items ([`read_keys`] order).
 pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessment {
-    let empty = Item::new();
+    let empty = Item::default();
     let at = |i: usize| items.get(i).unwrap_or(&empty);
     let today = at(0);
     let yesterday = at(1);

@@ -14,8 +14,6 @@
 //!    SMS gives back what its admitted adds counted ([`Admission::undo`]),
 //!    so only what goes out counts.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::country::Country;
@@ -32,7 +30,7 @@ use super::cohort::{self, Assessment, Cohort};
 use super::known::{self, CodeKind};
 use super::spend;
 
-type Item = BTreeMap<String, i64>;
+type Item = crate::store::Numbers;
 
 /// A cohort that changed state with this decision: logged and counted as a
 /// metric by the adapter.
@@ -155,7 +153,7 @@ impl Shared {
     /// Nothing is written: the per-phone daily cap already reached, and for
     /// an unknown number a cohort already at its limit.
     pub fn precheck(&self, p: &Policy, items: &[Item], now: i64) -> Vec<Finding> {
-        let empty = Item::new();
+        let empty = Item::default();
         let known_item = items.first().unwrap_or(&empty);
         let known = known::is_known(&p.known_numbers, known_item, now);
         let mut out = Vec::new();
@@ -198,7 +196,7 @@ impl Shared {
 
     /// The second wave, from the answer to [`Shared::reads`].
     pub fn admit(&self, p: &Policy, items: &[Item], now: i64) -> Admission {
-        let empty = Item::new();
+        let empty = Item::default();
         let known_item = items.first().unwrap_or(&empty);
         let known = known::is_known(&p.known_numbers, known_item, now);
         let enforce = |m: Mode| p.effective(m) == Mode::Enforce;

@@ -96,7 +96,7 @@ async fn add<S: Store>(s: &S, pk: &str, attr: &str, n: i64) -> BTreeMap<String, 
         })
         .await
     {
-        Ok(OpResult::Numbers(m)) => m,
+        Ok(OpResult::Numbers(m)) => (*m).clone(),
         other => panic!("{other:?}"),
     }
 }
@@ -255,7 +255,7 @@ async fn add_if<S: Store>(
         })
         .await
     {
-        Ok(OpResult::Admitted { admitted, numbers }) => (admitted, numbers),
+        Ok(OpResult::Admitted { admitted, numbers }) => (admitted, (*numbers).clone()),
         other => panic!("{other:?}"),
     }
 }
@@ -267,7 +267,7 @@ async fn read_one<S: Store>(s: &S, pk: &str) -> BTreeMap<String, i64> {
         })
         .await
     {
-        Ok(OpResult::Items(mut items)) if items.len() == 1 => items.remove(0),
+        Ok(OpResult::Items(mut items)) if items.len() == 1 => (*items.remove(0)).clone(),
         other => panic!("{other:?}"),
     }
 }
@@ -406,7 +406,7 @@ async fn confirm_within<S: Store>(
         })
         .await
     {
-        Ok(OpResult::Confirmed(before)) => before,
+        Ok(OpResult::Confirmed(before)) => before.map(|b| (*b).clone()),
         other => panic!("{other:?}"),
     }
 }
