@@ -13,7 +13,7 @@
 use std::io::IsTerminal;
 
 use anyhow::{bail, Context};
-use pumpguard_engine::account::UserPoolPolicy;
+use pumpguard_engine::account::{ProtectScope, UserPoolPolicy};
 use pumpguard_engine::Policy;
 use serde::Serialize;
 
@@ -115,6 +115,33 @@ pub async fn plan_region(clients: &Clients, d: &Desired<'_>) -> anyhow::Result<R
             Some(c) if c.owned => format!("protect account default: {} (pumpguard's)", c.id),
             Some(c) => format!("protect account default: {} (not pumpguard's)", c.id),
             None => "protect account default: none (every country allowed)".into(),
+        });
+        in_force.push(match (&d.policy.protect.scope, &o.configuration_set) {
+            (ProtectScope::AccountDefault, _) => {
+                "protect scope: account-default (pumpguard's configuration judges every SMS \
+                 the account sends in this region)"
+                    .to_string()
+            }
+            (ProtectScope::Pool(_), _) if !o.pool_region => format!(
+                "protect scope: pool (the pool sends through End User Messaging in {}; \
+                 nothing here is associated with it)",
+                d.pool.region
+            ),
+            (ProtectScope::Pool(_), Some(set)) => format!(
+                "protect scope: pool (configuration set {}{})",
+                set.name,
+                match (&set.protect_configuration_id, &o.owned) {
+                    (Some(id), Some(owned)) if *id == owned.id => {
+                        format!(", associated with pumpguard's {id}")
+                    }
+                    (Some(id), _) => format!(", associated with {id}, not pumpguard's"),
+                    (None, _) => ", no protect configuration associated".into(),
+                }
+            ),
+            (ProtectScope::Pool(s), None) => format!(
+                "protect scope: pool (configuration set {} not created yet)",
+                s.configuration_set
+            ),
         });
         let counts = o.sms_rule_counts();
         if !counts.is_empty() {

@@ -464,6 +464,11 @@ pub(crate) struct WireProtect {
     block_status: String,
     country_overrides: BTreeMap<String, String>,
     number_overrides: Vec<WireNumberOverride>,
+    scope: String,
+    configuration_set: Option<String>,
+    caller_role_arn: Option<String>,
+    origination_identity: Option<String>,
+    external_id: Option<String>,
 }
 
 impl Default for WireProtect {
@@ -473,6 +478,121 @@ impl Default for WireProtect {
             block_status: "block".into(),
             country_overrides: BTreeMap::new(),
             number_overrides: Vec::new(),
+            scope: "account-default".into(),
+            configuration_set: None,
+            caller_role_arn: None,
+            origination_identity: None,
+            external_id: None,
+        }
+    }
+}
+
+/// `[protect] scope`: which sends pumpguard's protect configuration covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "scope")]
+pub enum ProtectScope {
+    /// Made the account default: every SMS the account sends in the region
+    /// through SNS or End User Messaging, other applications' included.
+    AccountDefault,
+    /// Associated with a pumpguard-owned configuration set that the pool
+    /// sends through (`SmsConfiguration.EumsSms`); the account default is
+    /// left as it is.
+    Pool(PoolScope),
+}
+
+/// How the pool sends through End User Messaging with `scope = "pool"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PoolScope {
+    /// The configuration set pumpguard creates and owns.
+    pub configuration_set: String,
+    /// The role Cognito assumes to call `sms-voice:SendTextMessage`.
+    pub caller_role_arn: String,
+    /// The phone number, pool, sender ID or ARN to send from; `None` lets
+    /// End User Messaging choose.
+    pub origination_identity: Option<String>,
+    /// The external ID in the caller role's trust policy, if it has one.
+    pub external_id: Option<String>,
+}
+
+/// The configuration set's name when `[protect] configuration-set` is unset.
+pub const DEFAULT_CONFIGURATION_SET: &str = "pumpguard";
+
+/// End User Messaging's rule for configuration set names.
+fn valid_configuration_set(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<name>`.
+fn valid_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(),
+        ["arn", partition, "iam", "", account, resource]
+            if partition.starts_with("aws")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|n| !n.is_empty()))
+}
+
+fn check_scope(w: &mut WireProtect, c: &mut Collector) -> ProtectScope {
+    let pool_only = [
+        ("configuration-set", w.configuration_set.is_some()),
+        ("caller-role-arn", w.caller_role_arn.is_some()),
+        ("origination-identity", w.origination_identity.is_some()),
+        ("external-id", w.external_id.is_some()),
+    ];
+    match w.scope.as_str() {
+        "account-default" => {
+            for (key, set) in pool_only {
+                if set {
+                    c.push(
+                        format!("protect.{key}"),
+                        "applies only with scope = \"pool\"; remove it or set scope = \"pool\"",
+                    );
+                }
+            }
+            ProtectScope::AccountDefault
+        }
+        "pool" => {
+            let configuration_set = w
+                .configuration_set
+                .take()
+                .unwrap_or_else(|| DEFAULT_CONFIGURATION_SET.into());
+            if !valid_configuration_set(&configuration_set) {
+                c.push(
+                    "protect.configuration-set",
+                    "must be 1 to 64 letters, digits, '_' or '-' (End User Messaging's rule)",
+                );
+            }
+            let caller_role_arn = w.caller_role_arn.take().unwrap_or_default();
+            if caller_role_arn.is_empty() {
+                c.push(
+                    "protect.caller-role-arn",
+                    "is required with scope = \"pool\": the role Cognito assumes to send \
+                     through End User Messaging (the stack's SmsCallerRoleArn output)",
+                );
+            } else if !valid_role_arn(&caller_role_arn) {
+                c.push(
+                    "protect.caller-role-arn",
+                    "must be an IAM role ARN such as arn:aws:iam::123456789012:role/pumpguard-sms",
+                );
+            }
+            ProtectScope::Pool(PoolScope {
+                configuration_set,
+                caller_role_arn,
+                origination_identity: w.origination_identity.take().filter(|s| !s.is_empty()),
+                external_id: w.external_id.take().filter(|s| !s.is_empty()),
+            })
+        }
+        other => {
+            c.push(
+                "protect.scope",
+                format!("must be \"account-default\" or \"pool\", found {other:?}"),
+            );
+            ProtectScope::AccountDefault
         }
     }
 }
@@ -499,6 +619,9 @@ pub struct ProtectPolicy {
     /// Deliberate exceptions to the trigger's lists.
     pub country_overrides: BTreeMap<Country, ProtectStatus>,
     pub number_overrides: Vec<NumberOverride>,
+    /// Which sends it covers: the account default (the default) or the
+    /// pool's own configuration set.
+    pub scope: ProtectScope,
 }
 
 fn status(s: &str) -> Option<ProtectStatus> {
@@ -520,7 +643,8 @@ impl crate::policy::Section for ProtectPolicy {
     }
 }
 
-pub(crate) fn check_protect(w: WireProtect, c: &mut Collector) -> ProtectPolicy {
+pub(crate) fn check_protect(mut w: WireProtect, c: &mut Collector) -> ProtectPolicy {
+    let scope = check_scope(&mut w, c);
     let block_status = match status(&w.block_status) {
         Some(s @ (ProtectStatus::Block | ProtectStatus::Filter)) => s,
         _ => {
@@ -595,6 +719,7 @@ pub(crate) fn check_protect(w: WireProtect, c: &mut Collector) -> ProtectPolicy 
         block_status,
         country_overrides,
         number_overrides,
+        scope,
     }
 }
 

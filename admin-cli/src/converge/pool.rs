@@ -87,10 +87,11 @@ use cognito::operation::set_user_pool_mfa_config::SetUserPoolMfaConfigInput;
 use cognito::operation::update_user_pool::builders::UpdateUserPoolFluentBuilder;
 use cognito::operation::update_user_pool::UpdateUserPoolInput;
 use cognito::types::{
-    AuthFactorType, EmailMfaConfigType, LambdaConfigType, SmsMfaConfigType,
-    SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolTierType, UserPoolType,
-    VerifiedAttributeType, WebAuthnConfigurationType,
+    AuthFactorType, EmailMfaConfigType, EumsSmsConfigurationType, LambdaConfigType,
+    SmsConfigurationType, SmsMfaConfigType, SoftwareTokenMfaConfigType, UserPoolMfaType,
+    UserPoolTierType, UserPoolType, VerifiedAttributeType, WebAuthnConfigurationType,
 };
+use pumpguard_engine::account::{PoolScope, ProtectScope};
 use pumpguard_engine::policy::Mode;
 use pumpguard_engine::TriggerSource;
 use serde::Serialize;
@@ -103,6 +104,13 @@ pub const RESOURCE: &str = "user-pool-triggers";
 
 /// Where this module's change goes among a region's changes.
 pub const ORDER: u8 = 40;
+
+/// `Change::resource` of the pool's SMS configuration (`scope = "pool"`).
+pub const SMS_RESOURCE: &str = "user-pool-sms";
+
+/// After the configuration set exists and is associated (protect's
+/// changes), before the triggers.
+const SMS_ORDER: u8 = ORDER - 2;
 
 /// The `resource` of the invoke-permission change.
 pub const PERMISSION_RESOURCE: &str = "trigger-invoke-permission";
@@ -254,6 +262,11 @@ pub enum PoolWrite {
         statement_id: String,
         pool_arn: String,
     },
+    /// Describe the pool, set `SmsConfiguration.EumsSms` to `eums` (the SNS
+    /// role and the rest of `SmsConfiguration` as they are), and send every
+    /// updatable setting back with `UpdateUserPool` (`[protect] scope =
+    /// "pool"`).
+    SendThroughEum { pool_id: String, eums: EumsSending },
 }
 
 /// Whether Cognito may invoke the trigger, from the function's resource policy.
@@ -391,6 +404,67 @@ pub struct Observed {
     pub sms: PoolSms,
     /// Whether Cognito may invoke the policy's `trigger-arn`.
     pub permission: InvokePermission,
+    /// `SmsConfiguration.EumsSms`: the pool sends through End User
+    /// Messaging (`None`: through SNS, or no SMS).
+    pub eums: Option<EumsSending>,
+}
+
+/// How a pool sends its SMS through End User Messaging
+/// (`SmsConfiguration.EumsSms`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EumsSending {
+    pub caller_arn: String,
+    pub configuration_set: Option<String>,
+    pub origination_identity: Option<String>,
+    pub region: Option<String>,
+    pub external_id: Option<String>,
+}
+
+impl EumsSending {
+    /// What `[protect] scope = "pool"` asks of the pool in `region`.
+    pub fn wanted(scope: &PoolScope, region: &str) -> Self {
+        Self {
+            caller_arn: scope.caller_role_arn.clone(),
+            configuration_set: Some(scope.configuration_set.clone()),
+            origination_identity: scope.origination_identity.clone(),
+            region: Some(region.to_string()),
+            external_id: scope.external_id.clone(),
+        }
+    }
+
+    fn observed(e: &EumsSmsConfigurationType) -> Self {
+        Self {
+            caller_arn: e.caller_arn().to_string(),
+            configuration_set: e.configuration_set_name().map(str::to_string),
+            origination_identity: e.origination_identity().map(str::to_string),
+            region: e.region().map(str::to_string),
+            external_id: e.external_id().map(str::to_string),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "End User Messaging, configuration set {}, caller role {}{}",
+            self.configuration_set.as_deref().unwrap_or("(none)"),
+            self.caller_arn,
+            self.origination_identity
+                .as_deref()
+                .map(|o| format!(", from {o}"))
+                .unwrap_or_default()
+        )
+    }
+
+    fn to_sdk(&self) -> anyhow::Result<EumsSmsConfigurationType> {
+        EumsSmsConfigurationType::builder()
+            .caller_arn(&self.caller_arn)
+            .set_configuration_set_name(self.configuration_set.clone())
+            .set_origination_identity(self.origination_identity.clone())
+            .set_region(self.region.clone())
+            .set_external_id(self.external_id.clone())
+            .build()
+            .map_err(|e| anyhow::anyhow!("building EumsSms: {e}"))
+    }
 }
 
 impl Observed {
@@ -507,6 +581,11 @@ fn observe(
         other_triggers: lambda.map(other_triggers).unwrap_or_default(),
         sms,
         permission,
+        eums: pool
+            .sms_configuration
+            .as_ref()
+            .and_then(|s| s.eums_sms.as_ref())
+            .map(EumsSending::observed),
     }
 }
 
@@ -804,6 +883,46 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
             })],
         });
     }
+    if let (true, ProtectScope::Pool(scope)) = (d.policy.protect.enabled, &d.policy.protect.scope) {
+        let eums = EumsSending::wanted(scope, &d.pool.region);
+        if o.eums.as_ref() != Some(&eums) {
+            let from = o.eums.as_ref().map_or_else(
+                || {
+                    if o.sms.sms_configured {
+                        "SNS".to_string()
+                    } else {
+                        "no SMS configuration".to_string()
+                    }
+                },
+                EumsSending::describe,
+            );
+            if o.eums.is_none() {
+                warnings.push(format!(
+                    "user pool {}'s SMS switch from {from} to End User Messaging (configuration \
+                     set {}): review before applying. End User Messaging's origination \
+                     identities, registrations and spend limit ([spend] text-monthly-usd) then \
+                     apply to the pool's SMS, and destinations that need a registered number \
+                     (such as the US) get none until the account has one",
+                    d.pool.id, scope.configuration_set
+                ));
+            }
+            changes.push(Change {
+                resource: SMS_RESOURCE.into(),
+                name: d.pool.id.clone(),
+                action: Action::Update,
+                fields: vec![FieldChange::new(
+                    "SmsConfiguration",
+                    Some(from),
+                    Some(eums.describe()),
+                )],
+                order: SMS_ORDER,
+                writes: vec![Write::Pool(PoolWrite::SendThroughEum {
+                    pool_id: d.pool.id.clone(),
+                    eums,
+                })],
+            });
+        }
+    }
     Ok((changes, warnings))
 }
 
@@ -935,6 +1054,7 @@ pub async fn apply(c: &Clients, w: &PoolWrite) -> anyhow::Result<()> {
             slots,
             replace,
         } => wire(c, pool_id, trigger_arn, slots, replace).await,
+        PoolWrite::SendThroughEum { pool_id, eums } => send_through_eum(c, pool_id, eums).await,
         PoolWrite::GrantInvoke {
             function,
             statement_id,
@@ -969,22 +1089,7 @@ async fn wire(
     slots: &[TriggerSlot],
     replace: &BTreeMap<TriggerSlot, String>,
 ) -> anyhow::Result<()> {
-    let missing = uncopied_update_members();
-    if !missing.is_empty() {
-        anyhow::bail!(
-            "refusing to update user pool {pool_id}: this build's UpdateUserPool has members \
-             pumpguard does not copy ({}), which UpdateUserPool would reset; upgrade pumpguard",
-            missing.join(", ")
-        );
-    }
-    let missing = uncopied_mfa_members();
-    if !missing.is_empty() {
-        anyhow::bail!(
-            "refusing to update user pool {pool_id}: this build's SetUserPoolMfaConfig has \
-             members pumpguard cannot restore ({}); upgrade pumpguard",
-            missing.join(", ")
-        );
-    }
+    refuse_uncopied(pool_id)?;
     let before = describe(&c.cognito, pool_id).await?;
     let mut lambda = before
         .lambda_config
@@ -1006,10 +1111,102 @@ async fn wire(
     if !changed {
         return Ok(());
     }
+    update_pool(c, pool_id, &before, &lambda, None).await
+}
+
+/// `[protect] scope = "pool"`: the pool sends through End User Messaging
+/// with pumpguard's configuration set. Only `SmsConfiguration.EumsSms`
+/// changes; `apply` checks afterwards that Cognito kept it.
+async fn send_through_eum(c: &Clients, pool_id: &str, eums: &EumsSending) -> anyhow::Result<()> {
+    refuse_uncopied(pool_id)?;
+    let before = describe(&c.cognito, pool_id).await?;
+    let current = before.sms_configuration.clone();
+    if current
+        .as_ref()
+        .and_then(|s| s.eums_sms.as_ref())
+        .map(EumsSending::observed)
+        .as_ref()
+        == Some(eums)
+    {
+        return Ok(());
+    }
+    let sms = SmsConfigurationType::builder()
+        // Required by the API; kept as it is (or the caller role when the
+        // pool had no SMS configuration).
+        .sns_caller_arn(
+            current
+                .as_ref()
+                .map(|s| s.sns_caller_arn.clone())
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| eums.caller_arn.clone()),
+        )
+        .set_external_id(current.as_ref().and_then(|s| s.external_id.clone()))
+        .set_sns_region(current.as_ref().and_then(|s| s.sns_region.clone()))
+        .eums_sms(eums.to_sdk()?)
+        .build();
+    let lambda = before
+        .lambda_config
+        .clone()
+        .unwrap_or_else(|| LambdaConfigType::builder().build());
+    update_pool(c, pool_id, &before, &lambda, Some(&sms)).await?;
+    let after = describe(&c.cognito, pool_id).await?;
+    let kept = after
+        .sms_configuration
+        .as_ref()
+        .and_then(|s| s.eums_sms.as_ref())
+        .map(EumsSending::observed);
+    if kept.as_ref() != Some(eums) {
+        anyhow::bail!(
+            "user pool {pool_id} was updated to send through End User Messaging, but it now \
+             describes its EumsSms as {kept:?}; check the pool's SMS settings in the console \
+             and run plan again"
+        );
+    }
+    Ok(())
+}
+
+fn refuse_uncopied(pool_id: &str) -> anyhow::Result<()> {
+    let missing = uncopied_update_members();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "refusing to update user pool {pool_id}: this build's UpdateUserPool has members \
+             pumpguard does not copy ({}), which UpdateUserPool would reset; upgrade pumpguard",
+            missing.join(", ")
+        );
+    }
+    let missing = uncopied_mfa_members();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "refusing to update user pool {pool_id}: this build's SetUserPoolMfaConfig has \
+             members pumpguard cannot restore ({}); upgrade pumpguard",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `UpdateUserPool` with every setting of `before`, `lambda` as its
+/// `LambdaConfig` and, when given, `sms` as its `SmsConfiguration`; then
+/// the MFA configuration restored if the update moved it, and the pool
+/// described again to check that nothing else changed.
+async fn update_pool(
+    c: &Clients,
+    pool_id: &str,
+    before: &UserPoolType,
+    lambda: &LambdaConfigType,
+    sms: Option<&SmsConfigurationType>,
+) -> anyhow::Result<()> {
+    let before = &{
+        let mut b = before.clone();
+        if let Some(sms) = sms {
+            b.sms_configuration = Some(sms.clone());
+        }
+        b
+    };
     let mfa_before = read_mfa(&c.cognito, pool_id).await?;
 
     let mut dropped_unused_days = false;
-    let first = update_request(c.cognito.update_user_pool(), &before, &lambda, false)
+    let first = update_request(c.cognito.update_user_pool(), before, lambda, false)
         .send()
         .await;
     if let Err(e) = first {
@@ -1023,7 +1220,7 @@ async fn wire(
             ));
         }
         dropped_unused_days = true;
-        update_request(c.cognito.update_user_pool(), &before, &lambda, true)
+        update_request(c.cognito.update_user_pool(), before, lambda, true)
             .send()
             .await
             .map_err(|e| {
@@ -1058,7 +1255,7 @@ async fn wire(
     }
 
     let after = describe(&c.cognito, pool_id).await?;
-    let diff = differences(&before, &after, dropped_unused_days);
+    let diff = differences(before, &after, dropped_unused_days);
     if !diff.is_empty() {
         anyhow::bail!(
             "user pool {pool_id} was updated, but besides the trigger slots these settings \

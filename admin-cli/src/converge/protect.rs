@@ -23,7 +23,7 @@ use aws_sdk_pinpointsmsvoicev2::types::{
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::DateTime;
-use pumpguard_engine::account::ProtectStatus;
+use pumpguard_engine::account::{PoolScope, ProtectScope, ProtectStatus};
 use pumpguard_engine::Country;
 
 use crate::converge::{Clients, Desired, OWNER_TAG};
@@ -44,6 +44,9 @@ pub const ORDER_RULES: u8 = 10;
 
 /// Order of the change that makes it the account default (after its rules).
 pub const ORDER_DEFAULT: u8 = 11;
+
+/// `Change::resource` of the configuration set of `scope = "pool"`.
+pub const SET_RESOURCE: &str = "sms-configuration-set";
 
 /// The order in which per-status fields are listed for people.
 const STATUSES: [ProtectStatus; 4] = [
@@ -178,6 +181,16 @@ pub enum ProtectWrite {
     DeleteNumberOverride { target: Target, number: PhoneNumber },
     /// `SetAccountDefaultProtectConfiguration`.
     SetAccountDefault { target: Target },
+    /// `CreateConfigurationSet`, tagged [`OWNER_TAG`]` = true` (`scope =
+    /// "pool"`).
+    CreateConfigurationSet { name: String },
+    /// `AssociateProtectConfiguration`: the configuration set's sends are
+    /// judged by pumpguard's configuration, ahead of the account default.
+    Associate { target: Target, set: String },
+    /// `DisassociateProtectConfiguration`: a set takes one protect
+    /// configuration, so another one (of a deleted pumpguard configuration)
+    /// is taken off first.
+    Disassociate { id: String, set: String },
 }
 
 // ---------------------------------------------------------------- observed
@@ -223,6 +236,23 @@ pub struct Observed {
     /// error (e.g. a region or partition without End User Messaging): it is
     /// kept here and shown as a warning.
     pub unreadable: Option<String>,
+    /// With `scope = "pool"`: the configuration set the policy names, if it
+    /// exists.
+    pub configuration_set: Option<ConfigurationSet>,
+    /// This is the pool's region: the one whose End User Messaging the pool
+    /// sends through with `scope = "pool"` (the set is made there only).
+    pub pool_region: bool,
+}
+
+/// A configuration set as End User Messaging describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigurationSet {
+    pub name: String,
+    pub arn: String,
+    /// Tagged [`OWNER_TAG`]` = true`.
+    pub owned: bool,
+    /// The protect configuration associated with it.
+    pub protect_configuration_id: Option<String>,
 }
 
 impl Observed {
@@ -295,11 +325,61 @@ pub async fn read(c: &Clients, d: &Desired<'_>) -> anyhow::Result<Observed> {
             );
         }
     };
+    let pool_region = c.region == d.pool.region;
+    let configuration_set = match &d.policy.protect.scope {
+        ProtectScope::Pool(scope) if d.policy.protect.enabled && pool_region => {
+            read_configuration_set(c, &scope.configuration_set).await?
+        }
+        _ => None,
+    };
     Ok(Observed {
         configurations,
         owned,
         unreadable: None,
+        configuration_set,
+        pool_region,
     })
+}
+
+/// `DescribeConfigurationSets` for one name; `None` when there is none.
+async fn read_configuration_set(
+    c: &Clients,
+    name: &str,
+) -> anyhow::Result<Option<ConfigurationSet>> {
+    let out = match c
+        .eum
+        .describe_configuration_sets()
+        .configuration_set_names(name)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => bail!(
+            "cannot describe End User Messaging configuration set {name} in {}: {}; check \
+             that the credentials allow sms-voice:DescribeConfigurationSets in this region",
+            c.region,
+            sdk_err(e)
+        ),
+    };
+    let Some(set) = out
+        .configuration_sets()
+        .iter()
+        .find(|s| s.configuration_set_name() == name)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ConfigurationSet {
+        name: name.to_string(),
+        arn: set.configuration_set_arn().to_string(),
+        owned: is_owned(c, set.configuration_set_arn()).await?,
+        protect_configuration_id: set.protect_configuration_id().map(str::to_string),
+    }))
 }
 
 /// `DescribeProtectConfigurations`, every page: (id, arn, account default).
@@ -344,9 +424,9 @@ async fn is_owned(c: &Clients, arn: &str) -> anyhow::Result<bool> {
         .await
         .map_err(|e| {
             anyhow!(
-                "cannot read the tags of protect configuration {arn}: {}; check that the \
-                 credentials allow sms-voice:ListTagsForResource (pumpguard finds its \
-                 configuration by the tag {OWNER_TAG})",
+                "cannot read the tags of {arn}: {}; check that the credentials allow \
+                 sms-voice:ListTagsForResource (pumpguard finds what it owns by the tag \
+                 {OWNER_TAG})",
                 sdk_err(e)
             )
         })?;
@@ -626,29 +706,49 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> (Vec<Change>, Vec<String>) {
                 Some(describe_override(w.action.as_str(), w.expires)),
             ));
         }
-        writes.push(Write::Protect(ProtectWrite::SetAccountDefault { target }));
-        fields.push(FieldChange::new(
-            "account default",
-            foreign_default.map(|c| c.id.clone()),
-            Some("this configuration".into()),
-        ));
-        if let Some(f) = foreign_default {
-            warnings.push(format!(
-                "the account default protect configuration is {}, which pumpguard does not own; \
-                 apply makes pumpguard's new configuration the default instead ({} is left as \
-                 it is, but no longer applies as the default)",
-                f.id, f.id
-            ));
+        match &p.scope {
+            ProtectScope::AccountDefault => {
+                writes.push(Write::Protect(ProtectWrite::SetAccountDefault {
+                    target: target.clone(),
+                }));
+                fields.push(FieldChange::new(
+                    "account default",
+                    foreign_default.map(|c| c.id.clone()),
+                    Some("this configuration".into()),
+                ));
+                if let Some(f) = foreign_default {
+                    warnings.push(format!(
+                        "the account default protect configuration is {}, which pumpguard does \
+                         not own; apply makes pumpguard's new configuration the default instead \
+                         ({} is left as it is, but no longer applies as the default)",
+                        f.id, f.id
+                    ));
+                }
+            }
+            ProtectScope::Pool(_) => fields.push(FieldChange::new(
+                "scope",
+                None,
+                Some("pool (the account default is left as it is)".into()),
+            )),
         }
-        let change = Change {
+        let mut changes = vec![Change {
             resource: RESOURCE.into(),
             name: "(new)".into(),
             action: Action::Create,
             fields,
             order: ORDER_RULES,
             writes,
-        };
-        return (vec![change], warnings);
+        }];
+        if let (ProtectScope::Pool(scope), true) = (&p.scope, o.pool_region) {
+            changes.extend(plan_configuration_set(
+                scope,
+                o,
+                &target,
+                None,
+                &mut warnings,
+            ));
+        }
+        return (changes, warnings);
     };
 
     let target = Target::Id(owned.id.clone());
@@ -701,6 +801,29 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> (Vec<Change>, Vec<String>) {
         });
     }
 
+    if let ProtectScope::Pool(scope) = &p.scope {
+        if o.owned_is_default() {
+            warnings.push(format!(
+                "scope = \"pool\", but pumpguard's protect configuration {} is still the account \
+                 default (from an earlier apply with scope = \"account-default\"), so it still \
+                 judges every SMS the account sends; pumpguard does not remove an account \
+                 default on its own. To release it: aws pinpoint-sms-voice-v2 \
+                 delete-account-default-protect-configuration --region {}",
+                owned.id, d.pool.region
+            ));
+        }
+        if o.pool_region {
+            changes.extend(plan_configuration_set(
+                scope,
+                o,
+                &target,
+                Some(&owned.id),
+                &mut warnings,
+            ));
+        }
+        return (changes, warnings);
+    }
+
     // The account default.
     if !o.owned_is_default() {
         if let Some(f) = foreign_default {
@@ -729,6 +852,78 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> (Vec<Change>, Vec<String>) {
         });
     }
     (changes, warnings)
+}
+
+/// `scope = "pool"`: the configuration set pumpguard owns, created if
+/// missing and associated with pumpguard's protect configuration (`owned_id`,
+/// `None` while that is still to be created). A set of that name that
+/// pumpguard does not own is never taken over: the plan says so and leaves
+/// it alone.
+fn plan_configuration_set(
+    scope: &PoolScope,
+    o: &Observed,
+    target: &Target,
+    owned_id: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Vec<Change> {
+    let name = &scope.configuration_set;
+    let associate = Write::Protect(ProtectWrite::Associate {
+        target: target.clone(),
+        set: name.clone(),
+    });
+    let association = |from: Option<String>| {
+        FieldChange::new(
+            "protect configuration",
+            from,
+            Some(owned_id.map_or("pumpguard's (new)".into(), str::to_string)),
+        )
+    };
+    match &o.configuration_set {
+        None => vec![Change {
+            resource: SET_RESOURCE.into(),
+            name: name.clone(),
+            action: Action::Create,
+            fields: vec![
+                FieldChange::new(format!("tag {OWNER_TAG}"), None, Some("true".into())),
+                association(None),
+            ],
+            order: ORDER_DEFAULT,
+            writes: vec![
+                Write::Protect(ProtectWrite::CreateConfigurationSet { name: name.clone() }),
+                associate,
+            ],
+        }],
+        Some(set) if !set.owned => {
+            warnings.push(format!(
+                "configuration set {name} exists and is not pumpguard's (no tag {OWNER_TAG}=true): \
+                 pumpguard does not associate its protect configuration with a set other \
+                 senders may use. Name another set in [protect] configuration-set, or tag this \
+                 one {OWNER_TAG}=true if it is meant for this pool alone"
+            ));
+            Vec::new()
+        }
+        Some(set) => {
+            if owned_id.is_some() && set.protect_configuration_id.as_deref() == owned_id {
+                return Vec::new();
+            }
+            let mut writes = Vec::new();
+            if let Some(other) = &set.protect_configuration_id {
+                writes.push(Write::Protect(ProtectWrite::Disassociate {
+                    id: other.clone(),
+                    set: name.clone(),
+                }));
+            }
+            writes.push(associate);
+            vec![Change {
+                resource: SET_RESOURCE.into(),
+                name: name.clone(),
+                action: Action::Update,
+                fields: vec![association(set.protect_configuration_id.clone())],
+                order: ORDER_DEFAULT,
+                writes,
+            }]
+        }
+    }
 }
 
 // ---------------------------------------------------------------- apply
@@ -882,6 +1077,72 @@ pub async fn apply(c: &Clients, w: &ProtectWrite) -> anyhow::Result<()> {
                         "cannot make protect configuration {id} the account default in {}: {}; \
                          check that the credentials allow \
                          sms-voice:SetAccountDefaultProtectConfiguration, {}",
+                        c.region,
+                        sdk_err(e),
+                        again()
+                    )
+                })?;
+            Ok(())
+        }
+        ProtectWrite::CreateConfigurationSet { name } => {
+            let tag = Tag::builder()
+                .key(OWNER_TAG)
+                .value("true")
+                .build()
+                .context("building the owner tag")?;
+            c.eum
+                .create_configuration_set()
+                .configuration_set_name(name)
+                .tags(tag)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot create configuration set {name} in {}: {}; check that the \
+                         credentials allow sms-voice:CreateConfigurationSet and \
+                         sms-voice:TagResource, {}",
+                        c.region,
+                        sdk_err(e),
+                        again()
+                    )
+                })?;
+            tracing::info!(region = %c.region, set = %name, "created configuration set");
+            Ok(())
+        }
+        ProtectWrite::Disassociate { id, set } => {
+            c.eum
+                .disassociate_protect_configuration()
+                .protect_configuration_id(id)
+                .configuration_set_name(set)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot take protect configuration {id} off configuration set {set} in \
+                         {}: {}; check that the credentials allow \
+                         sms-voice:DisassociateProtectConfiguration, {}",
+                        c.region,
+                        sdk_err(e),
+                        again()
+                    )
+                })?;
+            Ok(())
+        }
+        ProtectWrite::Associate { target, set } => {
+            let id = target.resolve()?;
+            c.eum
+                .associate_protect_configuration()
+                .protect_configuration_id(id)
+                .configuration_set_name(set)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot associate protect configuration {id} with configuration set \
+                         {set} in {}: {}; check that the credentials allow \
+                         sms-voice:AssociateProtectConfiguration (a set can have only one \
+                         protect configuration: if another is associated, disassociate it \
+                         first), {}",
                         c.region,
                         sdk_err(e),
                         again()

@@ -119,11 +119,13 @@ fn foreign_untouched(w: &World, context: &str) {
     assert_eq!(theirs.tags, want.tags, "{context}");
     for call in &st.writes {
         let id = match call {
-            Call::Create { .. } => continue,
+            Call::Create { .. } | Call::CreateSet { .. } => continue,
             Call::Rules { id, .. }
             | Call::Put { id, .. }
             | Call::Delete { id, .. }
-            | Call::SetDefault { id } => id,
+            | Call::SetDefault { id }
+            | Call::Associate { id, .. }
+            | Call::Disassociate { id, .. } => id,
         };
         assert_ne!(id, "protect-theirs", "{context}: wrote to it: {call:?}");
     }

@@ -1158,3 +1158,66 @@ async fn an_empty_pre_sign_up_slot_is_wired_unless_pre_sign_up_is_off() {
     let (changes, _) = pool::plan(&d, &o).expect("converged");
     assert!(changes.is_empty(), "{changes:?}");
 }
+
+/// `[protect] scope = "pool"` on moto: the plan shows the switch from SNS to
+/// End User Messaging as a change to review, apply sets
+/// `SmsConfiguration.EumsSms` with pumpguard's configuration set and keeps
+/// every other setting (the SNS role included), and the pool is then
+/// converged.
+#[tokio::test]
+async fn pool_scope_points_the_pool_at_end_user_messaging_and_keeps_the_rest() {
+    let rec = Recorder::default();
+    let c = clients(&rec).await;
+    let made = create_pool(&c.cognito, PoolSpec::rich()).await;
+    let id = made.id.clone().unwrap();
+    let trigger = create_function(&c.lambda).await;
+    allow_cognito(&c.lambda, &trigger, made.arn.as_deref().unwrap()).await;
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/pumpguard-sms");
+    let text = format!(
+        "[countries]\nallow = [\"US\"]\ncrown-dependencies = \"separate\"\n\
+         [protect]\nscope = \"pool\"\ncaller-role-arn = \"{role}\"\n\
+         configuration-set = \"pumpguard-test\"\n\
+         [user-pool]\nid = \"{id}\"\ntrigger-arn = \"{trigger}\"\ntable = \"pumpguard-t1\"\n"
+    );
+    let p = Policy::parse(&text, "pool-scope").unwrap();
+    let d = desired(&p, true);
+    let o = pool::read(&c, &d).await.expect("read");
+    assert_eq!(o.eums, None, "a fresh pool sends through SNS");
+    let (changes, warnings) = pool::plan(&d, &o).expect("plan");
+    let sms: Vec<_> = changes
+        .iter()
+        .filter(|ch| ch.resource == pool::SMS_RESOURCE)
+        .collect();
+    assert_eq!(sms.len(), 1, "{changes:#?}");
+    assert_eq!(sms[0].fields[0].from.as_deref(), Some("SNS"));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("switch from SNS to End User Messaging")),
+        "{warnings:?}"
+    );
+
+    let before = describe(&c.cognito, &id).await;
+    let mut ordered = changes.clone();
+    ordered.sort_by_key(|ch| ch.order);
+    apply_all(&c, &ordered).await;
+    let after = describe(&c.cognito, &id).await;
+    let s = after.sms_configuration.as_ref().expect("sms configuration");
+    let e = s.eums_sms.as_ref().expect("EumsSms set");
+    assert_eq!(e.caller_arn(), role);
+    assert_eq!(e.configuration_set_name(), Some("pumpguard-test"));
+    assert_eq!(e.region(), Some("us-east-1"));
+    assert_eq!(s.sns_caller_arn(), SNS_ROLE, "the SNS role is kept");
+    // Nothing else moved: compare without the SMS configuration and triggers.
+    let strip = |p: &UserPoolType| {
+        let mut p = comparable(p);
+        p.sms_configuration = None;
+        p.lambda_config = None;
+        p
+    };
+    assert_eq!(strip(&before), strip(&after));
+
+    let o = pool::read(&c, &d).await.expect("read");
+    let (changes, _) = pool::plan(&d, &o).expect("converged");
+    assert!(changes.is_empty(), "{changes:#?}");
+}

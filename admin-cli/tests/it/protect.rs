@@ -596,3 +596,168 @@ async fn disabled_protect_changes_nothing_and_warns_about_what_is_left() {
         "{msg}"
     );
 }
+
+// ---------------------------------------------------------------- scope = "pool"
+
+/// The test policy's `[protect]` with `scope = "pool"`.
+fn pool_scope() -> Policy {
+    policy(&PROTECT.replace(
+        "[protect]\n",
+        "[protect]\nscope = \"pool\"\n\
+         caller-role-arn = \"arn:aws:iam::123456789012:role/pumpguard-sms\"\n",
+    ))
+}
+
+fn any_set_default(changes: &[Change]) -> bool {
+    changes
+        .iter()
+        .flat_map(|c| &c.writes)
+        .any(|w| matches!(w, Write::Protect(ProtectWrite::SetAccountDefault { .. })))
+}
+
+/// The account default belongs to another team: with `scope = "pool"`
+/// pumpguard creates its configuration, a configuration set of its own, and
+/// the association, and never calls SetAccountDefaultProtectConfiguration.
+/// Then the account is converged: a second plan is empty.
+#[tokio::test]
+async fn pool_scope_associates_a_set_of_its_own_and_leaves_the_account_default() {
+    let p = pool_scope();
+    let pool = pool();
+    let d = desired(&p, &pool);
+    let account = Account::new(vec![Config::foreign("protect-foreign", true)]);
+    let c = clients(account.client()).await;
+
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert!(!any_set_default(&changes), "{changes:#?}");
+    let resources: Vec<(&str, Action)> = changes
+        .iter()
+        .map(|c| (c.resource.as_str(), c.action))
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            ("protect-configuration", Action::Create),
+            ("sms-configuration-set", Action::Create)
+        ]
+    );
+    let text = render(&changes, &warnings);
+    assert!(
+        text.contains("the account default is left as it is"),
+        "{text}"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains("account default")),
+        "{warnings:?}"
+    );
+
+    apply_all(&c, &changes).await;
+    let writes = account.writes();
+    assert!(
+        !writes.iter().any(|w| matches!(w, Call::SetDefault { .. })),
+        "{writes:#?}"
+    );
+    let tail: Vec<&Call> = writes.iter().rev().take(2).rev().collect();
+    match tail.as_slice() {
+        [Call::CreateSet { name, tags }, Call::Associate { id, set }] => {
+            assert_eq!(name, "pumpguard");
+            assert_eq!(tags, &[(OWNER_TAG.to_string(), "true".to_string())]);
+            assert_eq!((id.as_str(), set.as_str()), ("protect-new1", "pumpguard"));
+        }
+        other => panic!("expected the set created then associated, got {other:#?}"),
+    }
+    {
+        let st = account.state.lock().unwrap();
+        let default: Vec<&str> = st
+            .configs
+            .iter()
+            .filter(|c| c.default)
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(
+            default,
+            ["protect-foreign"],
+            "the account default is untouched"
+        );
+    }
+
+    let (again, _) = plan_for(&c, &d).await;
+    assert!(again.is_empty(), "converged, yet: {again:#?}");
+}
+
+/// Moving from the account default to the pool: the association is made,
+/// pumpguard's configuration stays the account default (it never removes
+/// one on its own), and the plan says how to release it.
+#[tokio::test]
+async fn pool_scope_after_account_default_warns_and_does_not_touch_the_default() {
+    let p = pool_scope();
+    let pool = pool();
+    let d = desired(&p, &pool);
+    let account = Account::new(vec![converged_config(&p, "protect-ours", true)]);
+    let c = clients(account.client()).await;
+
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert!(!any_set_default(&changes), "{changes:#?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("still the account") && w.contains("delete-account-default")),
+        "{warnings:?}"
+    );
+    apply_all(&c, &changes).await;
+    let writes = account.writes();
+    assert!(
+        matches!(writes.as_slice(), [Call::CreateSet { .. }, Call::Associate { id, .. }] if id == "protect-ours"),
+        "{writes:#?}"
+    );
+}
+
+/// A configuration set of the policy's name that pumpguard does not own is
+/// never associated: its other senders would fall under pumpguard's rules.
+#[tokio::test]
+async fn pool_scope_does_not_take_over_a_foreign_set() {
+    let p = pool_scope();
+    let pool = pool();
+    let d = desired(&p, &pool);
+    let account = Account::new(vec![converged_config(&p, "protect-ours", false)]);
+    account.state.lock().unwrap().sets.push(common::eum::Set {
+        name: "pumpguard".into(),
+        tags: vec![],
+        protect: None,
+    });
+    let c = clients(account.client()).await;
+    let (changes, warnings) = plan_for(&c, &d).await;
+    assert!(changes.is_empty(), "{changes:#?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("is not pumpguard's")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn pool_scope_needs_a_caller_role_and_account_default_takes_no_pool_keys() {
+    let err = |protect: &str| {
+        Policy::parse(&format!("{COUNTRIES}\n{protect}"), "test-policy.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let e = err("[protect]\nscope = \"pool\"\n");
+    assert!(
+        e.contains("protect.caller-role-arn") && e.contains("required"),
+        "{e}"
+    );
+    let e = err("[protect]\nscope = \"pool\"\ncaller-role-arn = \"pumpguard-sms\"\n");
+    assert!(e.contains("must be an IAM role ARN"), "{e}");
+    let e = err("[protect]\nconfiguration-set = \"mine\"\n");
+    assert!(
+        e.contains("protect.configuration-set") && e.contains("only with scope"),
+        "{e}"
+    );
+    let e = err("[protect]\nscope = \"everything\"\n");
+    assert!(e.contains("protect.scope"), "{e}");
+    assert_eq!(
+        policy("").protect.scope,
+        pumpguard_engine::account::ProtectScope::AccountDefault,
+        "the default scope"
+    );
+}

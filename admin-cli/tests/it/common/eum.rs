@@ -12,10 +12,14 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_pinpointsmsvoicev2 as eum;
 use aws_sdk_pinpointsmsvoicev2::config::{BehaviorVersion, Credentials, Region, SharedInterceptor};
+use aws_sdk_pinpointsmsvoicev2::operation::associate_protect_configuration::AssociateProtectConfigurationOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::create_configuration_set::CreateConfigurationSetOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::create_protect_configuration::CreateProtectConfigurationOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::delete_protect_configuration_rule_set_number_override::DeleteProtectConfigurationRuleSetNumberOverrideOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::describe_configuration_sets::DescribeConfigurationSetsOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::describe_protect_configurations::DescribeProtectConfigurationsOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::describe_spend_limits::DescribeSpendLimitsOutput;
+use aws_sdk_pinpointsmsvoicev2::operation::disassociate_protect_configuration::DisassociateProtectConfigurationOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::get_protect_configuration_country_rule_set::GetProtectConfigurationCountryRuleSetOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::list_protect_configuration_rule_set_number_overrides::ListProtectConfigurationRuleSetNumberOverridesOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::list_tags_for_resource::ListTagsForResourceOutput;
@@ -24,7 +28,7 @@ use aws_sdk_pinpointsmsvoicev2::operation::set_account_default_protect_configura
 use aws_sdk_pinpointsmsvoicev2::operation::set_text_message_spend_limit_override::SetTextMessageSpendLimitOverrideOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::update_protect_configuration_country_rule_set::UpdateProtectConfigurationCountryRuleSetOutput;
 use aws_sdk_pinpointsmsvoicev2::types::{
-    NumberCapability, ProtectConfigurationCountryRuleSetInformation,
+    ConfigurationSetInformation, NumberCapability, ProtectConfigurationCountryRuleSetInformation,
     ProtectConfigurationInformation, ProtectConfigurationRuleSetNumberOverride, SpendLimit,
     SpendLimitName, Tag,
 };
@@ -109,11 +113,41 @@ pub enum Call {
     SetDefault {
         id: String,
     },
+    CreateSet {
+        name: String,
+        tags: Vec<(String, String)>,
+    },
+    Associate {
+        id: String,
+        set: String,
+    },
+    Disassociate {
+        id: String,
+        set: String,
+    },
+}
+
+/// A configuration set of the simulated account.
+#[derive(Debug, Clone)]
+pub struct Set {
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+    pub protect: Option<String>,
+}
+
+impl Set {
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:sms-voice:us-east-1:123456789012:configuration-set/{}",
+            self.name
+        )
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct State {
     pub configs: Vec<Config>,
+    pub sets: Vec<Set>,
     pub writes: Vec<Call>,
     pub created: u32,
 }
@@ -162,18 +196,20 @@ impl Account {
         let s = state.clone();
         let tags = mock!(eum::Client::list_tags_for_resource).then_compute_output(move |req| {
             let st = s.lock().unwrap();
-            let c = st
+            let arn = req.resource_arn().unwrap_or_default();
+            let tags = st
                 .configs
                 .iter()
-                .find(|c| Some(c.arn().as_str()) == req.resource_arn())
-                .expect("tags of a known configuration");
-            let tags = c
-                .tags
+                .find(|c| c.arn() == arn)
+                .map(|c| &c.tags)
+                .or_else(|| st.sets.iter().find(|s| s.arn() == arn).map(|s| &s.tags))
+                .expect("tags of a known configuration or set");
+            let tags = tags
                 .iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build().unwrap())
                 .collect();
             ListTagsForResourceOutput::builder()
-                .resource_arn(c.arn())
+                .resource_arn(arn)
                 .set_tags(Some(tags))
                 .build()
         });
@@ -345,10 +381,134 @@ impl Account {
                     .build()
                     .unwrap()
             });
+        let s = state.clone();
+        // An unknown name is answered with no set (the code also takes
+        // ResourceNotFoundException as none).
+        let describe_sets =
+            mock!(eum::Client::describe_configuration_sets).then_compute_output(move |req| {
+                let st = s.lock().unwrap();
+                let names = req.configuration_set_names();
+                let sets = st
+                    .sets
+                    .iter()
+                    .filter(|set| names.is_empty() || names.contains(&set.name))
+                    .map(|set| {
+                        ConfigurationSetInformation::builder()
+                            .configuration_set_arn(set.arn())
+                            .configuration_set_name(&set.name)
+                            .set_event_destinations(Some(Vec::new()))
+                            .created_timestamp(DateTime::from_secs(NOW - 86_400))
+                            .set_protect_configuration_id(set.protect.clone())
+                            .build()
+                            .unwrap()
+                    })
+                    .collect();
+                DescribeConfigurationSetsOutput::builder()
+                    .set_configuration_sets(Some(sets))
+                    .build()
+            });
+        let s = state.clone();
+        let create_set =
+            mock!(eum::Client::create_configuration_set).then_compute_output(move |req| {
+                let mut st = s.lock().unwrap();
+                let name = req.configuration_set_name().unwrap().to_string();
+                assert!(
+                    !st.sets.iter().any(|set| set.name == name),
+                    "ConflictException: set {name} exists"
+                );
+                let tags: Vec<(String, String)> = req
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect();
+                st.writes.push(Call::CreateSet {
+                    name: name.clone(),
+                    tags: tags.clone(),
+                });
+                let set = Set {
+                    name: name.clone(),
+                    tags,
+                    protect: None,
+                };
+                let arn = set.arn();
+                st.sets.push(set);
+                CreateConfigurationSetOutput::builder()
+                    .configuration_set_arn(arn)
+                    .configuration_set_name(name)
+                    .created_timestamp(DateTime::from_secs(NOW))
+                    .build()
+            });
+        let s = state.clone();
+        let associate =
+            mock!(eum::Client::associate_protect_configuration).then_compute_output(move |req| {
+                let mut st = s.lock().unwrap();
+                let id = req.protect_configuration_id().unwrap().to_string();
+                let name = req.configuration_set_name().unwrap().to_string();
+                let arn = find(&st, Some(&id)).arn();
+                st.writes.push(Call::Associate {
+                    id: id.clone(),
+                    set: name.clone(),
+                });
+                let set = st
+                    .sets
+                    .iter_mut()
+                    .find(|set| set.name == name)
+                    .expect("ResourceNotFoundException: no such set");
+                assert!(
+                    set.protect.is_none(),
+                    "ConflictException: the set has one already"
+                );
+                set.protect = Some(id.clone());
+                let set_arn = set.arn();
+                AssociateProtectConfigurationOutput::builder()
+                    .configuration_set_arn(set_arn)
+                    .configuration_set_name(name)
+                    .protect_configuration_arn(arn)
+                    .protect_configuration_id(id)
+                    .build()
+                    .unwrap()
+            });
+        let s = state.clone();
+        let disassociate = mock!(eum::Client::disassociate_protect_configuration)
+            .then_compute_output(move |req| {
+                let mut st = s.lock().unwrap();
+                let id = req.protect_configuration_id().unwrap().to_string();
+                let name = req.configuration_set_name().unwrap().to_string();
+                st.writes.push(Call::Disassociate {
+                    id: id.clone(),
+                    set: name.clone(),
+                });
+                let set = st
+                    .sets
+                    .iter_mut()
+                    .find(|set| set.name == name)
+                    .expect("ResourceNotFoundException: no such set");
+                assert_eq!(set.protect.as_deref(), Some(id.as_str()));
+                set.protect = None;
+                let set_arn = set.arn();
+                DisassociateProtectConfigurationOutput::builder()
+                    .configuration_set_arn(set_arn)
+                    .configuration_set_name(name)
+                    .protect_configuration_arn(format!(
+                        "arn:aws:sms-voice:us-east-1:123456789012:protect-configuration/{id}"
+                    ))
+                    .protect_configuration_id(id)
+                    .build()
+                    .unwrap()
+            });
         Self {
             state,
-            reads: vec![describe, tags, get_rules, list_overrides],
-            writes: vec![create, update, put, delete, set_default],
+            reads: vec![describe, tags, get_rules, list_overrides, describe_sets],
+            writes: vec![
+                create,
+                update,
+                put,
+                delete,
+                set_default,
+                create_set,
+                associate,
+                disassociate,
+            ],
         }
     }
 
