@@ -47,7 +47,8 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# --all-features: the Custom SMS Sender (feature `sender` of pumpguard-trigger) too.
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "the engine and the WAF definitions link no runtime, no AWS SDK and no Lambda runtime"
 for crate in pumpguard-engine pumpguard-waf; do
@@ -57,10 +58,10 @@ for crate in pumpguard-engine pumpguard-waf; do
 done
 
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --all-features --locked
 
 step "cargo doc"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked --quiet
 
 step "cfn-lint cloudformation/template.yaml"
 cfn-lint cloudformation/template.yaml

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod presignup;
 pub mod prices;
 pub mod published;
+pub mod sender;
 pub mod source;
 pub mod stateful;
 pub mod store;

@@ -192,6 +192,8 @@ pub struct Policy {
     pub known_numbers: KnownPolicy,
     pub cohorts: CohortPolicy,
     pub pre_sign_up: PreSignUpPolicy,
+    /// `[sender]`: the Custom SMS Sender's delivery (opt-in).
+    pub sender: crate::sender::SenderPolicy,
     pub exemptions: Exemptions,
     pub waf: WafPolicy,
     pub protect: ProtectPolicy,
@@ -203,7 +205,7 @@ pub struct Policy {
 }
 
 /// The top-level sections a policy may have.
-const SECTIONS: [&str; 21] = [
+const SECTIONS: [&str; 22] = [
     "version",
     "trigger",
     "countries",
@@ -220,6 +222,7 @@ const SECTIONS: [&str; 21] = [
     "known-numbers",
     "cohorts",
     "pre-sign-up",
+    "sender",
     "exemptions",
     "waf",
     "protect",
@@ -248,6 +251,20 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
+    /// A collector for checking a section on its own (defaults, tests).
+    pub(crate) fn detached() -> Self {
+        Self {
+            problems: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// The keys of the problems found so far.
+    #[cfg(test)]
+    pub(crate) fn problem_keys(&self) -> Vec<String> {
+        self.problems.iter().map(|p| p.key.clone()).collect()
+    }
+
     pub(crate) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             key: key.into(),
@@ -497,6 +514,7 @@ impl Policy {
         let known_numbers = c.read::<KnownPolicy>(de);
         let cohorts = c.read::<CohortPolicy>(de);
         let pre_sign_up = c.read::<PreSignUpPolicy>(de);
+        let sender = c.read::<crate::sender::SenderPolicy>(de);
         let exemptions = c.read::<Exemptions>(de);
         let waf = c.read::<WafPolicy>(de);
         let protect = c.read::<ProtectPolicy>(de);
@@ -525,6 +543,7 @@ impl Policy {
                 known_numbers: known_numbers?,
                 cohorts: cohorts?,
                 pre_sign_up: pre_sign_up?,
+                sender: sender?,
                 exemptions: exemptions?,
                 waf: waf?,
                 protect: protect?,

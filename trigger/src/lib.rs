@@ -6,4 +6,6 @@
 pub mod dynamo;
 pub mod logs;
 pub mod published;
+#[cfg(feature = "sender")]
+pub mod sender;
 pub mod trigger;

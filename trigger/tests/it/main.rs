@@ -17,5 +17,7 @@ mod numbers;
 mod presignup;
 mod privacy;
 mod role;
+#[cfg(feature = "sender")]
+mod sender;
 mod stateful;
 mod store_contract;

@@ -1,0 +1,379 @@
+//! The Custom SMS Sender on real protocol servers: KMS, SNS and DynamoDB on
+//! moto; End User Messaging, which nothing emulates, through SDK-level
+//! replays (`aws-smithy-mocks`) of `SendTextMessage`. The code is encrypted
+//! by the AWS Encryption SDK exactly as Cognito does it: a KMS keyring, the
+//! non-committing signed suite (0x0378) and the encryption context
+//! `userpool-id`.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_esdk::material_providers::client as mpl_client;
+use aws_esdk::material_providers::types::material_providers_config::MaterialProvidersConfig;
+use aws_esdk::material_providers::types::{EsdkAlgorithmSuiteId, EsdkCommitmentPolicy};
+use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
+use aws_sdk_pinpointsmsvoicev2 as eum;
+use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::{
+    SendTextMessageError, SendTextMessageOutput,
+};
+use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use pumpguard_engine::hash::PhoneHasher;
+use pumpguard_engine::sender::Provider;
+use pumpguard_engine::{Engine, Policy};
+use pumpguard_trigger::dynamo::DynamoStore;
+use pumpguard_trigger::sender::{Crypto, Delivery, Outcome, Sender};
+use pumpguard_trigger::trigger::TriggerContext;
+use serde_json::{json, Value};
+
+use crate::common;
+
+const POOL: &str = "us-east-1_Sender1";
+const CODE: &str = "482916";
+/// Allowed by the example policy.
+const US: &str = "+14155552671";
+/// Jamaica: refused by the example policy's countries.
+const JM: &str = "+18762101234";
+
+async fn sdk() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(common::moto_endpoint())
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+async fn new_key(kms: &aws_sdk_kms::Client) -> String {
+    kms.create_key()
+        .send()
+        .await
+        .expect("CreateKey on moto")
+        .key_metadata
+        .expect("key metadata")
+        .arn
+        .expect("key arn")
+}
+
+/// What Cognito does with a code: an Encryption SDK message under the
+/// pool's KMS key, non-committing signed suite, `userpool-id` in the
+/// encryption context, base64.
+async fn cognito_encrypts(
+    kms: aws_sdk_kms::Client,
+    key_arn: &str,
+    pool: &str,
+    code: &str,
+) -> String {
+    let esdk = aws_esdk::Client::from_conf(
+        AwsEncryptionSdkConfig::builder()
+            .commitment_policy(EsdkCommitmentPolicy::ForbidEncryptAllowDecrypt)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let mpl =
+        mpl_client::Client::from_conf(MaterialProvidersConfig::builder().build().unwrap()).unwrap();
+    let keyring = mpl
+        .create_aws_kms_keyring()
+        .kms_key_id(key_arn)
+        .kms_client(kms)
+        .send()
+        .await
+        .unwrap();
+    let out = esdk
+        .encrypt()
+        .plaintext(code.as_bytes())
+        .keyring(keyring)
+        .encryption_context(HashMap::from([(
+            "userpool-id".to_string(),
+            pool.to_string(),
+        )]))
+        .algorithm_suite_id(EsdkAlgorithmSuiteId::AlgAes256GcmIv12Tag16HkdfSha384EcdsaP384)
+        .send()
+        .await
+        .unwrap();
+    aws_smithy_types::base64::encode(out.ciphertext.unwrap().into_inner())
+}
+
+fn event(source: &str, phone: &str, code: &str) -> Value {
+    json!({
+        "version": "1",
+        "triggerSource": source,
+        "region": "us-east-1",
+        "userPoolId": POOL,
+        "userName": "7f1c2b4e-sender",
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "1example23456789"},
+        "request": {
+            "type": "customSMSSenderRequestV1",
+            "code": code,
+            "clientMetadata": {},
+            "userAttributes": {
+                "sub": "7f1c2b4e-sender",
+                "cognito:user_status": "UNCONFIRMED",
+                "phone_number_verified": "false",
+                "phone_number": phone
+            }
+        }
+    })
+}
+
+/// `SendTextMessage` calls: (destination, body, configuration set, type).
+type Sent = Arc<Mutex<Vec<(String, String, Option<String>, String)>>>;
+
+/// The End User Messaging client answered by one rule: recording and
+/// succeeding, or failing with a throttle.
+fn end_user_messaging(fail: bool) -> (eum::Client, Sent) {
+    let sent: Sent = Arc::default();
+    let s = sent.clone();
+    let rule: Rule = if fail {
+        mock!(eum::Client::send_text_message).then_error(|| {
+            SendTextMessageError::ThrottlingException(
+                eum::types::error::ThrottlingException::builder()
+                    .message("rate exceeded")
+                    .build(),
+            )
+        })
+    } else {
+        mock!(eum::Client::send_text_message).then_compute_output(move |req| {
+            s.lock().unwrap().push((
+                req.destination_phone_number()
+                    .unwrap_or_default()
+                    .to_string(),
+                req.message_body().unwrap_or_default().to_string(),
+                req.configuration_set_name().map(str::to_string),
+                req.message_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+            ));
+            SendTextMessageOutput::builder().message_id("msg-1").build()
+        })
+    };
+    let config = eum::Config::builder()
+        .behavior_version(eum::config::BehaviorVersion::latest())
+        .region(eum::config::Region::new("us-east-1"))
+        .credentials_provider(eum::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .http_client(create_mock_http_client())
+        .interceptor(
+            MockResponseInterceptor::new()
+                .rule_mode(RuleMode::MatchAny)
+                .with_rule(&rule),
+        )
+        .build();
+    (eum::Client::from_conf(config), sent)
+}
+
+/// Counts the SNS `Publish` requests that reach moto.
+#[derive(Debug, Clone, Default)]
+struct Publishes(Arc<AtomicUsize>);
+
+impl Intercept for Publishes {
+    fn name(&self) -> &'static str {
+        "pumpguard-test-publishes"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        if String::from_utf8_lossy(body).contains("Action=Publish") {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+struct World {
+    sender: Sender,
+    ctx: TriggerContext<DynamoStore>,
+    engine: Engine,
+    sent: Sent,
+    publishes: Publishes,
+    kms: aws_sdk_kms::Client,
+    key: String,
+}
+
+async fn world(eum_fails: bool) -> World {
+    let sdk = sdk().await;
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let key = new_key(&kms).await;
+    let publishes = Publishes::default();
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&sdk)
+            .interceptor(publishes.clone())
+            .build(),
+    );
+    let (eum, sent) = end_user_messaging(eum_fails);
+    let dynamo = common::dynamo_at(&common::moto_endpoint());
+    let table = common::fresh_table(&dynamo, "sender").await;
+    let store = DynamoStore::new(dynamo, table);
+    World {
+        sender: Sender {
+            crypto: Crypto::new(kms.clone(), &key).await.unwrap(),
+            delivery: Delivery { eum, sns },
+        },
+        ctx: TriggerContext::new(store, PhoneHasher::ephemeral(), PhoneHasher::unkeyed()),
+        engine: Engine::new(Arc::new(Policy::example())),
+        sent,
+        publishes,
+        kms,
+        key,
+    }
+}
+
+const NOW: i64 = 1_800_000_000;
+
+#[tokio::test]
+async fn an_allowed_code_is_sent_once_even_when_the_event_comes_again() {
+    let w = world(false).await;
+    let code = cognito_encrypts(w.kms.clone(), &w.key, POOL, CODE).await;
+    let e = event("CustomSMSSender_SignUp", US, &code);
+
+    let first = w.sender.handle(&w.engine, &w.ctx, &e, NOW).await.unwrap();
+    assert_eq!(first, Outcome::Sent(Provider::EndUserMessaging));
+    // Lambda's retry, and a duplicate delivery racing another.
+    let retry = w
+        .sender
+        .handle(&w.engine, &w.ctx, &e, NOW + 60)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        w.sender.handle(&w.engine, &w.ctx, &e, NOW + 61),
+        w.sender.handle(&w.engine, &w.ctx, &e, NOW + 61)
+    );
+    assert_eq!(retry, Outcome::Duplicate);
+    assert_eq!(
+        (a.unwrap(), b.unwrap()),
+        (Outcome::Duplicate, Outcome::Duplicate)
+    );
+
+    let sent = w.sent.lock().unwrap().clone();
+    assert_eq!(
+        sent,
+        [(
+            US.to_string(),
+            format!("Your verification code is {CODE}"),
+            None,
+            "TRANSACTIONAL".to_string()
+        )]
+    );
+    assert_eq!(
+        w.publishes.0.load(Ordering::SeqCst),
+        0,
+        "no fallback was needed"
+    );
+
+    // Two first deliveries at once: one sends, the other does nothing.
+    let code = cognito_encrypts(w.kms.clone(), &w.key, POOL, "771203").await;
+    let e = event("CustomSMSSender_ResendCode", "+14155550188", &code);
+    let (a, b) = tokio::join!(
+        w.sender.handle(&w.engine, &w.ctx, &e, NOW + 600),
+        w.sender.handle(&w.engine, &w.ctx, &e, NOW + 600)
+    );
+    let mut outcomes = [a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert!(
+        matches!(
+            outcomes,
+            [
+                Outcome::Ignored(_) | Outcome::Duplicate,
+                Outcome::Sent(Provider::EndUserMessaging)
+            ]
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(w.sent.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_refused_number_gets_success_and_nothing_is_sent() {
+    let w = world(false).await;
+    let code = cognito_encrypts(w.kms.clone(), &w.key, POOL, CODE).await;
+    let e = event("CustomSMSSender_SignUp", JM, &code);
+    let out = w.sender.handle(&w.engine, &w.ctx, &e, NOW).await;
+    assert_eq!(out.unwrap(), Outcome::Dropped, "a refusal is a success");
+    let again = w.sender.handle(&w.engine, &w.ctx, &e, NOW + 5).await;
+    assert_eq!(
+        again.unwrap(),
+        Outcome::Duplicate,
+        "and is not judged twice"
+    );
+    assert!(w.sent.lock().unwrap().is_empty());
+    assert_eq!(w.publishes.0.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn when_end_user_messaging_fails_sns_sends_exactly_once() {
+    let w = world(true).await;
+    let code = cognito_encrypts(w.kms.clone(), &w.key, POOL, CODE).await;
+    let e = event("CustomSMSSender_Authentication", US, &code);
+    let first = w.sender.handle(&w.engine, &w.ctx, &e, NOW).await.unwrap();
+    assert_eq!(first, Outcome::Sent(Provider::Sns));
+    let again = w
+        .sender
+        .handle(&w.engine, &w.ctx, &e, NOW + 30)
+        .await
+        .unwrap();
+    assert_eq!(again, Outcome::Duplicate);
+    assert_eq!(w.publishes.0.load(Ordering::SeqCst), 1);
+}
+
+/// A code encrypted for another pool is never decrypted as this one's: the
+/// event fails (so Lambda retries, and the alarms see it), nothing is sent,
+/// and its retry is not judged again.
+#[tokio::test]
+async fn a_code_encrypted_for_another_pool_is_not_sent() {
+    let w = world(false).await;
+    let code = cognito_encrypts(w.kms.clone(), &w.key, "us-east-1_Other99", CODE).await;
+    let e = event("CustomSMSSender_SignUp", US, &code);
+    let err = w
+        .sender
+        .handle(&w.engine, &w.ctx, &e, NOW)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("decrypt"), "{err}");
+    assert!(w
+        .sender
+        .handle(&w.engine, &w.ctx, &e, NOW + 60)
+        .await
+        .is_err());
+    assert!(w.sent.lock().unwrap().is_empty());
+    assert_eq!(w.publishes.0.load(Ordering::SeqCst), 0);
+}
+
+/// No log line of the sender holds the code or the number.
+#[test]
+fn the_sender_logs_neither_the_code_nor_the_number() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let lines = common::logs::thread_lines(|| {
+        rt.block_on(async {
+            let w = world(true).await;
+            for (phone, code) in [(US, CODE), (JM, "550113")] {
+                let c = cognito_encrypts(w.kms.clone(), &w.key, POOL, code).await;
+                let e = event("CustomSMSSender_SignUp", phone, &c);
+                w.sender.handle(&w.engine, &w.ctx, &e, NOW).await.unwrap();
+            }
+        });
+    });
+    assert!(lines.contains("\"outcome\":\"sent\""), "{lines}");
+    assert!(lines.contains("\"outcome\":\"dropped\""), "{lines}");
+    for secret in [CODE, "550113", &US[2..], &JM[2..]] {
+        assert!(!lines.contains(secret), "{secret} in the log:\n{lines}");
+    }
+}
