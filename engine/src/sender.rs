@@ -35,6 +35,10 @@ pub const CLAIM_SECONDS: i64 = 86_400;
 /// The SMS text when `[sender] message` is unset; Cognito's own wording.
 pub const DEFAULT_MESSAGE: &str = "Your verification code is {####}";
 
+/// An invitation's text (`CustomSMSSender_AdminCreateUser` carries a
+/// temporary password, not a code) when `[sender] message` is unset.
+pub const DEFAULT_INVITATION: &str = "Your username is {username} and temporary password is {####}";
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub(crate) struct WireSender {
@@ -77,6 +81,9 @@ pub struct SenderPolicy {
     pub sns_fallback: bool,
     /// The SMS text; `{####}` is replaced by the code.
     pub message: String,
+    /// `message` was set in the policy (else the defaults above apply,
+    /// the invitation's for `AdminCreateUser`).
+    pub custom_message: bool,
 }
 
 impl Default for SenderPolicy {
@@ -96,6 +103,7 @@ impl crate::policy::Section for SenderPolicy {
 }
 
 fn check_sender(w: WireSender, c: &mut Collector) -> SenderPolicy {
+    let custom_message = w.message.is_some();
     let message = w.message.unwrap_or_else(|| DEFAULT_MESSAGE.into());
     if !message.contains("{####}") {
         c.push("sender.message", "must contain {####}, where the code goes");
@@ -117,6 +125,7 @@ fn check_sender(w: WireSender, c: &mut Collector) -> SenderPolicy {
         max_price_per_message: w.max_price_per_message,
         sns_fallback: w.sns_fallback,
         message,
+        custom_message,
     }
 }
 
@@ -131,9 +140,18 @@ pub fn source(trigger_source: &str) -> Option<TriggerSource> {
     }
 }
 
-/// The SMS text for `code`.
-pub fn render(p: &SenderPolicy, code: &str, username: Option<&str>) -> String {
-    let text = p.message.replace("{####}", code);
+/// The SMS text for `code` of an event judged as `source`.
+pub fn render(
+    p: &SenderPolicy,
+    source: TriggerSource,
+    code: &str,
+    username: Option<&str>,
+) -> String {
+    let template = match (source, p.custom_message, username) {
+        (TriggerSource::AdminCreateUser, false, Some(_)) => DEFAULT_INVITATION,
+        _ => p.message.as_str(),
+    };
+    let text = template.replace("{####}", code);
     match username {
         Some(u) => text.replace("{username}", u),
         None => text,
@@ -326,8 +344,12 @@ mod tests {
     fn the_message_needs_the_code_placeholder() {
         let p = SenderPolicy::default();
         assert_eq!(
-            render(&p, "123456", None),
+            render(&p, TriggerSource::SignUp, "123456", None),
             "Your verification code is 123456"
+        );
+        assert_eq!(
+            render(&p, TriggerSource::AdminCreateUser, "Tmp#Pass1", Some("ana")),
+            "Your username is ana and temporary password is Tmp#Pass1"
         );
         let mut c = Collector::detached();
         check_sender(

@@ -355,7 +355,7 @@ impl Sender {
             return Ok(Outcome::Ignored("being-delivered"));
         }
         match self
-            .deliver(engine, code, pool_id, phone, e.user_name.as_deref())
+            .deliver(engine, source, code, pool_id, phone, e.user_name.as_deref())
             .await
         {
             Ok(provider) => {
@@ -372,6 +372,7 @@ impl Sender {
     async fn deliver(
         &self,
         engine: &Engine,
+        source: pumpguard_engine::source::TriggerSource,
         code: &str,
         pool_id: &str,
         phone: &str,
@@ -379,7 +380,7 @@ impl Sender {
     ) -> Result<Provider, SenderError> {
         let policy = engine.policy();
         let plaintext = self.crypto.decrypt(code, pool_id).await?;
-        let text = plan::render(&policy.sender, &plaintext, username);
+        let text = plan::render(&policy.sender, source, &plaintext, username);
         let set = policy
             .sender
             .configuration_set
