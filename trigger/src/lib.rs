@@ -6,6 +6,7 @@
 pub mod dynamo;
 pub mod logs;
 pub mod published;
+pub mod runtime;
 #[cfg(feature = "sender")]
 pub mod sender;
 pub mod trigger;

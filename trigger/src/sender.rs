@@ -35,7 +35,7 @@ use pumpguard_engine::sender::{self as plan, Next, Provider, DROPPED};
 use pumpguard_engine::stateful::{self, Subject};
 use pumpguard_engine::store::{ItemKey, Store};
 
-use crate::trigger::TriggerContext;
+use crate::trigger::{elapsed_us, TriggerContext};
 
 /// Decrypts the codes Cognito encrypts under the pool's KMS key.
 #[derive(Clone)]
@@ -265,14 +265,14 @@ impl Sender {
                 target: "pumpguard::sender",
                 outcome = result,
                 error = %e,
-                latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                latency_us = elapsed_us(started),
                 "sender event failed; Lambda retries it"
             ),
             Ok(_) => tracing::info!(
                 target: "pumpguard::sender",
                 outcome = result,
                 detail = detail,
-                latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                latency_us = elapsed_us(started),
                 "sender event"
             ),
         }

@@ -669,6 +669,7 @@ fn log_pass(source: &str, why: &'static str, started: Instant) {
     );
 }
 
-fn elapsed_us(started: Instant) -> u64 {
+/// Microseconds since `started`, for the log lines' `latency_us`.
+pub(crate) fn elapsed_us(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
 }

@@ -25,41 +25,18 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::published::{bootstrap_policy, PolicyCache, Refresh};
-use pumpguard_engine::store::{MemoryStore, Op, OpResult, Store, StoreError};
+use pumpguard_engine::store::MemoryStore;
 use pumpguard_trigger::dynamo::DynamoStore;
 use pumpguard_trigger::published::DynamoPolicyStore;
+use pumpguard_trigger::runtime::{env, unix_now, AnyStore};
 use pumpguard_trigger::trigger::{handle, MetricsSink, TriggerContext, TriggerError};
 use serde_json::Value;
 use tokio::sync::Mutex;
-
-fn env(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.is_empty())
-}
-
-/// The state store: the table when configured, else this instance's memory.
-#[derive(Debug)]
-enum AnyStore {
-    Dynamo(DynamoStore),
-    Memory(MemoryStore),
-}
-
-impl Store for AnyStore {
-    async fn execute(&self, op: Op) -> Result<OpResult, StoreError> {
-        match self {
-            AnyStore::Dynamo(s) => s.execute(op).await,
-            AnyStore::Memory(s) => s.execute(op).await,
-        }
-    }
-
-    async fn sleep(&self, d: Duration) {
-        tokio::time::sleep(d).await;
-    }
-}
 
 fn env_u64(key: &str, default: u64, max: u64) -> u64 {
     env(key)
@@ -188,12 +165,6 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
-}
-
-fn unix_now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 /// A failed or rejected read of the published policy is a metric (and an

@@ -12,47 +12,19 @@
 //! be sent, and an error is what the alarms see.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::published::{bootstrap_policy, PolicyCache};
-use pumpguard_engine::store::{MemoryStore, Op, OpResult, Store, StoreError};
+use pumpguard_engine::store::MemoryStore;
 use pumpguard_trigger::dynamo::DynamoStore;
 use pumpguard_trigger::published::DynamoPolicyStore;
+use pumpguard_trigger::runtime::{env, unix_now, AnyStore};
 use pumpguard_trigger::sender::{Crypto, Delivery, Sender};
 use pumpguard_trigger::trigger::TriggerContext;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
-
-fn env(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.is_empty())
-}
-
-#[derive(Debug)]
-enum AnyStore {
-    Dynamo(DynamoStore),
-    Memory(MemoryStore),
-}
-
-impl Store for AnyStore {
-    async fn execute(&self, op: Op) -> Result<OpResult, StoreError> {
-        match self {
-            AnyStore::Dynamo(s) => s.execute(op).await,
-            AnyStore::Memory(s) => s.execute(op).await,
-        }
-    }
-
-    async fn sleep(&self, d: Duration) {
-        tokio::time::sleep(d).await;
-    }
-}
-
-fn unix_now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
