@@ -56,6 +56,19 @@ pub fn user_sends(user_hash: &str, now: i64) -> ItemKey {
     )
 }
 
+/// A Custom SMS Sender event's claim, by the digest of its encrypted code
+/// (`pumpguard_engine::sender`).
+pub fn sender_claim(code_digest: &str) -> ItemKey {
+    ItemKey::new(format!("sender#{code_digest}"), "claim")
+}
+
+/// The End User Messaging id of the last `kind` message (`sign-up`,
+/// `reset`, `mfa`) the sender sent to a user, until the code is used
+/// (`pumpguard_engine::sender::feedback`).
+pub fn sent_message(user_hash: &str, kind: &str) -> ItemKey {
+    ItemKey::new(user(user_hash), format!("message#{kind}"))
+}
+
 /// Sends to one number prefix in the `window` of `now`.
 pub fn prefix(prefix_hash: &str, window: Window, now: i64) -> ItemKey {
     ItemKey::new(
@@ -179,6 +192,12 @@ mod tests {
         documented("user phones / sends", &up.sk, &[(&d, "<day>")]);
         let us = user_sends(hash, now);
         documented("user phones / sends", &us.sk, &[(&h, "<hour>")]);
+        let sc = sender_claim(hash);
+        documented("sender claim", &sc.pk, &ph);
+        documented("sender claim", &sc.sk, &[]);
+        let sm = sent_message(hash, "mfa");
+        documented("sent message", &sm.pk, &ph);
+        documented("sent message", &sm.sk, &[("mfa", "<kind>")]);
         let w = Window::seconds(600);
         let bucket = (now / 600).to_string();
         let pk = prefix(hash, w, now);

@@ -162,7 +162,7 @@ pub fn render(
 /// Cognito sends, the same in every retry and duplicate), hashed.
 pub fn claim_key(encrypted_code: &str) -> ItemKey {
     let digest = Sha256::digest(encrypted_code.as_bytes());
-    ItemKey::new(format!("sender#{}", hex::encode(&digest[..16])), "claim")
+    crate::keys::sender_claim(&hex::encode(&digest[..16]))
 }
 
 /// Claim the event: applies once per key.
@@ -278,6 +278,67 @@ impl Provider {
 /// `done` of a refused (dropped) event.
 pub const DROPPED: i64 = 1;
 
+// ---------------------------------------------------------------- feedback
+
+/// How long a sent message's id waits for the code's use: End User
+/// Messaging marks a message sent with feedback enabled `FAILED` when no
+/// feedback came within an hour, so later feedback would be wasted.
+pub const FEEDBACK_SECONDS: i64 = 3_600;
+
+/// Which completion proves a message's code reached the phone, by the
+/// kind of message: a sign-up (or resent) code is used by
+/// `PostConfirmation_ConfirmSignUp`, a reset code by
+/// `PostConfirmation_ConfirmForgotPassword`, a sign-in code by
+/// `PostAuthentication_Authentication`. Attribute verifications and
+/// invitations have no completion trigger, and get no feedback.
+/// (The account-takeover notification carries no code to use.)
+pub fn message_kind(sender_trigger_source: &str) -> Option<&'static str> {
+    match sender_trigger_source {
+        "CustomSMSSender_SignUp" | "CustomSMSSender_ResendCode" => Some("sign-up"),
+        "CustomSMSSender_ForgotPassword" => Some("reset"),
+        "CustomSMSSender_Authentication" => Some("mfa"),
+        _ => None,
+    }
+}
+
+/// The kind of message a completion trigger source proves delivered.
+pub fn completion_kind(trigger_source: &str) -> Option<&'static str> {
+    match trigger_source {
+        "PostConfirmation_ConfirmSignUp" => Some("sign-up"),
+        "PostConfirmation_ConfirmForgotPassword" => Some("reset"),
+        "PostAuthentication_Authentication" => Some("mfa"),
+        _ => None,
+    }
+}
+
+/// Remember the id of a message sent to `user_hash` until its code is used
+/// (a later message of the same kind replaces it: only the last code works).
+pub fn remember_message(user_hash: &str, kind: &str, message_id: &str, now: i64) -> Op {
+    Op::PutText {
+        key: crate::keys::sent_message(user_hash, kind),
+        attr: "message_id".into(),
+        text: message_id.into(),
+        expires_at: now.saturating_add(FEEDBACK_SECONDS),
+    }
+}
+
+/// Take the id of the message a completion proves delivered: once, so a
+/// retried or duplicated completion gives no second feedback.
+pub fn take_message(user_hash: &str, kind: &str) -> Op {
+    Op::TakeText {
+        key: crate::keys::sent_message(user_hash, kind),
+        attr: "message_id".into(),
+    }
+}
+
+/// The id [`take_message`] took, if any.
+pub fn taken(r: &OpResult) -> Option<&str> {
+    match r {
+        OpResult::Text(Some(t)) if !t.is_empty() => Some(t),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,6 +399,35 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(after_claim(&other), Next::Judge);
+    }
+
+    #[tokio::test]
+    async fn a_completion_takes_the_id_of_the_message_it_proves_once() {
+        let store = MemoryStore::new();
+        let kind = message_kind("CustomSMSSender_ResendCode").unwrap();
+        store
+            .execute(remember_message("u1", kind, "m-1", 100))
+            .await
+            .unwrap();
+        // A reset does not prove a sign-up code.
+        let reset = completion_kind("PostConfirmation_ConfirmForgotPassword").unwrap();
+        let r = store.execute(take_message("u1", reset)).await.unwrap();
+        assert_eq!(taken(&r), None);
+        let sign_up = completion_kind("PostConfirmation_ConfirmSignUp").unwrap();
+        let r = store.execute(take_message("u1", sign_up)).await.unwrap();
+        assert_eq!(taken(&r), Some("m-1"));
+        let again = store.execute(take_message("u1", sign_up)).await.unwrap();
+        assert_eq!(taken(&again), None);
+        assert_eq!(message_kind("CustomSMSSender_AdminCreateUser"), None);
+        assert_eq!(
+            message_kind("CustomSMSSender_AccountTakeOverNotification"),
+            None
+        );
+        assert_eq!(
+            completion_kind("PostAuthentication_Authentication"),
+            Some("mfa")
+        );
+        assert_eq!(completion_kind("CustomMessage_SignUp"), None);
     }
 
     #[test]

@@ -127,6 +127,18 @@ pub enum Op {
         sent_after: i64,
         expires_at: i64,
     },
+    /// Set the text attribute `attr` to `text` (the sender keeps a sent
+    /// message's id here until the code is used).
+    PutText {
+        key: ItemKey,
+        attr: String,
+        text: String,
+        expires_at: i64,
+    },
+    /// Atomically remove the text attribute `attr` and return what it held:
+    /// of two concurrent takes, one gets the text. Returns
+    /// [`OpResult::Text`].
+    TakeText { key: ItemKey, attr: String },
 }
 
 /// An item's numeric attributes as a store returns them. Shared: the
@@ -156,6 +168,8 @@ pub enum OpResult {
     /// Confirm: the item's numeric attributes before the completion, if it
     /// counted.
     Confirmed(Option<Numbers>),
+    /// TakeText: the text it removed, if there was one.
+    Text(Option<String>),
 }
 
 /// A store call that failed; the guard then follows `state.on-store-error`.
@@ -237,6 +251,7 @@ pub fn cooldown_step(
 struct MemItem {
     numbers: Numbers,
     sets: BTreeMap<String, BTreeSet<String>>,
+    texts: BTreeMap<String, String>,
     /// `numbers["expires_at"]` again, so that [`MemoryStore::expire`]'s
     /// sweep over every item reads a field instead of searching a map.
     expires_at: Option<i64>,
@@ -402,6 +417,20 @@ impl MemoryStore {
                 let size = set.len() as u64;
                 item.set_expiry(expires_at);
                 OpResult::SetSize(size)
+            }
+            Op::PutText {
+                key,
+                attr,
+                text,
+                expires_at,
+            } => {
+                let item = items.entry(key).or_default();
+                item.texts.insert(attr, text);
+                item.set_expiry(expires_at);
+                OpResult::Done
+            }
+            Op::TakeText { key, attr } => {
+                OpResult::Text(items.get_mut(&key).and_then(|i| i.texts.remove(&attr)))
             }
             Op::Read { keys } => OpResult::Items(
                 keys.iter()

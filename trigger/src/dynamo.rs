@@ -614,6 +614,44 @@ impl DynamoStore {
                     }
                 }
             }
+            Op::PutText {
+                key,
+                attr,
+                text,
+                expires_at,
+            } => {
+                self.update(&key)
+                    .update_expression("SET #a = :t, expires_at = :exp")
+                    .expression_attribute_names("#a", attr)
+                    .expression_attribute_values(":t", s(&text))
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .send()
+                    .await
+                    .map_err(request_error)?;
+                Ok(OpResult::Done)
+            }
+            // Conditional, so that a take of nothing creates no item and, of
+            // two concurrent takes, exactly one reads the text.
+            Op::TakeText { key, attr } => {
+                let r = self
+                    .update(&key)
+                    .condition_expression("attribute_exists(#a)")
+                    .update_expression("REMOVE #a")
+                    .expression_attribute_names("#a", attr.clone())
+                    .return_values(ReturnValue::UpdatedOld)
+                    .send()
+                    .await;
+                match r {
+                    Ok(out) => match out.attributes.as_ref().and_then(|a| a.get(&attr)) {
+                        Some(AttributeValue::S(t)) => Ok(OpResult::Text(Some(t.clone()))),
+                        _ => Err(StoreError::Data(format!("{attr} is not a string"))),
+                    },
+                    Err(e) => {
+                        conditional(Err(e))?;
+                        Ok(OpResult::Text(None))
+                    }
+                }
+            }
             Op::RaiseTo {
                 key,
                 attr,

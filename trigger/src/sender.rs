@@ -182,6 +182,23 @@ impl Delivery {
     }
 }
 
+impl Delivery {
+    /// `PutMessageFeedback` RECEIVED: the code of message `message_id` was
+    /// used, which End User Messaging's fraud model learns from.
+    pub async fn received(&self, message_id: &str) -> Result<(), SenderError> {
+        self.eum
+            .put_message_feedback()
+            .message_id(message_id)
+            .message_feedback_status(
+                aws_sdk_pinpointsmsvoicev2::types::MessageFeedbackStatus::Received,
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| SenderError::Delivery(sdk_code(&e)))
+    }
+}
+
 /// `Code: message` of an SDK error, else its kind.
 fn sdk_code<
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
@@ -358,8 +375,20 @@ impl Sender {
             .deliver(engine, source, code, pool_id, phone, e.user_name.as_deref())
             .await
         {
-            Ok(provider) => {
+            Ok((provider, message_id)) => {
                 self.mark(ctx, &key, "done", provider.code(), now).await;
+                if let (Provider::EndUserMessaging, Some(id), Some(kind), Some(user)) = (
+                    provider,
+                    message_id.as_deref(),
+                    plan::message_kind(&e.trigger_source),
+                    user,
+                ) {
+                    let user_hash = ctx.store_keys.hash_text(user);
+                    let op = plan::remember_message(&user_hash, kind, id, now);
+                    if let Err(err) = ctx.store.execute(op).await {
+                        tracing::warn!(target: "pumpguard::sender", error = %err, "cannot keep the message id for feedback");
+                    }
+                }
                 Ok(Outcome::Sent(provider))
             }
             Err(err) => {
@@ -377,7 +406,7 @@ impl Sender {
         pool_id: &str,
         phone: &str,
         username: Option<&str>,
-    ) -> Result<Provider, SenderError> {
+    ) -> Result<(Provider, Option<String>), SenderError> {
         let policy = engine.policy();
         let plaintext = self.crypto.decrypt(code, pool_id).await?;
         let text = plan::render(&policy.sender, source, &plaintext, username);
@@ -401,7 +430,7 @@ impl Sender {
             message_id = message_id.as_deref().unwrap_or(""),
             "SMS sent"
         );
-        Ok(provider)
+        Ok((provider, message_id))
     }
 
     /// Records a step; a failure is logged (the next retry re-judges at
@@ -418,4 +447,68 @@ impl Sender {
             tracing::warn!(target: "pumpguard::sender", error = %e, step = attr, "cannot record the step");
         }
     }
+}
+
+/// A completion (`PostConfirmation_*`, `PostAuthentication_*`) wired to
+/// the sender: judged by the CustomMessage trigger's own handler, then,
+/// when it proves a code sent through End User Messaging reached the
+/// phone, `PutMessageFeedback` RECEIVED for that message, once. The
+/// feedback is best effort within `budget`: the completion's answer
+/// never waits longer, and never fails because of it (the user's
+/// sign-up or sign-in must not).
+pub async fn complete<S: Store>(
+    delivery: &Delivery,
+    engine: &Engine,
+    ctx: &TriggerContext<S>,
+    event: Value,
+    now: i64,
+    budget: std::time::Duration,
+) -> Result<Value, crate::trigger::TriggerError> {
+    let kind = event
+        .get("triggerSource")
+        .and_then(Value::as_str)
+        .and_then(plan::completion_kind);
+    let user = event
+        .get("request")
+        .and_then(|r| r.get("userAttributes"))
+        .and_then(|a| a.get("sub"))
+        .and_then(Value::as_str)
+        .or_else(|| event.get("userName").and_then(Value::as_str))
+        .map(str::to_string);
+    let answer = crate::trigger::handle(engine, ctx, event, now).await;
+    if let (Ok(_), Some(kind), Some(user)) = (&answer, kind, user) {
+        let user_hash = ctx.store_keys.hash_text(&user);
+        let feedback = async {
+            let taken = ctx
+                .store
+                .execute(plan::take_message(&user_hash, kind))
+                .await
+                .map_err(|e| SenderError::Store(e.to_string()))?;
+            match plan::taken(&taken) {
+                Some(id) => delivery.received(id).await.map(|()| true),
+                None => Ok(false),
+            }
+        };
+        match tokio::time::timeout(budget, feedback).await {
+            Ok(Ok(sent)) => tracing::info!(
+                target: "pumpguard::sender",
+                feedback = if sent { "received" } else { "none-pending" },
+                kind = kind,
+                "message feedback"
+            ),
+            Ok(Err(e)) => tracing::warn!(
+                target: "pumpguard::sender",
+                error = %e,
+                kind = kind,
+                "message feedback failed"
+            ),
+            Err(_) => tracing::warn!(
+                target: "pumpguard::sender",
+                kind = kind,
+                budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                "message feedback timed out"
+            ),
+        }
+    }
+    answer
 }

@@ -16,6 +16,7 @@ use aws_esdk::material_providers::types::material_providers_config::MaterialProv
 use aws_esdk::material_providers::types::{EsdkAlgorithmSuiteId, EsdkCommitmentPolicy};
 use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
 use aws_sdk_pinpointsmsvoicev2 as eum;
+use aws_sdk_pinpointsmsvoicev2::operation::put_message_feedback::PutMessageFeedbackOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::{
     SendTextMessageError, SendTextMessageOutput,
 };
@@ -29,7 +30,7 @@ use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::sender::Provider;
 use pumpguard_engine::{Engine, Policy};
 use pumpguard_trigger::dynamo::DynamoStore;
-use pumpguard_trigger::sender::{Crypto, Delivery, Outcome, Sender};
+use pumpguard_trigger::sender::{complete, Crypto, Delivery, Outcome, Sender};
 use pumpguard_trigger::trigger::TriggerContext;
 use serde_json::{json, Value};
 
@@ -129,11 +130,29 @@ fn event(source: &str, phone: &str, code: &str) -> Value {
 /// `SendTextMessage` calls: (destination, body, configuration set, type).
 type Sent = Arc<Mutex<Vec<(String, String, Option<String>, String)>>>;
 
+/// `PutMessageFeedback` calls: (message id, status).
+type Feedback = Arc<Mutex<Vec<(String, String)>>>;
+
 /// The End User Messaging client answered by one rule: recording and
 /// succeeding, or failing with a throttle.
-fn end_user_messaging(fail: bool) -> (eum::Client, Sent) {
+fn end_user_messaging(fail: bool) -> (eum::Client, Sent, Feedback) {
     let sent: Sent = Arc::default();
     let s = sent.clone();
+    let feedback: Feedback = Arc::default();
+    let f = feedback.clone();
+    let feedback_rule = mock!(eum::Client::put_message_feedback).then_compute_output(move |req| {
+        f.lock().unwrap().push((
+            req.message_id().unwrap_or_default().to_string(),
+            req.message_feedback_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+        ));
+        PutMessageFeedbackOutput::builder()
+            .message_id(req.message_id().unwrap_or_default())
+            .message_feedback_status(eum::types::MessageFeedbackStatus::Received)
+            .build()
+            .unwrap()
+    });
     let rule: Rule = if fail {
         mock!(eum::Client::send_text_message).then_error(|| {
             SendTextMessageError::ThrottlingException(
@@ -167,10 +186,11 @@ fn end_user_messaging(fail: bool) -> (eum::Client, Sent) {
         .interceptor(
             MockResponseInterceptor::new()
                 .rule_mode(RuleMode::MatchAny)
-                .with_rule(&rule),
+                .with_rule(&rule)
+                .with_rule(&feedback_rule),
         )
         .build();
-    (eum::Client::from_conf(config), sent)
+    (eum::Client::from_conf(config), sent, feedback)
 }
 
 /// Counts the SNS `Publish` requests that reach moto.
@@ -201,6 +221,7 @@ struct World {
     ctx: TriggerContext<DynamoStore>,
     engine: Engine,
     sent: Sent,
+    feedback: Feedback,
     publishes: Publishes,
     kms: aws_sdk_kms::Client,
     key: String,
@@ -216,7 +237,7 @@ async fn world(eum_fails: bool) -> World {
             .interceptor(publishes.clone())
             .build(),
     );
-    let (eum, sent) = end_user_messaging(eum_fails);
+    let (eum, sent, feedback) = end_user_messaging(eum_fails);
     let dynamo = common::dynamo_at(&common::moto_endpoint());
     let table = common::fresh_table(&dynamo, "sender").await;
     let store = DynamoStore::new(dynamo, table);
@@ -228,6 +249,7 @@ async fn world(eum_fails: bool) -> World {
         ctx: TriggerContext::new(store, PhoneHasher::ephemeral(), PhoneHasher::unkeyed()),
         engine: Engine::new(Arc::new(Policy::example())),
         sent,
+        feedback,
         publishes,
         kms,
         key,
@@ -352,6 +374,93 @@ async fn a_code_encrypted_for_another_pool_is_not_sent() {
         .is_err());
     assert!(w.sent.lock().unwrap().is_empty());
     assert_eq!(w.publishes.0.load(Ordering::SeqCst), 0);
+}
+
+fn completion(source: &str) -> Value {
+    json!({
+        "version": "1",
+        "triggerSource": source,
+        "region": "us-east-1",
+        "userPoolId": POOL,
+        "userName": "7f1c2b4e-sender",
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "1example23456789"},
+        "request": {
+            "userAttributes": {
+                "sub": "7f1c2b4e-sender",
+                "cognito:user_status": "CONFIRMED",
+                "phone_number_verified": "true",
+                "phone_number": US
+            }
+        },
+        "response": {}
+    })
+}
+
+/// The completion that uses a code sent through End User Messaging gives
+/// that message's id one RECEIVED feedback: a repeat of the completion, or
+/// a completion of another kind, gives none, and the completion's own
+/// answer is the trigger's.
+#[tokio::test]
+async fn a_used_code_gives_its_message_one_received_feedback() {
+    let w = world(false).await;
+    let budget = std::time::Duration::from_secs(5);
+    let done = |source: &'static str, at: i64| {
+        complete(
+            &w.sender.delivery,
+            &w.engine,
+            &w.ctx,
+            completion(source),
+            at,
+            budget,
+        )
+    };
+    // Nothing sent yet: nothing to confirm.
+    let answer = done("PostConfirmation_ConfirmSignUp", NOW).await.unwrap();
+    assert_eq!(answer["triggerSource"], "PostConfirmation_ConfirmSignUp");
+    assert!(w.feedback.lock().unwrap().is_empty());
+
+    let code = cognito_encrypts(w.kms.clone(), &w.key, POOL, CODE).await;
+    let e = event("CustomSMSSender_SignUp", US, &code);
+    let sent = w.sender.handle(&w.engine, &w.ctx, &e, NOW + 10).await;
+    assert_eq!(sent.unwrap(), Outcome::Sent(Provider::EndUserMessaging));
+
+    // A sign-in does not prove a sign-up code arrived.
+    done("PostAuthentication_Authentication", NOW + 20)
+        .await
+        .unwrap();
+    assert!(w.feedback.lock().unwrap().is_empty());
+    done("PostConfirmation_ConfirmSignUp", NOW + 30)
+        .await
+        .unwrap();
+    done("PostConfirmation_ConfirmSignUp", NOW + 31)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.feedback.lock().unwrap().clone(),
+        [("msg-1".to_string(), "RECEIVED".to_string())]
+    );
+}
+
+/// A message sent through SNS (End User Messaging failed) has no feedback
+/// to give; the completion still succeeds.
+#[tokio::test]
+async fn an_sns_send_gets_no_feedback() {
+    let w = world(true).await;
+    let code = cognito_encrypts(w.kms.clone(), &w.key, POOL, CODE).await;
+    let e = event("CustomSMSSender_Authentication", US, &code);
+    let sent = w.sender.handle(&w.engine, &w.ctx, &e, NOW).await;
+    assert_eq!(sent.unwrap(), Outcome::Sent(Provider::Sns));
+    let answer = complete(
+        &w.sender.delivery,
+        &w.engine,
+        &w.ctx,
+        completion("PostAuthentication_Authentication"),
+        NOW + 30,
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.is_ok(), "{answer:?}");
+    assert!(w.feedback.lock().unwrap().is_empty());
 }
 
 /// No log line of the sender holds the code or the number.

@@ -232,6 +232,68 @@ async fn concurrent_cooldown_lets_one_through<S: Store>(s: &S) {
     assert_eq!(allowed, 1);
 }
 
+async fn take<S: Store>(s: &S, pk: &str) -> Option<String> {
+    match s
+        .execute(Op::TakeText {
+            key: key(pk),
+            attr: "message_id".into(),
+        })
+        .await
+    {
+        Ok(OpResult::Text(t)) => t,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A text is taken once: the second take, and a take of an item never
+/// written, find nothing; a take leaves the item's numbers alone.
+async fn texts_are_taken_once<S: Store>(s: &S) {
+    assert_eq!(take(s, "fb#none").await, None);
+    assert_eq!(read_one(s, "fb#none").await, BTreeMap::new());
+    add(s, "fb#u", "n", 3).await;
+    let put = s
+        .execute(Op::PutText {
+            key: key("fb#u"),
+            attr: "message_id".into(),
+            text: "m-1".into(),
+            expires_at: T + 3600,
+        })
+        .await;
+    assert_eq!(put, Ok(OpResult::Done));
+    // A later send replaces the id.
+    let put = s
+        .execute(Op::PutText {
+            key: key("fb#u"),
+            attr: "message_id".into(),
+            text: "m-2".into(),
+            expires_at: T + 3600,
+        })
+        .await;
+    assert_eq!(put, Ok(OpResult::Done));
+    assert_eq!(take(s, "fb#u").await.as_deref(), Some("m-2"));
+    assert_eq!(take(s, "fb#u").await, None);
+    assert_eq!(read_one(s, "fb#u").await.get("n"), Some(&3));
+}
+
+async fn concurrent_takes_get_the_text_once<S: Store>(s: &S) {
+    let put = s
+        .execute(Op::PutText {
+            key: key("fb#race"),
+            attr: "message_id".into(),
+            text: "m-race".into(),
+            expires_at: T + 3600,
+        })
+        .await;
+    assert_eq!(put, Ok(OpResult::Done));
+    let takes = (0..10).map(|_| take(s, "fb#race"));
+    let got: Vec<String> = futures_util::future::join_all(takes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(got, vec!["m-race".to_string()]);
+}
+
 type Attrs<'a> = &'a [(&'a str, i64)];
 
 fn attrs(a: Attrs<'_>) -> Vec<(String, i64)> {
@@ -555,6 +617,8 @@ contract!(
     add_if_respects_its_bounds,
     concurrent_add_if_admits_exactly_the_bound,
     confirm_matches_only_the_pending_send,
+    texts_are_taken_once,
+    concurrent_takes_get_the_text_once,
 );
 
 #[tokio::test]
