@@ -199,9 +199,24 @@ pub async fn plan_region(clients: &Clients, d: &Desired<'_>) -> anyhow::Result<R
             ));
         }
         in_force.push(format!(
+            "CustomSMSSender trigger: {} (KMSKeyID {})",
+            o.other_triggers
+                .get("CustomSMSSender")
+                .map_or("(none)", String::as_str),
+            o.other_triggers
+                .get("KMSKeyID")
+                .map_or("(none)", String::as_str)
+        ));
+        in_force.push(format!(
             "invoke permission for the pool: {:?}",
             o.permission
         ));
+        if o.sender_permission != converge::pool::InvokePermission::NotChecked {
+            in_force.push(format!(
+                "invoke permission for the Custom SMS Sender: {:?}",
+                o.sender_permission
+            ));
+        }
         broken.extend(converge::pool::broken(d, &o));
         add(converge::pool::plan(d, &o)?);
     }

@@ -99,6 +99,8 @@ mod tests {
             table: "t".into(),
             sms_regions: vec!["us-east-1".into()],
             account_id: account_id.map(str::to_string),
+            sender_arn: None,
+            kms_key_arn: None,
         }
     }
 

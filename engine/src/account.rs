@@ -291,6 +291,45 @@ mod tests {
     }
 
     #[test]
+    fn sender_mode_needs_the_sender_and_its_key_in_the_pools_place() {
+        let pool = "[countries]\nallow = [\"US\"]\ncrown-dependencies = \"separate\"\n\
+                    [user-pool]\nid = \"us-east-1_Abc123\"\n\
+                    trigger-arn = \"arn:aws:lambda:us-east-1:111122223333:function:pg-trigger\"\n\
+                    table = \"pg-state\"\n";
+        let keys = |text: &str| -> Vec<String> {
+            match Policy::parse(text, "p") {
+                Ok(_) => Vec::new(),
+                Err(e) => e.problems.iter().map(|p| p.key.clone()).collect(),
+            }
+        };
+        assert_eq!(
+            keys(&format!("[sender]\nenabled = true\n{pool}")),
+            ["user-pool.sender-arn", "user-pool.kms-key-arn"]
+        );
+        let good = format!(
+            "[sender]\nenabled = true\n{pool}\
+             sender-arn = \"arn:aws:lambda:us-east-1:111122223333:function:pg-sender\"\n\
+             kms-key-arn = \"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\"\n"
+        );
+        assert_eq!(keys(&good), Vec::<String>::new());
+        let elsewhere = good
+            .replace(
+                "us-east-1:111122223333:function:pg-sender",
+                "eu-west-1:111122223333:function:pg-sender",
+            )
+            .replace("111122223333:key/", "999988887777:key/");
+        assert_eq!(
+            keys(&elsewhere),
+            ["user-pool.sender-arn", "user-pool.kms-key-arn"]
+        );
+        let alias = good.replace(
+            "key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "alias/pumpguard",
+        );
+        assert_eq!(keys(&alias), ["user-pool.kms-key-arn"]);
+    }
+
+    #[test]
     fn waf_limits_are_checked_against_waf() {
         let bad =
             "[waf]\nwindow-seconds = 700\ndefault-limit = 5\nlimits = { SignUp = 3, Login = 50 }\n\
@@ -326,6 +365,10 @@ pub(crate) struct WireUserPool {
     sms_regions: Option<Vec<String>>,
     #[serde(default)]
     account_id: Option<String>,
+    #[serde(default)]
+    sender_arn: Option<String>,
+    #[serde(default)]
+    kms_key_arn: Option<String>,
 }
 
 /// `[user-pool]`: the pool `plan`/`apply` converge, and where the trigger is.
@@ -346,6 +389,29 @@ pub struct UserPoolPolicy {
     /// The AWS account `apply` and `publish` must be signed in to, if set:
     /// they refuse to run with credentials of any other account.
     pub account_id: Option<String>,
+    /// The Custom SMS Sender Lambda's ARN (the stack's `SenderArn` output),
+    /// needed with `[sender] enabled = true`.
+    pub sender_arn: Option<String>,
+    /// The KMS key Cognito encrypts the sender's codes under (the stack's
+    /// `SenderKeyArn` output), needed with `[sender] enabled = true`.
+    pub kms_key_arn: Option<String>,
+}
+
+/// Whether `arn` is `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE_TYPE<sep>NAME`
+/// with a real region and account; returns (region, account).
+fn arn_parts<'a>(arn: &'a str, service: &str, resource: &str) -> Option<(&'a str, &'a str)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    (parts.len() == 6
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && parts[2] == service
+        && is_region(parts[3])
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix(resource)
+            .is_some_and(|name| name.len() > 1))
+    .then(|| (parts[3], parts[4]))
 }
 
 fn is_region(s: &str) -> bool {
@@ -438,6 +504,43 @@ pub(crate) fn check_user_pool(w: WireUserPool, c: &mut Collector) -> UserPoolPol
             );
         }
     }
+    let account = w.trigger_arn.split(':').nth(4).unwrap_or_default();
+    let same_place = |key: &str,
+                      arn: &str,
+                      what: &str,
+                      c: &mut Collector,
+                      found: Option<(&str, &str)>| {
+        match found {
+            None => c.push(format!("user-pool.{key}"), what.to_string()),
+            Some((r, _)) if !region.is_empty() && r != region => c.push(
+                format!("user-pool.{key}"),
+                format!("{arn} is in {r}, not the pool's region ({region}); Cognito uses it in its own region"),
+            ),
+            Some((_, a)) if arn_ok && a != account => c.push(
+                format!("user-pool.{key}"),
+                format!("{arn} is in account {a}, not the trigger's ({account})"),
+            ),
+            Some(_) => {}
+        }
+    };
+    if let Some(arn) = &w.sender_arn {
+        same_place(
+            "sender-arn",
+            arn,
+            "must be a Lambda function ARN, arn:aws:lambda:REGION:ACCOUNT:function:NAME (the stack's SenderArn output)",
+            c,
+            arn_parts(arn, "lambda", "function:"),
+        );
+    }
+    if let Some(arn) = &w.kms_key_arn {
+        same_place(
+            "kms-key-arn",
+            arn,
+            "must be a KMS key ARN, arn:aws:kms:REGION:ACCOUNT:key/ID (the stack's SenderKeyArn output; Cognito takes no alias)",
+            c,
+            arn_parts(arn, "kms", "key/"),
+        );
+    }
     UserPoolPolicy {
         id: w.id,
         region,
@@ -445,6 +548,8 @@ pub(crate) fn check_user_pool(w: WireUserPool, c: &mut Collector) -> UserPoolPol
         table: w.table,
         sms_regions,
         account_id: w.account_id,
+        sender_arn: w.sender_arn,
+        kms_key_arn: w.kms_key_arn,
     }
 }
 

@@ -526,6 +526,22 @@ impl Policy {
             Some(None)
         };
 
+        if let (Some(s), Some(Some(pool))) = (&sender, &user_pool) {
+            if s.enabled {
+                for (key, v) in [
+                    ("sender-arn", &pool.sender_arn),
+                    ("kms-key-arn", &pool.kms_key_arn),
+                ] {
+                    if v.is_none() {
+                        c.push(
+                            format!("user-pool.{key}"),
+                            "is required with [sender] enabled = true, so that apply can wire \
+                             the Custom SMS Sender (the stack's SenderArn and SenderKeyArn outputs)",
+                        );
+                    }
+                }
+            }
+        }
         let built = (|| {
             Some(Policy {
                 trigger: trigger?,

@@ -115,6 +115,9 @@ const SMS_ORDER: u8 = ORDER - 2;
 /// The `resource` of the invoke-permission change.
 pub const PERMISSION_RESOURCE: &str = "trigger-invoke-permission";
 
+/// The plan's resource name for the Custom SMS Sender wiring.
+pub const SENDER_RESOURCE: &str = "user-pool-sender";
+
 /// The invoke permission is granted before the trigger is wired.
 const PERMISSION_ORDER: u8 = ORDER - 1;
 
@@ -267,6 +270,21 @@ pub enum PoolWrite {
     /// updatable setting back with `UpdateUserPool` (`[protect] scope =
     /// "pool"`).
     SendThroughEum { pool_id: String, eums: EumsSending },
+    /// `[sender] enabled`: describe the pool, set
+    /// `LambdaConfig.CustomSMSSender` (`V1_0`, `sender_arn`) and `KMSKeyID`,
+    /// point `PostConfirmation` and `PostAuthentication` at the sender
+    /// (which gives End User Messaging its feedback), empty `CustomMessage`
+    /// when it holds `trigger_arn` (else each SMS would be judged twice),
+    /// and send every updatable setting back. `replace` holds the foreign
+    /// values the plan agreed to replace, by `LambdaConfig` member; any other
+    /// value found at apply time stops the apply.
+    WireSender {
+        pool_id: String,
+        sender_arn: String,
+        kms_key_arn: String,
+        trigger_arn: String,
+        replace: BTreeMap<String, String>,
+    },
 }
 
 /// Whether Cognito may invoke the trigger, from the function's resource policy.
@@ -404,6 +422,8 @@ pub struct Observed {
     pub sms: PoolSms,
     /// Whether Cognito may invoke the policy's `trigger-arn`.
     pub permission: InvokePermission,
+    /// Whether Cognito may invoke `[user-pool] sender-arn` (in sender mode).
+    pub sender_permission: InvokePermission,
     /// `SmsConfiguration.EumsSms`: the pool sends through End User
     /// Messaging (`None`: through SNS, or no SMS).
     pub eums: Option<EumsSending>,
@@ -494,7 +514,34 @@ pub async fn read(c: &Clients, d: &Desired<'_>) -> anyhow::Result<Observed> {
         Some(arn) if !arn.is_empty() => read_permission(&c.lambda, &d.pool.trigger_arn, arn).await,
         _ => InvokePermission::NotChecked,
     };
-    Ok(observe(&pool, mfa.as_ref(), mfa_read_error, permission))
+    let mut observed = observe(&pool, mfa.as_ref(), mfa_read_error, permission);
+    if let (Some(sender), Some(arn)) = (sender_wanted(d), pool.arn.as_deref()) {
+        if !arn.is_empty() {
+            observed.sender_permission = read_permission(&c.lambda, sender.0, arn).await;
+        }
+    }
+    Ok(observed)
+}
+
+/// `[sender] enabled` with its function and key named: (sender ARN, key ARN).
+pub fn sender_wanted<'a>(d: &Desired<'a>) -> Option<(&'a str, &'a str)> {
+    if !d.policy.sender.enabled {
+        return None;
+    }
+    Some((
+        d.pool.sender_arn.as_deref()?,
+        d.pool.kms_key_arn.as_deref()?,
+    ))
+}
+
+/// In sender mode these slots are the sender's business, not the trigger's.
+fn sender_slot(slot: TriggerSlot) -> bool {
+    matches!(
+        slot,
+        TriggerSlot::CustomMessage
+            | TriggerSlot::PostConfirmation
+            | TriggerSlot::PostAuthentication
+    )
 }
 
 async fn describe(client: &cognito::Client, id: &str) -> anyhow::Result<UserPoolType> {
@@ -581,6 +628,7 @@ fn observe(
         other_triggers: lambda.map(other_triggers).unwrap_or_default(),
         sms,
         permission,
+        sender_permission: InvokePermission::NotChecked,
         eums: pool
             .sms_configuration
             .as_ref()
@@ -781,8 +829,12 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
     let mut slots = Vec::new();
     let mut kept = Vec::new();
     let pre_sign_up = d.policy.effective(d.policy.pre_sign_up.mode) != Mode::Off;
+    let sender = sender_wanted(d);
     for slot in TriggerSlot::ALL {
         if slot == TriggerSlot::PreSignUp && !pre_sign_up {
+            continue;
+        }
+        if sender.is_some() && sender_slot(slot) {
             continue;
         }
         match o.wired(slot) {
@@ -883,6 +935,12 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
             })],
         });
     }
+    if let Some((sender_arn, kms_key_arn)) = sender {
+        let (change, grant, more) = plan_sender(d, o, sender_arn, kms_key_arn)?;
+        changes.extend(grant);
+        changes.extend(change);
+        warnings.extend(more);
+    }
     if let (true, ProtectScope::Pool(scope)) = (d.policy.protect.enabled, &d.policy.protect.scope) {
         let eums = EumsSending::wanted(scope, &d.pool.region);
         if o.eums.as_ref() != Some(&eums) {
@@ -924,6 +982,137 @@ pub fn plan(d: &Desired<'_>, o: &Observed) -> anyhow::Result<(Vec<Change>, Vec<S
         }
     }
     Ok((changes, warnings))
+}
+
+/// The sender's wiring: its change, the invoke permission it needs (with
+/// `--grant-invoke`), and warnings.
+fn plan_sender(
+    d: &Desired<'_>,
+    o: &Observed,
+    sender_arn: &str,
+    kms_key_arn: &str,
+) -> anyhow::Result<(Option<Change>, Option<Change>, Vec<String>)> {
+    let mut fields = Vec::new();
+    let mut replace = BTreeMap::new();
+    let mut warnings = Vec::new();
+    let other = |k: &str| o.other_triggers.get(k).map(String::as_str);
+    let mut want = |member: &str, now: Option<&str>, to: &str, ours: &[&str]| {
+        if now == Some(to) {
+            return;
+        }
+        if let Some(held) = now.filter(|h| !ours.contains(h)) {
+            replace.insert(member.to_string(), held.to_string());
+        }
+        fields.push(FieldChange::new(
+            format!("LambdaConfig.{member}"),
+            now.map(str::to_string),
+            Some(to.to_string()),
+        ));
+    };
+    if let (Some(held), Some(email)) = (other("KMSKeyID"), other("CustomEmailSender")) {
+        if held != kms_key_arn {
+            anyhow::bail!(
+                "user pool {} encrypts its custom senders' codes under {held}, which its \
+                 CustomEmailSender ({email}) decrypts with; a pool has one key for both, so \
+                 replacing it would break that sender. Set user-pool.kms-key-arn = \"{held}\" \
+                 and give the Custom SMS Sender's role kms:Decrypt on it, then plan again",
+                d.pool.id
+            );
+        }
+    }
+    want("CustomSMSSender", other("CustomSMSSender"), sender_arn, &[]);
+    want("KMSKeyID", other("KMSKeyID"), kms_key_arn, &[]);
+    for slot in [
+        TriggerSlot::PostConfirmation,
+        TriggerSlot::PostAuthentication,
+    ] {
+        want(
+            slot.as_str(),
+            o.wired(slot),
+            sender_arn,
+            &[d.pool.trigger_arn.as_str()],
+        );
+    }
+    match o.wired(TriggerSlot::CustomMessage) {
+        Some(arn) if arn == d.pool.trigger_arn => fields.push(FieldChange::new(
+            "LambdaConfig.CustomMessage",
+            Some(arn.to_string()),
+            None,
+        )),
+        Some(arn) => warnings.push(format!(
+            "user pool {}'s CustomMessage trigger {arn} is kept; with the Custom SMS Sender, \
+             pumpguard judges each SMS in the sender, so make sure {arn} refuses nothing by SMS",
+            d.pool.id
+        )),
+        None => {}
+    }
+    if !replace.is_empty() && !d.replace_triggers {
+        let held: Vec<String> = replace
+            .iter()
+            .map(|(member, v)| format!("{member} holds {v}"))
+            .collect();
+        anyhow::bail!(
+            "user pool {} already has: {}; the Custom SMS Sender needs those members. Pass \
+             --replace-triggers to replace them",
+            d.pool.id,
+            held.join(", ")
+        );
+    }
+    let mut grant = None;
+    if o.sender_permission == InvokePermission::Missing {
+        let pool_arn = o.pool_arn.clone().unwrap_or_default();
+        let command = add_permission_command(&d.pool.region, sender_arn, &d.pool.id, &pool_arn);
+        if !d.grant_invoke {
+            anyhow::bail!(
+                "Cognito may not invoke the Custom SMS Sender {sender_arn} for user pool {}: \
+                 wiring it would lose every SMS the pool sends, so nothing is written. Pass \
+                 --grant-invoke, or run: {command}",
+                d.pool.id
+            );
+        }
+        let statement_id = statement_id(&d.pool.id);
+        grant = Some(Change {
+            resource: PERMISSION_RESOURCE.into(),
+            name: sender_arn.to_string(),
+            action: Action::Create,
+            fields: vec![FieldChange::new(
+                format!("Policy.Statement {statement_id}"),
+                None,
+                Some(format!(
+                    "lambda:InvokeFunction by cognito-idp.amazonaws.com, AWS:SourceArn {pool_arn}"
+                )),
+            )],
+            order: PERMISSION_ORDER,
+            writes: vec![Write::Pool(PoolWrite::GrantInvoke {
+                function: sender_arn.to_string(),
+                statement_id,
+                pool_arn,
+            })],
+        });
+    } else if let InvokePermission::Unreadable { reason } = &o.sender_permission {
+        warnings.push(format!(
+            "cannot check that Cognito may invoke the Custom SMS Sender {sender_arn}: \
+             lambda:GetPolicy failed ({reason})"
+        ));
+    }
+    if fields.is_empty() {
+        return Ok((None, grant, warnings));
+    }
+    let change = Change {
+        resource: SENDER_RESOURCE.into(),
+        name: d.pool.id.clone(),
+        action: Action::Update,
+        fields,
+        order: ORDER,
+        writes: vec![Write::Pool(PoolWrite::WireSender {
+            pool_id: d.pool.id.clone(),
+            sender_arn: sender_arn.to_string(),
+            kms_key_arn: kms_key_arn.to_string(),
+            trigger_arn: d.pool.trigger_arn.clone(),
+            replace,
+        })],
+    };
+    Ok((Some(change), grant, warnings))
 }
 
 /// Whether the pool is broken as it stands: pumpguard's trigger is wired in
@@ -1055,6 +1244,13 @@ pub async fn apply(c: &Clients, w: &PoolWrite) -> anyhow::Result<()> {
             replace,
         } => wire(c, pool_id, trigger_arn, slots, replace).await,
         PoolWrite::SendThroughEum { pool_id, eums } => send_through_eum(c, pool_id, eums).await,
+        PoolWrite::WireSender {
+            pool_id,
+            sender_arn,
+            kms_key_arn,
+            trigger_arn,
+            replace,
+        } => wire_sender(c, pool_id, sender_arn, kms_key_arn, trigger_arn, replace).await,
         PoolWrite::GrantInvoke {
             function,
             statement_id,
@@ -1112,6 +1308,78 @@ async fn wire(
         return Ok(());
     }
     update_pool(c, pool_id, &before, &lambda, None).await
+}
+
+async fn wire_sender(
+    c: &Clients,
+    pool_id: &str,
+    sender_arn: &str,
+    kms_key_arn: &str,
+    trigger_arn: &str,
+    replace: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    refuse_uncopied(pool_id)?;
+    let before = describe(&c.cognito, pool_id).await?;
+    let mut lambda = before
+        .lambda_config
+        .clone()
+        .unwrap_or_else(|| LambdaConfigType::builder().build());
+    let held = other_triggers(&lambda);
+    let check = |member: &str, now: Option<&str>, to: &str, ours: &[&str]| match now {
+        Some(v) if v == to || ours.contains(&v) => Ok(()),
+        Some(v) if replace.get(member).map(String::as_str) != Some(v) => Err(anyhow::anyhow!(
+            "user pool {pool_id}'s {member} is now {v}, which the plan did not see; run \
+                 plan again"
+        )),
+        _ => Ok(()),
+    };
+    check(
+        "CustomSMSSender",
+        held.get("CustomSMSSender").map(String::as_str),
+        sender_arn,
+        &[],
+    )?;
+    check(
+        "KMSKeyID",
+        held.get("KMSKeyID").map(String::as_str),
+        kms_key_arn,
+        &[],
+    )?;
+    for slot in [
+        TriggerSlot::PostConfirmation,
+        TriggerSlot::PostAuthentication,
+    ] {
+        check(slot.as_str(), slot.get(&lambda), sender_arn, &[trigger_arn])?;
+        slot.set(&mut lambda, Some(sender_arn.to_string()));
+    }
+    if TriggerSlot::CustomMessage.get(&lambda) == Some(trigger_arn) {
+        TriggerSlot::CustomMessage.set(&mut lambda, None);
+    }
+    lambda.custom_sms_sender = Some(
+        cognito::types::CustomSmsLambdaVersionConfigType::builder()
+            .lambda_version(cognito::types::CustomSmsSenderLambdaVersionType::V10)
+            .lambda_arn(sender_arn)
+            .build()
+            .map_err(|e| anyhow::anyhow!("building CustomSMSSender: {e}"))?,
+    );
+    lambda.kms_key_id = Some(kms_key_arn.to_string());
+    if before.lambda_config.as_ref() == Some(&lambda) {
+        return Ok(());
+    }
+    update_pool(c, pool_id, &before, &lambda, None).await?;
+    let after = describe(&c.cognito, pool_id).await?;
+    let l = after
+        .lambda_config
+        .unwrap_or_else(|| LambdaConfigType::builder().build());
+    let wired = l.custom_sms_sender.as_ref().map(|s| s.lambda_arn.as_str()) == Some(sender_arn)
+        && l.kms_key_id.as_deref() == Some(kms_key_arn);
+    if !wired {
+        anyhow::bail!(
+            "user pool {pool_id} was updated, but DescribeUserPool does not show the Custom SMS \
+             Sender {sender_arn} with key {kms_key_arn}; check the pool's LambdaConfig"
+        );
+    }
+    Ok(())
 }
 
 /// `[protect] scope = "pool"`: the pool sends through End User Messaging
@@ -1360,6 +1628,9 @@ fn differences(
             for slot in TriggerSlot::ALL {
                 slot.set(l, None);
             }
+            // The sender's members, which WireSender sets (and checks).
+            l.custom_sms_sender = None;
+            l.kms_key_id = None;
         }
         // A pool with no triggers describes as no LambdaConfig at all.
         if p.lambda_config.as_ref().is_some_and(|l| {

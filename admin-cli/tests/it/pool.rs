@@ -1221,3 +1221,164 @@ async fn pool_scope_points_the_pool_at_end_user_messaging_and_keeps_the_rest() {
     let (changes, _) = pool::plan(&d, &o).expect("converged");
     assert!(changes.is_empty(), "{changes:#?}");
 }
+
+fn sender_policy(pool_id: &str, trigger: &str, sender: &str, key: &str) -> Policy {
+    let text = format!(
+        "[sender]\nenabled = true\n\
+         [countries]\nallow = [\"US\"]\ncrown-dependencies = \"separate\"\n\
+         [user-pool]\nid = \"{pool_id}\"\ntrigger-arn = \"{trigger}\"\n\
+         table = \"pumpguard-t1\"\nsender-arn = \"{sender}\"\nkms-key-arn = \"{key}\"\n"
+    );
+    Policy::parse(&text, "sender").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `[sender] enabled` on moto: a sender Cognito may not invoke is never
+/// wired (unless `--grant-invoke`); apply sets `CustomSMSSender` (`V1_0`)
+/// and `KMSKeyID`, points the completions at the sender, empties
+/// pumpguard's `CustomMessage` (so no SMS is judged twice), keeps the
+/// PreSignUp trigger and every other setting, and the pool is then
+/// converged.
+#[tokio::test]
+async fn sender_mode_wires_the_custom_sms_sender_and_its_key() {
+    let rec = Recorder::default();
+    let c = clients(&rec).await;
+    let spec = PoolSpec {
+        lambda: LambdaConfigType::builder().build(),
+        ..PoolSpec::rich()
+    };
+    let made = create_pool(&c.cognito, spec).await;
+    let id = made.id.clone().unwrap();
+    let pool_arn = made.arn.clone().unwrap();
+    let trigger = create_function(&c.lambda).await;
+    let sender = create_function(&c.lambda).await;
+    allow_cognito(&c.lambda, &trigger, &pool_arn).await;
+    // Wired as the CustomMessage trigger first, as before sender mode.
+    let classic = policy(&id, &trigger, None);
+    let (changes, _) = pool::plan(
+        &desired(&classic, false),
+        &pool::read(&c, &desired(&classic, false)).await.unwrap(),
+    )
+    .unwrap();
+    apply_all(&c, &changes).await;
+    let before = describe(&c.cognito, &id).await;
+
+    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let p = sender_policy(&id, &trigger, &sender, &key);
+    let d = desired(&p, false);
+    let o = pool::read(&c, &d).await.expect("read");
+    assert_eq!(o.sender_permission, InvokePermission::Missing);
+    let err = pool::plan(&d, &o).expect_err("the sender may not be invoked");
+    assert!(err.to_string().contains("--grant-invoke"), "{err}");
+
+    let d = Desired {
+        grant_invoke: true,
+        ..desired(&p, false)
+    };
+    let (changes, _) = pool::plan(&d, &o).expect("plan");
+    let writes = pool_writes(&changes);
+    assert!(
+        matches!(&writes[0], PoolWrite::GrantInvoke { function, .. } if *function == sender),
+        "{writes:?}"
+    );
+    let sender_change = changes
+        .iter()
+        .find(|c| c.resource == pool::SENDER_RESOURCE)
+        .expect("the sender's change");
+    let fields: Vec<(&str, Option<&str>)> = sender_change
+        .fields
+        .iter()
+        .map(|f| (f.field.as_str(), f.to.as_deref()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("LambdaConfig.CustomSMSSender", Some(sender.as_str())),
+            ("LambdaConfig.KMSKeyID", Some(key.as_str())),
+            ("LambdaConfig.PostConfirmation", Some(sender.as_str())),
+            ("LambdaConfig.PostAuthentication", Some(sender.as_str())),
+            ("LambdaConfig.CustomMessage", None),
+        ]
+    );
+    apply_all(&c, &changes).await;
+
+    let after = describe(&c.cognito, &id).await;
+    let l = after.lambda_config.clone().expect("lambda config");
+    let s = l.custom_sms_sender.clone().expect("CustomSMSSender");
+    assert_eq!(s.lambda_arn, sender);
+    assert_eq!(s.lambda_version.as_str(), "V1_0");
+    assert_eq!(l.kms_key_id.as_deref(), Some(key.as_str()));
+    assert_eq!(l.post_confirmation.as_deref(), Some(sender.as_str()));
+    assert_eq!(l.post_authentication.as_deref(), Some(sender.as_str()));
+    assert_eq!(l.custom_message, None);
+    assert_eq!(l.pre_sign_up.as_deref(), Some(trigger.as_str()));
+    let strip = |p: &UserPoolType| {
+        let mut p = comparable(p);
+        if let Some(l) = p.lambda_config.as_mut() {
+            l.custom_sms_sender = None;
+            l.kms_key_id = None;
+        }
+        p
+    };
+    assert_eq!(strip(&before), strip(&after));
+
+    let o = pool::read(&c, &d).await.expect("read");
+    assert!(
+        matches!(o.sender_permission, InvokePermission::Granted { .. }),
+        "{:?}",
+        o.sender_permission
+    );
+    let (changes, _) = pool::plan(&d, &o).expect("converged");
+    assert!(changes.is_empty(), "{changes:?}");
+}
+
+/// Another team's Custom SMS Sender is replaced only with
+/// `--replace-triggers`; a key a CustomEmailSender decrypts with is never
+/// replaced.
+#[tokio::test]
+async fn a_foreign_sender_or_shared_key_is_not_replaced_silently() {
+    let rec = Recorder::default();
+    let c = clients(&rec).await;
+    let foreign_key =
+        format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/99999999-0000-1111-2222-333333333333");
+    let spec = PoolSpec {
+        lambda: LambdaConfigType::builder()
+            .custom_sms_sender(
+                cognito::types::CustomSmsLambdaVersionConfigType::builder()
+                    .lambda_version(cognito::types::CustomSmsSenderLambdaVersionType::V10)
+                    .lambda_arn(function_arn("someone-elses-sms-sender"))
+                    .build()
+                    .unwrap(),
+            )
+            .kms_key_id(&foreign_key)
+            .build(),
+        ..PoolSpec::rich()
+    };
+    let made = create_pool(&c.cognito, spec).await;
+    let id = made.id.clone().unwrap();
+    let pool_arn = made.arn.clone().unwrap();
+    let trigger = create_function(&c.lambda).await;
+    let sender = create_function(&c.lambda).await;
+    allow_cognito(&c.lambda, &trigger, &pool_arn).await;
+    allow_cognito(&c.lambda, &sender, &pool_arn).await;
+    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let p = sender_policy(&id, &trigger, &sender, &key);
+    let o = pool::read(&c, &desired(&p, false)).await.expect("read");
+    let err = pool::plan(&desired(&p, false), &o).expect_err("foreign sender");
+    assert!(err.to_string().contains("--replace-triggers"), "{err}");
+    assert!(
+        err.to_string().contains("someone-elses-sms-sender"),
+        "{err}"
+    );
+    let (changes, _) = pool::plan(&desired(&p, true), &o).expect("replace");
+    assert!(changes.iter().any(|c| c.resource == pool::SENDER_RESOURCE));
+
+    // With a CustomEmailSender on the pool's key, the key stays.
+    let mut o = o;
+    o.other_triggers.insert(
+        "CustomEmailSender".into(),
+        function_arn("someone-elses-email-sender"),
+    );
+    let err = pool::plan(&desired(&p, true), &o).expect_err("shared key");
+    assert!(err.to_string().contains("kms-key-arn"), "{err}");
+    assert!(err.to_string().contains(&foreign_key), "{err}");
+}

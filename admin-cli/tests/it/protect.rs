@@ -83,6 +83,8 @@ fn pool() -> UserPoolPolicy {
         table: "pumpguard".into(),
         sms_regions: vec![REGION.into()],
         account_id: None,
+        sender_arn: None,
+        kms_key_arn: None,
     }
 }
 
