@@ -225,22 +225,87 @@ struct World {
     publishes: Publishes,
     kms: aws_sdk_kms::Client,
     key: String,
+    table: String,
+}
+
+/// The IAM actions of the requests a client sends: the operation from
+/// `X-Amz-Target` (JSON protocols: DynamoDB, KMS) or the `Action=` of the
+/// body (query protocol: SNS).
+#[derive(Debug, Clone)]
+struct Actions {
+    service: &'static str,
+    seen: Arc<Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl Intercept for Actions {
+    fn name(&self) -> &'static str {
+        "pumpguard-test-actions"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = match context.request().headers().get("x-amz-target") {
+            Some(target) => target.split('.').nth(1).map(str::to_string),
+            None => {
+                let body = context.request().body().bytes().unwrap_or_default();
+                String::from_utf8_lossy(body)
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("Action=").map(str::to_string))
+            }
+        };
+        if let Some(op) = op {
+            self.seen
+                .lock()
+                .unwrap()
+                .insert(format!("{}:{op}", self.service));
+        }
+        Ok(())
+    }
 }
 
 async fn world(eum_fails: bool) -> World {
+    world_recording(eum_fails, &Arc::default()).await
+}
+
+async fn world_recording(
+    eum_fails: bool,
+    seen: &Arc<Mutex<std::collections::BTreeSet<String>>>,
+) -> World {
+    let actions = |service| Actions {
+        service,
+        seen: seen.clone(),
+    };
     let sdk = sdk().await;
-    let kms = aws_sdk_kms::Client::new(&sdk);
-    let key = new_key(&kms).await;
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&sdk)
+            .interceptor(actions("kms"))
+            .build(),
+    );
+    // Cognito's side (creating the key, encrypting codes) is not the sender's.
+    let cognito_kms = aws_sdk_kms::Client::new(&sdk);
+    let key = new_key(&cognito_kms).await;
     let publishes = Publishes::default();
     let sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(&sdk)
             .interceptor(publishes.clone())
+            .interceptor(actions("sns"))
             .build(),
     );
     let (eum, sent, feedback) = end_user_messaging(eum_fails);
-    let dynamo = common::dynamo_at(&common::moto_endpoint());
-    let table = common::fresh_table(&dynamo, "sender").await;
-    let store = DynamoStore::new(dynamo, table);
+    let admin = common::dynamo_at(&common::moto_endpoint());
+    let table = common::fresh_table(&admin, "sender").await;
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        admin
+            .config()
+            .to_builder()
+            .interceptor(actions("dynamodb"))
+            .build(),
+    );
+    let store = DynamoStore::new(dynamo, table.clone());
     World {
         sender: Sender {
             crypto: Crypto::new(kms.clone(), &key).await.unwrap(),
@@ -251,8 +316,9 @@ async fn world(eum_fails: bool) -> World {
         sent,
         feedback,
         publishes,
-        kms,
+        kms: cognito_kms,
         key,
+        table,
     }
 }
 
@@ -461,6 +527,129 @@ async fn an_sns_send_gets_no_feedback() {
     .await;
     assert!(answer.is_ok(), "{answer:?}");
     assert!(w.feedback.lock().unwrap().is_empty());
+}
+
+/// The stack's sender role allows exactly what the sender does, recorded
+/// from the real SDKs: its table's item operations, KMS Decrypt, End User
+/// Messaging's send and feedback, SNS Publish; on its own key, table and
+/// log group; SNS only to phone numbers.
+#[tokio::test]
+async fn the_sender_role_allows_exactly_what_the_sender_does() {
+    let seen: Arc<Mutex<std::collections::BTreeSet<String>>> = Arc::default();
+    for eum_fails in [false, true] {
+        let w = world_recording(eum_fails, &seen).await;
+        let code = cognito_encrypts(w.kms.clone(), &w.key, POOL, CODE).await;
+        let e = event("CustomSMSSender_SignUp", US, &code);
+        w.sender.handle(&w.engine, &w.ctx, &e, NOW).await.unwrap();
+        complete(
+            &w.sender.delivery,
+            &w.engine,
+            &w.ctx,
+            completion("PostConfirmation_ConfirmSignUp"),
+            NOW + 30,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        if !eum_fails {
+            assert!(!w.sent.lock().unwrap().is_empty());
+            assert!(!w.feedback.lock().unwrap().is_empty());
+        }
+        // The published policy is read with the table's GetItem.
+        use pumpguard_engine::published::PolicyFetch as _;
+        let _ = pumpguard_trigger::published::DynamoPolicyStore::new(
+            w.ctx.store.client().clone(),
+            &w.table,
+        )
+        .fetch()
+        .await;
+    }
+    let mut used = seen.lock().unwrap().clone();
+    // End User Messaging, which nothing emulates, answered by replays.
+    used.insert("sms-voice:SendTextMessage".into());
+    used.insert("sms-voice:PutMessageFeedback".into());
+
+    let t = common::template();
+    let r = &t["Resources"];
+    assert_eq!(r["SenderRole"]["Condition"], "Sender");
+    let role = &r["SenderRole"]["Properties"];
+    assert!(role.get("ManagedPolicyArns").is_none());
+    let statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    let mut allowed = std::collections::BTreeSet::new();
+    for s in statements {
+        let actions = common::strings(&s["Action"]);
+        assert!(actions.iter().all(|a| !a.contains('*')), "{actions:?}");
+        let resource = &s["Resource"];
+        if s["Effect"] == "Deny" {
+            assert_eq!(actions, ["sns:Publish".to_string()].into());
+            assert_eq!(
+                resource,
+                &json!({"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"})
+            );
+            continue;
+        }
+        let expected = match s["Sid"].as_str().unwrap() {
+            "StateTableItems" => json!({"Fn::GetAtt": ["StateTable", "Arn"]}),
+            "OwnLogs" => json!({"Fn::GetAtt": ["SenderLogGroup", "Arn"]}),
+            "EndUserMessaging" => {
+                json!({"Fn::Sub": "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:*"})
+            }
+            "SnsFallbackToPhoneNumbers" => json!("*"),
+            other => panic!("unexpected statement {other}"),
+        };
+        assert_eq!(resource, &expected, "{s}");
+        if s["Sid"] != "OwnLogs" {
+            allowed.extend(actions);
+        }
+    }
+    let keys = &r["SenderKeyAccess"]["Properties"];
+    assert_eq!(keys["RoleName"], json!({"Ref": "SenderRole"}));
+    let key_statements = keys["PolicyDocument"]["Statement"].as_array().unwrap();
+    let resources: Vec<&Value> = key_statements.iter().map(|s| &s["Resource"]).collect();
+    assert_eq!(
+        resources,
+        [
+            &json!({"Fn::GetAtt": ["SenderKey", "Arn"]}),
+            &json!({"Fn::GetAtt": ["EnvironmentKey", "Arn"]})
+        ]
+    );
+    for s in key_statements {
+        assert_eq!(
+            common::strings(&s["Action"]),
+            ["kms:Decrypt".to_string()].into()
+        );
+    }
+    allowed.insert("kms:Decrypt".into());
+    assert_eq!(
+        allowed, used,
+        "the sender role's actions must be exactly the operations the sender makes"
+    );
+
+    // The function runs as that role, with that key and table.
+    let f = &r["SenderFunction"]["Properties"];
+    assert_eq!(f["Role"], json!({"Fn::GetAtt": ["SenderRole", "Arn"]}));
+    assert_eq!(
+        f["Environment"]["Variables"]["PUMPGUARD_KMS_KEY_ARN"],
+        json!({"Fn::GetAtt": ["SenderKey", "Arn"]})
+    );
+    assert_eq!(f["Handler"], "bootstrap");
+    // Cognito may use the key for this account's pools only.
+    let cognito = r["SenderKey"]["Properties"]["KeyPolicy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Principal"]["Service"] == "cognito-idp.amazonaws.com")
+        .expect("Cognito's statement");
+    assert_eq!(cognito["Action"], "kms:CreateGrant");
+    assert_eq!(
+        cognito["Condition"]["StringEquals"]["aws:SourceAccount"],
+        json!({"Ref": "AWS::AccountId"})
+    );
+    assert!(cognito["Condition"]["ArnLike"]
+        .get("aws:SourceArn")
+        .is_some());
 }
 
 /// No log line of the sender holds the code or the number.
