@@ -85,5 +85,8 @@ PY
 step "Lambda end to end (cargo lambda watch / invoke)"
 scripts/lambda-e2e.sh
 
+step "Custom SMS Sender end to end (cargo lambda watch / invoke; KMS, SNS, DynamoDB on moto)"
+scripts/sender-e2e.sh
+
 step "done"
 du -sh "$target_dir" | awk '{ print "build output: " $1 " in " $2 }'
