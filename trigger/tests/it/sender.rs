@@ -7,14 +7,9 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aws_esdk::material_providers::client as mpl_client;
-use aws_esdk::material_providers::types::material_providers_config::MaterialProvidersConfig;
-use aws_esdk::material_providers::types::{EsdkAlgorithmSuiteId, EsdkCommitmentPolicy};
-use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
 use aws_sdk_pinpointsmsvoicev2 as eum;
 use aws_sdk_pinpointsmsvoicev2::operation::put_message_feedback::PutMessageFeedbackOutput;
 use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::{
@@ -65,44 +60,15 @@ async fn new_key(kms: &aws_sdk_kms::Client) -> String {
         .expect("key arn")
 }
 
-/// What Cognito does with a code: an Encryption SDK message under the
-/// pool's KMS key, non-committing signed suite, `userpool-id` in the
-/// encryption context, base64.
 async fn cognito_encrypts(
     kms: aws_sdk_kms::Client,
     key_arn: &str,
     pool: &str,
     code: &str,
 ) -> String {
-    let esdk = aws_esdk::Client::from_conf(
-        AwsEncryptionSdkConfig::builder()
-            .commitment_policy(EsdkCommitmentPolicy::ForbidEncryptAllowDecrypt)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let mpl =
-        mpl_client::Client::from_conf(MaterialProvidersConfig::builder().build().unwrap()).unwrap();
-    let keyring = mpl
-        .create_aws_kms_keyring()
-        .kms_key_id(key_arn)
-        .kms_client(kms)
-        .send()
+    common::esdk::cognito_encrypts(kms, key_arn, pool, code)
         .await
-        .unwrap();
-    let out = esdk
-        .encrypt()
-        .plaintext(code.as_bytes())
-        .keyring(keyring)
-        .encryption_context(HashMap::from([(
-            "userpool-id".to_string(),
-            pool.to_string(),
-        )]))
-        .algorithm_suite_id(EsdkAlgorithmSuiteId::AlgAes256GcmIv12Tag16HkdfSha384EcdsaP384)
-        .send()
-        .await
-        .unwrap();
-    aws_smithy_types::base64::encode(out.ciphertext.unwrap().into_inner())
+        .unwrap()
 }
 
 fn event(source: &str, phone: &str, code: &str) -> Value {

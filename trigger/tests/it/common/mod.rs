@@ -4,6 +4,9 @@
 #![allow(clippy::panic, clippy::unwrap_used)]
 #![allow(dead_code)]
 
+#[cfg(feature = "sender")]
+pub mod esdk;
+
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
