@@ -9,6 +9,8 @@ pub mod identity;
 pub mod plan;
 pub mod render;
 pub mod replay;
+pub mod replay_report;
+pub mod report;
 pub mod simulate;
 pub mod status;
 

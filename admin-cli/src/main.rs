@@ -118,6 +118,10 @@ enum Command {
         /// Write the summary here as JSON.
         #[arg(long)]
         summary: Option<PathBuf>,
+        /// Also write a self-contained HTML report here: SMS over time by
+        /// verdict, refusals by reason and country, spend, top cohorts.
+        #[arg(long)]
+        report: Option<PathBuf>,
         /// Verdict lines as JSON objects, or as text for reading
         /// (`--output`, as on every other command; `--output-format` is
         /// still accepted).
@@ -389,12 +393,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             events,
             strict,
             summary,
+            report,
             output_format,
         } => replay(
             policy.as_deref(),
             &events,
             strict,
             summary.as_deref(),
+            report.as_deref(),
             match output_format {
                 ReplayFormat::Json => pumpguard_cli::replay::OutputFormat::Json,
                 ReplayFormat::Text => pumpguard_cli::replay::OutputFormat::Text,
@@ -508,9 +514,14 @@ fn replay(
     events: &std::path::Path,
     strict: bool,
     summary: Option<&std::path::Path>,
+    report: Option<&std::path::Path>,
     format: pumpguard_cli::replay::OutputFormat,
 ) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
+    let policy_name = policy.map_or_else(
+        || "(built-in example)".to_string(),
+        |p| p.display().to_string(),
+    );
     let (policy, _) = load_policy(policy)?;
     let input: Box<dyn std::io::BufRead + Send> = if events == std::path::Path::new("-") {
         Box::new(std::io::BufReader::new(std::io::stdin()))
@@ -531,11 +542,28 @@ fn replay(
         indicatif::ProgressBar::hidden()
     };
     let out = std::io::BufWriter::new(std::io::stdout().lock());
-    let result = pumpguard_cli::replay::replay_as(&policy, input, out, format, strict, |n| {
-        bar.set_position(n)
-    });
+    let mut data = report.map(|_| pumpguard_cli::replay_report::ReportData::default());
+    let result = pumpguard_cli::replay::replay_with(
+        &policy,
+        input,
+        out,
+        format,
+        strict,
+        |n| bar.set_position(n),
+        data.as_mut(),
+    );
     bar.finish_and_clear();
     let s = result?;
+    if let (Some(path), Some(data)) = (report, &data) {
+        let page = pumpguard_cli::replay_report::html(
+            data,
+            &s,
+            &policy_name,
+            &events.display().to_string(),
+        );
+        std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
     match summary {
         Some(path) => std::fs::write(path, serde_json::to_string_pretty(&s)?)
             .with_context(|| format!("cannot write {}", path.display()))?,

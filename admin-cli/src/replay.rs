@@ -246,10 +246,23 @@ pub fn replay(
 pub fn replay_as(
     policy: &Policy,
     input: impl BufRead + Send,
+    out: impl Write,
+    format: OutputFormat,
+    strict: bool,
+    progress: impl FnMut(u64),
+) -> anyhow::Result<Summary> {
+    replay_with(policy, input, out, format, strict, progress, None)
+}
+
+/// [`replay_as`], also gathering what `--report` draws into `report`.
+pub fn replay_with(
+    policy: &Policy,
+    input: impl BufRead + Send,
     mut out: impl Write,
     format: OutputFormat,
     strict: bool,
     mut progress: impl FnMut(u64),
+    mut report: Option<&mut crate::replay_report::ReportData>,
 ) -> anyhow::Result<Summary> {
     let mut replayer = Replayer::new(policy)?;
     let mut s = Summary::default();
@@ -284,7 +297,16 @@ pub fn replay_as(
                         continue;
                     }
                 };
+                let phone = report.as_ref().and_then(|_| {
+                    event
+                        .pointer("/request/userAttributes/phone_number")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
                 let o = replayer.step(now, event);
+                if let Some(r) = report.as_deref_mut() {
+                    r.add(now, &o, phone.as_deref());
+                }
                 if o.judged {
                     s.add_spend(o.cost_micro_usd, o.sent());
                     let country = o.country.as_ref().map_or("unknown", |c| c.as_str());

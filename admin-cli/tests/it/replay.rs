@@ -331,3 +331,118 @@ fn the_mixed_trace_replays_to_its_recorded_verdicts() {
     );
     assert!(summary.by_country.len() >= 16, "{:?}", summary.by_country);
 }
+
+/// `replay --report` on a mixed trace: one page with the three charts, a
+/// headline whose figures are the summary's, the monitored SMS of a
+/// monitor-mode policy shown as such, and no number of the trace in it.
+#[test]
+fn the_report_shows_the_summary_and_no_number() {
+    let dir = std::env::temp_dir().join(format!("pumpguard-replay-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = Command::new("python3")
+        .args(["scripts/mixed-trace.py", "6000"])
+        .current_dir(root())
+        .output()
+        .expect("python3 must be on PATH (scripts/test.sh provides it)");
+    assert!(trace.status.success());
+    let events = dir.join("trace.jsonl");
+    std::fs::write(&events, &trace.stdout).unwrap();
+    let page = dir.join("report.html");
+    let summary = dir.join("summary.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_pumpguard"))
+        .args(["replay", "--policy", "examples/policy.toml", "--events"])
+        .arg(&events)
+        .arg("--report")
+        .arg(&page)
+        .arg("--summary")
+        .arg(&summary)
+        .current_dir(root())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(!html.contains("<script") && !html.contains("src="));
+    for chart in ["over-time", "by-reason", "by-country"] {
+        assert!(html.contains(&format!("data-chart=\"{chart}\"")), "{chart}");
+    }
+    let judged: u64 = s["by_country"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    let refused = s["by_verdict"]["block"].as_u64().unwrap_or(0);
+    assert!(refused > 0 && judged > refused, "{s}");
+    let spend_refused = format!("${:.2}", s["spend_blocked_usd"].as_f64().unwrap());
+    let headline = html
+        .split("id=\"headline\">")
+        .nth(1)
+        .and_then(|h| h.split("</p>").next())
+        .unwrap();
+    assert!(
+        headline.contains(&format!("({refused} of {judged} judged)")),
+        "{headline}"
+    );
+    assert!(
+        headline.contains(&spend_refused),
+        "{headline} {spend_refused}"
+    );
+    // Every reason of the summary is on the reasons chart.
+    for reason in s["by_reason"].as_object().unwrap().keys().take(15) {
+        assert!(html.contains(reason.as_str()), "{reason}");
+    }
+    // No number of the trace, in any part longer than its block.
+    let text = String::from_utf8_lossy(&trace.stdout);
+    let mut phones = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if let Some(p) = v
+            .pointer("/event/request/userAttributes/phone_number")
+            .and_then(Value::as_str)
+        {
+            phones.insert(p.to_string());
+        }
+    }
+    assert!(phones.len() > 100);
+    for p in &phones {
+        let digits = p.trim_start_matches('+');
+        assert!(!html.contains(digits), "a number is in the report");
+        assert!(
+            !html.contains(&digits[digits.len() - 6..]),
+            "a number's tail is in the report"
+        );
+    }
+    // A monitor-mode policy's would-be refusals are monitored, not refused.
+    let monitor = dir.join("monitor.toml");
+    let example = std::fs::read_to_string(root().join("examples/policy.toml")).unwrap();
+    let at = example.find("[trigger]").unwrap();
+    let (head, tail) = example.split_at(at);
+    let tail = tail.replacen("mode = \"enforce\"", "mode = \"monitor\"", 1);
+    std::fs::write(&monitor, format!("{head}{tail}")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pumpguard"))
+        .args(["replay", "--policy"])
+        .arg(&monitor)
+        .arg("--events")
+        .arg(&events)
+        .arg("--report")
+        .arg(&page)
+        .current_dir(root())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("SMS refused 0.00% (0 of"),
+        "monitor mode refuses nothing"
+    );
+    assert!(
+        html.contains("<td>US</td>"),
+        "the cohorts table lists monitored blocks"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

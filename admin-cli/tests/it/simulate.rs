@@ -200,7 +200,8 @@ fn the_report_is_one_self_contained_page_with_a_chart_per_policy() {
     let sim = run(&Policy::example(), "pumpguard", "sms-bombing", 2, &quiet).unwrap();
     let html = report::html(&sim);
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_eq!(html.matches("<svg ").count(), 6);
+    assert_eq!(html.matches("<svg ").count(), sim.policies.len());
+    assert_eq!(html.matches("data-chart=").count(), sim.policies.len());
     assert!(!html.contains("<script"));
     assert!(!html.contains("src="));
     assert!(!html.contains("<link"));
@@ -212,6 +213,22 @@ fn the_report_is_one_self_contained_page_with_a_chart_per_policy() {
     for name in &sim.policies {
         assert!(html.contains(name.as_str()), "{name}");
     }
+    // The headline is the policy under test's figures over every scenario.
+    let t = &sim.totals()[0];
+    assert!(
+        html.contains(&report::headline(t)),
+        "{}",
+        report::headline(t)
+    );
+    // Mistyped numbers are their own series, apart from legitimate ones,
+    // and the legitimate-blocked series counts no typo.
+    assert!(html.contains("mistyped blocked"));
+    let s = &sim.scenarios[0].stats[0];
+    let sum = |k: usize| s.hourly.iter().map(|h| u64::from(h[k])).sum::<u64>();
+    assert_eq!(sum(1), s.legit_blocked);
+    assert_eq!(sum(3), s.typo_blocked);
+    assert_eq!(sum(2) + sum(3), s.typo_sms);
+    assert_eq!(sum(4) + sum(5), s.fraud_sms);
     // The victim's number is not in the page.
     let victim = &traffic::generate("sms-bombing", 2)
         .unwrap()
