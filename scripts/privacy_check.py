@@ -8,7 +8,13 @@ five or more of its digits in place (the policy allows the country code and
 the last four). In JSON lines only strings are read that way; a JSON number
 leaks only by holding a whole national number.
 
-usage: privacy_check.py [--secret S]... FILE...   exit 0: clean, 1: leaks
+With --phones-from F (replay input: JSON lines holding "phone_number"
+strings, or one number per line), every number in F is also searched for,
+in clear: its whole national number in any digit run. (The stricter rule,
+five digits in place, is kept for the test numbers: among thousands of
+real-looking numbers, dates and counters would match it by chance.)
+
+usage: privacy_check.py [--secret S]... [--phones-from F]... FILE...   exit 0: clean, 1: leaks
        privacy_check.py --self-test                 the checker catches planted leaks
 """
 import json
@@ -29,6 +35,61 @@ def test_phones():
             cc, national = line.split()[:2]
             phones.append((cc.lstrip("+"), national))
     return phones
+
+
+# Country calling codes of one and two digits (ITU-T E.164); all others have three.
+CC1 = {"1", "7"}
+CC2 = {"20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45",
+       "46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61",
+       "62", "63", "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94",
+       "95", "98"}
+
+
+def split_e164(digits):
+    n = 1 if digits[:1] in CC1 else 2 if digits[:2] in CC2 else 3
+    return digits[:n], digits[n:]
+
+
+def phones_from(path):
+    """The national numbers of every phone_number in a replay input file."""
+    found = set()
+
+    def walk(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k == "phone_number" and isinstance(x, str):
+                    add(x)
+                else:
+                    walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    def add(text):
+        digits = re.sub(r"\D", "", text)
+        if text.strip().startswith("+") and 7 <= len(digits) <= 15:
+            national = split_e164(digits)[1]
+            if len(national) >= 6:
+                found.add(national)
+
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                walk(json.loads(line))
+            except ValueError:
+                add(line)
+    return found
+
+
+def bulk_leaks(run, nationals, lengths):
+    for n in lengths:
+        for i in range(0, len(run) - n + 1):
+            if run[i:i + n] in nationals:
+                return run[i:i + n]
+    return None
+
+
+BULK = (set(), [])
 
 
 def blank_hex(text):
@@ -75,6 +136,9 @@ def shown(run, cc, national):
 
 def check_text(text, phones, strict, found, what):
     for run in digit_runs(blank_hex(text)):
+        hit = BULK[0] and bulk_leaks(run, BULK[0], BULK[1])
+        if hit:
+            found.append(f"a number of the input ({hit[:2]}...{hit[-2:]}) in clear in {what}")
         for cc, national in phones:
             if national in run:
                 found.append(f"+{cc}{national} in clear ({run}) in {what}")
@@ -128,6 +192,13 @@ def self_test():
     clean = ('{"phone_hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",'
              '"latency_us":41555}\nrequest 3f2a1b4c-5e6f-4a8b-9c0d-1e2f3a4b5c6d +1\u20262671')
     assert not leaks(clean, phones, [], "clean"), leaks(clean, phones, [], "clean")
+    BULK[0].add("5550187342")
+    BULK[1].append(10)
+    assert leaks('{"message":"sent to 15550187342"}', [], [], "planted bulk")
+    assert leaks("+1 555 018 7342", [], [], "planted bulk")
+    assert not leaks('{"record":"{\\"digits\\":11,\\"repeat\\":2}"}', [], [], "clean bulk")
+    BULK[0].clear()
+    BULK[1].clear()
     print(f"privacy_check self-test: {len(phones)} numbers, planted leaks caught")
 
 
@@ -140,8 +211,11 @@ def main(argv):
     for a in it:
         if a == "--secret":
             secrets.append(next(it))
+        elif a == "--phones-from":
+            BULK[0].update(phones_from(next(it)))
         else:
             files.append(a)
+    BULK[1].extend(sorted({len(n) for n in BULK[0]}))
     phones = test_phones()
     found = []
     for path in files:

@@ -1,28 +1,59 @@
 //! `pumpguard replay`: the trigger, on recorded traffic, offline.
 //!
-//! Input is JSON Lines in time order, `{"at": "<RFC 3339>", "event": <a
-//! Cognito trigger event as Lambda receives it>}`. Each event goes through
-//! the trigger's own adapter (`pumpguard_trigger::trigger::handle_judged`) on the
-//! embedded in-memory store, with the clock set from `at`; verification
-//! events feed the stateful guards as they would in production. Output is one
-//! JSON line per input line, in order; the summary goes to stderr or a file.
+//! Input is JSON Lines in time order, each line one of:
+//!
+//! - a raw event: `{"at": "<RFC 3339>", "event": <a Cognito trigger event as
+//!   Lambda receives it>}`, judged by the trigger's own adapter
+//!   (`pumpguard_trigger::trigger::handle_judged`);
+//! - a record (`pumpguard_engine::features::Record`, `{"v": 1, "at": <Unix
+//!   seconds>, "source": …, "number": {…}}`), as `pumpguard import` writes
+//!   them, judged on its features (`handle_record`);
+//! - a trigger log line carrying a record in its `record` field
+//!   (`[trigger] record = true`): the record is replayed, and log lines
+//!   without one (pass-throughs, configuration) are skipped.
+//!
+//! Everything runs on the embedded in-memory store, with the clock set from
+//! `at`; verification events feed the stateful guards as they would in
+//! production. Output is one JSON line per input line, in order; the summary
+//! goes to stderr or a file.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use pumpguard_engine::country::Country;
+use pumpguard_engine::features::{Depths, Features, Record, RECORD_VERSION};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::store::MemoryStore;
-use pumpguard_engine::{Engine, Policy};
-use pumpguard_trigger::trigger::{handle_judged, TriggerContext};
+use pumpguard_engine::{Decision, Engine, Policy};
+use pumpguard_trigger::trigger::{handle_judged, handle_record, TriggerContext, TriggerError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// `at`: RFC 3339 in a raw event's line, Unix seconds in a record.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum At {
+    Text(String),
+    Unix(i64),
+}
+
+/// Any input line: which fields it has says what it is.
 #[derive(Deserialize)]
 struct Line {
-    at: String,
-    event: Value,
+    at: Option<At>,
+    event: Option<Value>,
+    v: Option<u8>,
+    source: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    verified: bool,
+    number: Option<Features>,
+    /// A trigger log line's record, as a JSON string.
+    record: Option<String>,
+    /// A log line's level: a trigger log line without a record is skipped.
+    level: Option<serde::de::IgnoredAny>,
 }
 
 /// Totals of a replay.
@@ -30,6 +61,12 @@ struct Line {
 pub struct Summary {
     pub lines: u64,
     pub malformed_lines: u64,
+    /// Trigger log lines without a record (pass-throughs, configuration).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped_lines: u64,
+    /// Lines replayed from records rather than raw events.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub record_lines: u64,
     pub by_verdict: BTreeMap<String, u64>,
     pub by_reason: BTreeMap<String, u64>,
     /// Judged SMS by destination country (`unknown` when none).
@@ -79,6 +116,8 @@ pub struct Outcome {
     pub country: Option<Country>,
     /// Estimated cost of the SMS (price table), micro-USD; 0 when not judged.
     pub cost_micro_usd: u64,
+    /// The number's block, as the report names it, when one was asked for.
+    pub block: Option<String>,
 }
 
 impl Outcome {
@@ -125,10 +164,53 @@ impl Replayer {
 
     /// Judges `event` as received at `now` (Unix seconds).
     pub fn step(&mut self, now: i64, event: Value) -> Outcome {
+        self.step_with(now, event, false)
+    }
+
+    /// [`Replayer::step`], naming the number's block in the outcome when
+    /// `block` is set (for the report).
+    pub fn step_with(&mut self, now: i64, event: Value, block: bool) -> Outcome {
         self.store.expire(now);
+        let block = block
+            .then(|| {
+                let phone = event
+                    .pointer("/request/userAttributes/phone_number")
+                    .and_then(Value::as_str)?;
+                let depths = Depths {
+                    prefix: Vec::new(),
+                    blocks: self.engine.policy().cohorts.prefix_hidden_digits.clone(),
+                };
+                let f = Features::of(
+                    phone,
+                    self.engine.policy(),
+                    Some((&self.ctx.store_keys, &depths)),
+                );
+                crate::replay_report::block_label(&f.blocks)
+            })
+            .flatten();
         let (result, decision) =
             self.rt
                 .block_on(handle_judged(&self.engine, &self.ctx, event, now));
+        self.outcome(result.map(|_| ()), decision, block)
+    }
+
+    /// Judges one record. The record must have what the policy's guards
+    /// need ([`Features::missing_for`]); [`replay_with`] checks.
+    pub fn step_record(&mut self, r: &Record, block: bool) -> Outcome {
+        self.store.expire(r.at);
+        let (result, decision) = self.rt.block_on(handle_record(&self.engine, &self.ctx, r));
+        let block = block
+            .then(|| crate::replay_report::block_label(&r.number.blocks))
+            .flatten();
+        self.outcome(result, decision, block)
+    }
+
+    fn outcome(
+        &self,
+        result: Result<(), TriggerError>,
+        decision: Option<Decision>,
+        block: Option<String>,
+    ) -> Outcome {
         match (&result, decision) {
             (_, Some(d)) => Outcome {
                 verdict: d.verdict.as_str(),
@@ -136,6 +218,7 @@ impl Replayer {
                 judged: true,
                 country: d.country,
                 cost_micro_usd: self.engine.policy().budget.prices.micro_usd(d.country),
+                block,
             },
             (Ok(_), None) => Outcome {
                 verdict: "pass",
@@ -143,6 +226,7 @@ impl Replayer {
                 judged: false,
                 country: None,
                 cost_micro_usd: 0,
+                block: None,
             },
             // The trigger refused the event itself (malformed, unknown source blocked).
             (Err(e), None) => Outcome {
@@ -151,6 +235,7 @@ impl Replayer {
                 judged: false,
                 country: None,
                 cost_micro_usd: 0,
+                block: None,
             },
         }
     }
@@ -163,7 +248,9 @@ fn json_problem(e: &serde_json::Error) -> String {
         serde_json::error::Category::Io => "unreadable",
         serde_json::error::Category::Syntax => "invalid JSON",
         serde_json::error::Category::Eof => "incomplete JSON",
-        serde_json::error::Category::Data => "\"at\" (a string) and \"event\" are required",
+        serde_json::error::Category::Data => {
+            "not an {\"at\", \"event\"} object, a record or a trigger log line"
+        }
     };
     format!("{what} at line {} column {}", e.line(), e.column())
 }
@@ -172,24 +259,80 @@ fn json_problem(e: &serde_json::Error) -> String {
 enum Parsed {
     Blank,
     Event(i64, Value),
+    Record(Box<Record>),
+    /// A trigger log line without a record.
+    LogLine,
     Malformed(String),
+}
+
+fn parse_record(text: &str) -> Result<Record, String> {
+    let r: Record = serde_json::from_str(text)
+        .map_err(|e| format!("a record that does not parse ({})", json_problem(&e)))?;
+    if r.v != RECORD_VERSION {
+        return Err(format!(
+            "a record of version {} (this build reads version {RECORD_VERSION})",
+            r.v
+        ));
+    }
+    Ok(r)
 }
 
 fn parse_line(text: &str) -> Parsed {
     if text.trim().is_empty() {
         return Parsed::Blank;
     }
-    let parsed = serde_json::from_str::<Line>(text)
-        // Neither message quotes the line: recorded events hold phone numbers.
-        .map_err(|e| format!("not a {{\"at\", \"event\"}} object ({})", json_problem(&e)))
-        .and_then(|l| {
-            time::OffsetDateTime::parse(&l.at, &time::format_description::well_known::Rfc3339)
-                .map(|t| (t.unix_timestamp(), l.event))
-                .map_err(|_| "\"at\" is not an RFC 3339 time".to_string())
-        });
-    match parsed {
-        Ok((now, event)) => Parsed::Event(now, event),
-        Err(why) => Parsed::Malformed(why),
+    // No message quotes the line: recorded events hold phone numbers.
+    let line = match serde_json::from_str::<Line>(text) {
+        Ok(l) => l,
+        Err(e) => return Parsed::Malformed(json_problem(&e)),
+    };
+    match line {
+        Line {
+            event: Some(event),
+            at: Some(At::Text(at)),
+            ..
+        } => match time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+        {
+            Ok(t) => Parsed::Event(t.unix_timestamp(), event),
+            Err(_) => Parsed::Malformed("\"at\" is not an RFC 3339 time".into()),
+        },
+        Line { event: Some(_), .. } => {
+            Parsed::Malformed("an event without \"at\", an RFC 3339 time".into())
+        }
+        Line {
+            number: Some(number),
+            at: Some(At::Unix(at)),
+            source: Some(source),
+            v,
+            user,
+            verified,
+            ..
+        } => {
+            if v != Some(RECORD_VERSION) {
+                return Parsed::Malformed(format!(
+                    "a record of version {} (this build reads version {RECORD_VERSION})",
+                    v.map_or("none".to_string(), |v| v.to_string())
+                ));
+            }
+            Parsed::Record(Box::new(Record {
+                v: RECORD_VERSION,
+                at,
+                source,
+                user,
+                verified,
+                number,
+            }))
+        }
+        Line {
+            record: Some(r), ..
+        } => match parse_record(&r) {
+            Ok(r) => Parsed::Record(Box::new(r)),
+            Err(why) => Parsed::Malformed(why),
+        },
+        Line { level: Some(_), .. } => Parsed::LogLine,
+        _ => Parsed::Malformed(
+            "not an {\"at\", \"event\"} object, a record or a trigger log line".into(),
+        ),
     }
 }
 
@@ -266,6 +409,7 @@ pub fn replay_with(
 ) -> anyhow::Result<Summary> {
     let mut replayer = Replayer::new(policy)?;
     let mut s = Summary::default();
+    let needs = Depths::needed(policy);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         scope.spawn(move || read_batches(input, tx));
@@ -279,9 +423,28 @@ pub fn replay_with(
                 if n.is_multiple_of(10_000) {
                     progress(n);
                 }
-                let (now, event) = match parsed {
+                let o = match parsed {
                     Parsed::Blank => continue,
-                    Parsed::Event(now, event) => (now, event),
+                    Parsed::LogLine => {
+                        s.skipped_lines += 1;
+                        continue;
+                    }
+                    Parsed::Event(now, event) => {
+                        let o = replayer.step_with(now, event, report.is_some());
+                        (now, o)
+                    }
+                    Parsed::Record(r) => {
+                        if let Some(missing) = r.number.missing(&needs) {
+                            anyhow::bail!(
+                                "line {n}: the record was written for other prefix depths than \
+                                 this policy's ({missing} is not in it); a record answers changes \
+                                 to limits, modes and countries, but changing a prefix depth needs \
+                                 the raw events"
+                            );
+                        }
+                        s.record_lines += 1;
+                        (r.at, replayer.step_record(&r, report.is_some()))
+                    }
                     Parsed::Malformed(why) => {
                         s.malformed_lines += 1;
                         if strict {
@@ -297,15 +460,9 @@ pub fn replay_with(
                         continue;
                     }
                 };
-                let phone = report.as_ref().and_then(|_| {
-                    event
-                        .pointer("/request/userAttributes/phone_number")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                });
-                let o = replayer.step(now, event);
+                let (now, o) = o;
                 if let Some(r) = report.as_deref_mut() {
-                    r.add(now, &o, phone.as_deref());
+                    r.add(now, &o, o.block.as_deref());
                 }
                 if o.judged {
                     s.add_spend(o.cost_micro_usd, o.sent());
@@ -340,6 +497,10 @@ pub fn replay_with(
     Ok(s)
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     match map.get_mut(key) {
         Some(v) => *v += 1,
@@ -356,6 +517,16 @@ impl std::fmt::Display for Summary {
             "lines: {} ({} malformed)",
             self.lines, self.malformed_lines
         )?;
+        if self.record_lines > 0 {
+            writeln!(f, "  replayed from records: {}", self.record_lines)?;
+        }
+        if self.skipped_lines > 0 {
+            writeln!(
+                f,
+                "  log lines without a record (skipped): {}",
+                self.skipped_lines
+            )?;
+        }
         for (k, v) in &self.by_verdict {
             writeln!(f, "  {k}: {v}")?;
         }

@@ -9,9 +9,11 @@
 //! - refusals by reason and by country;
 //! - the top cohorts (country and number block) by refused volume.
 //!
-//! A number block is the number without its last four digits, shown with
-//! those hidden (`+1415555····`): it names up to 10,000 numbers, no one's.
-//! No number appears in clear.
+//! A number block is the number without its last digits (the first depth of
+//! `[cohorts] prefix-hidden-digits` of 4 or more, else the deepest), named
+//! as the trigger's cohort log lines name it: its keyed hash
+//! (`block of 1e4 #3f9a2c1b0d4e`), the same whether the replay read raw
+//! events or records. No digit of a number appears.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -51,8 +53,8 @@ pub struct ReportData {
 }
 
 impl ReportData {
-    /// Counts one event: `phone` is the event's number, if it has one.
-    pub fn add(&mut self, now: i64, o: &Outcome, phone: Option<&str>) {
+    /// Counts one event: `block` names the number's block, if it has one.
+    pub fn add(&mut self, now: i64, o: &Outcome, block: Option<&str>) {
         if !o.judged {
             return;
         }
@@ -79,19 +81,26 @@ impl ReportData {
             for r in &o.reasons {
                 self.reasons.entry(r.clone()).or_default()[2 - k] += 1;
             }
-            if let Some(block) = phone.and_then(block) {
-                self.cohorts.entry((country, block)).or_default()[2 - k] += 1;
+            if let Some(block) = block {
+                self.cohorts
+                    .entry((country, block.to_string()))
+                    .or_default()[2 - k] += 1;
             }
         }
     }
 }
 
-/// The number's block: the number without its last four digits, which are
-/// shown hidden.
-fn block(phone: &str) -> Option<String> {
-    let e164 = pumpguard_engine::phone::normalise(phone).ok()?;
-    let keep = e164.len().checked_sub(4).filter(|k| *k > 4)?;
-    Some(format!("{}····", &e164[..keep]))
+/// The label of a number's block in the report, from its keyed block
+/// hashes by hidden digits: the first depth of 4 or more, else the deepest.
+pub fn block_label(blocks: &BTreeMap<u32, String>) -> Option<String> {
+    let (hidden, hash) = blocks
+        .iter()
+        .find(|(d, _)| **d >= 4)
+        .or_else(|| blocks.iter().next_back())?;
+    Some(format!(
+        "block of 1e{hidden} #{}",
+        hash.get(..12).unwrap_or(hash)
+    ))
 }
 
 fn usd(micro: u64) -> String {
@@ -237,9 +246,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_block_hides_the_last_four_digits() {
-        assert_eq!(block("+1 415 555 2671").as_deref(), Some("+1415555····"));
-        assert_eq!(block("+12"), None);
-        assert_eq!(block("not a number"), None);
+    fn a_block_is_named_by_its_hash_at_four_hidden_digits_or_more() {
+        let blocks: BTreeMap<u32, String> = [
+            (3, "aaaaaaaaaaaaaaaa".to_string()),
+            (4, "0123456789abcdef".to_string()),
+            (5, "ffffffffffffffff".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            block_label(&blocks).as_deref(),
+            Some("block of 1e4 #0123456789ab")
+        );
+        let shallow: BTreeMap<u32, String> = [(2, "bbbbbbbbbbbbbbbb".to_string())].into();
+        assert_eq!(
+            block_label(&shallow).as_deref(),
+            Some("block of 1e2 #bbbbbbbbbbbb")
+        );
+        assert_eq!(block_label(&BTreeMap::new()), None);
     }
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer};
 
 use crate::country::Country;
-use crate::phone::{self, NumberType};
+use crate::features::Features;
+use crate::phone::NumberType;
 use crate::policy::{Disclosure, Mode, Policy};
 use crate::source::TriggerSource;
 
@@ -361,37 +362,37 @@ impl Engine {
 
     /// Judges one SMS to `phone` sent for `source`.
     pub fn decide(&self, source: TriggerSource, phone: &str) -> Decision {
+        self.decide_features(source, &Features::of(phone, &self.policy, None))
+    }
+
+    /// [`Engine::decide`] on the number's features.
+    pub fn decide_features(&self, source: TriggerSource, number: &Features) -> Decision {
         let p = &*self.policy;
-        if let Ok(e164) = phone::normalise(phone) {
-            if p.exemptions.allow_numbers.contains(&e164) {
-                let info = phone::classify(phone).ok();
-                return Decision {
-                    verdict: Verdict::Allow,
-                    source,
-                    country: info.as_ref().and_then(|i| i.country),
-                    number_type: info.map(|i| i.number_type),
-                    findings: Vec::new(),
-                    exempt: true,
-                    store_error: false,
-                    cost_micro_usd: None,
-                    known: None,
-                    cohort_events: Vec::new(),
-                };
-            }
+        if number.exempt {
+            return Decision {
+                verdict: Verdict::Allow,
+                source,
+                country: number.country,
+                number_type: number.number_type,
+                findings: Vec::new(),
+                exempt: true,
+                store_error: false,
+                cost_micro_usd: None,
+                known: None,
+                cohort_events: Vec::new(),
+            };
         }
-        let classified = phone::classify(phone);
-        let info = classified.as_ref().ok();
         let mut found = crate::guards::Findings::new(p);
         for guard in crate::guards::STATIC {
-            guard(p, &classified, &mut found);
+            guard(p, number, &mut found);
         }
         let findings = found.list;
 
         let mut d = Decision {
             verdict: Verdict::Allow,
             source,
-            country: info.and_then(|i| i.country),
-            number_type: info.map(|i| i.number_type),
+            country: number.country,
+            number_type: number.number_type,
             findings,
             exempt: false,
             store_error: false,

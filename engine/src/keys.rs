@@ -112,7 +112,7 @@ pub fn cohort_sign_in(c: Option<Country>) -> String {
 
 /// The partition of a number-block cohort: the block hides `hidden`
 /// trailing digits, `block_hash` is the keyed hash of the digits shown.
-pub fn cohort_block(c: Option<Country>, hidden: usize, block_hash: &str) -> String {
+pub fn cohort_block(c: Option<Country>, hidden: u32, block_hash: &str) -> String {
     format!("cohort#{}#p{hidden}#{block_hash}", country_code(c))
 }
 

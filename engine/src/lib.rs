@@ -13,6 +13,7 @@
 pub mod account;
 pub mod country;
 pub mod engine;
+pub mod features;
 pub mod guards;
 pub mod hash;
 pub mod keys;

@@ -20,7 +20,9 @@ const E164_MAX_DIGITS: usize = 15;
 const E164_MIN_DIGITS: usize = 7;
 
 /// The libphonenumber number type, in the policy's kebab-case spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum NumberType {
     FixedLine,

@@ -133,6 +133,8 @@ pub(crate) struct WireTrigger {
     disclosure: Disclosure,
     #[serde(default)]
     sms_message: Option<String>,
+    #[serde(default)]
+    record: bool,
 }
 
 impl Default for WireTrigger {
@@ -143,6 +145,7 @@ impl Default for WireTrigger {
             unknown_source: UnknownSource::Pass,
             disclosure: Disclosure::Generic,
             sms_message: None,
+            record: false,
         }
     }
 }
@@ -171,6 +174,9 @@ pub struct TriggerPolicy {
     pub disclosure: Disclosure,
     /// SMS text with `{####}`, at most 140 characters.
     pub sms_message: Option<String>,
+    /// Whether each decision's log line carries its replayable record
+    /// ([`crate::features::Record`]): the number's features, never the number.
+    pub record: bool,
 }
 
 /// A checked policy. Only [`Policy::parse`] makes one.
@@ -648,6 +654,7 @@ fn check_trigger(w: WireTrigger, c: &mut Collector) -> TriggerPolicy {
         unknown_source: w.unknown_source,
         disclosure: w.disclosure,
         sms_message: w.sms_message,
+        record: w.record,
     }
 }
 

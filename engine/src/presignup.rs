@@ -26,11 +26,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Decision, Engine, Verdict};
+use crate::features::Features;
 use crate::guards::Shared;
 use crate::hash::PhoneHasher;
 use crate::policy::{Collector, Mode};
 use crate::source::TriggerSource;
-use crate::stateful::{Subject, SubjectKeys};
+use crate::stateful::{Case, Subject, SubjectKeys};
 use crate::store::{within, OpResult, Store};
 
 /// The message of a refused registration. Cognito shows it to the caller
@@ -137,17 +138,34 @@ pub async fn judge<S: Store>(
     phone: &str,
     now: i64,
 ) -> Decision {
-    let p = &**engine.policy();
-    let sms = source.sms_source();
-    let mut d = engine.decide(sms, phone);
     let subject = Subject {
-        source: sms,
+        source: source.sms_source(),
         phone,
         user: None,
         now,
     };
-    let shared = SubjectKeys::new(keys, &subject)
-        .and_then(|hashes| Shared::new(p, &d, &subject, &hashes, keys));
+    let number = subject.features(engine.policy(), keys, false);
+    judge_features(engine, store, source, &number, now).await
+}
+
+/// [`judge`] on the number's features.
+pub async fn judge_features<S: Store>(
+    engine: &Engine,
+    store: &S,
+    source: PreSignUpSource,
+    number: &Features,
+    now: i64,
+) -> Decision {
+    let p = &**engine.policy();
+    let sms = source.sms_source();
+    let mut d = engine.decide_features(sms, number);
+    let subject = Case {
+        source: sms,
+        number,
+        user: None,
+        now,
+    };
+    let shared = SubjectKeys::of(&subject).and_then(|hashes| Shared::new(p, &d, &subject, &hashes));
     if let Some(shared) = shared {
         let read = shared.reads(p, now);
         let timeout = Duration::from_millis(p.state.timeout_ms);

@@ -21,11 +21,11 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use crate::engine::{Check, Decision, Engine, Finding, Reason, Verdict};
+use crate::features::{Depths, Features};
 use crate::guards::{self, country_velocity};
 use crate::hash::PhoneHasher;
 use crate::keys;
 use crate::limits::OnStoreError;
-use crate::phone;
 use crate::policy::{Mode, Policy};
 use crate::source::TriggerSource;
 use crate::store::{within, Op, OpResult, Store, StoreError};
@@ -65,6 +65,32 @@ pub struct Subject<'a> {
     pub now: i64,
 }
 
+impl Subject<'_> {
+    /// The number's features for policy `p`, hashed at the depths its guards
+    /// need (or, with `record`, at every depth it names) under `keys`.
+    pub fn features(&self, p: &Policy, keys: &PhoneHasher, record: bool) -> Features {
+        let depths = if record {
+            Depths::named(p)
+        } else {
+            Depths::needed(p)
+        };
+        Features::of(self.phone, p, Some((keys, &depths)))
+    }
+}
+
+/// One SMS as the guards see it: the number's [`Features`] in place of the
+/// number, the user's keyed hash in place of the user. What the trigger
+/// judges, and what a [`crate::features::Record`] replays.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    pub source: TriggerSource,
+    pub number: &'a Features,
+    /// The user's keyed hash, if the event names a user.
+    pub user: Option<&'a str>,
+    /// Unix seconds, from the caller's clock.
+    pub now: i64,
+}
+
 /// `on-store-error = "fail-closed"`: a decision with a failed store call is
 /// refused with `STORE_UNAVAILABLE`, once, under the policy's mode ceiling.
 fn follow_on_store_error(p: &Policy, d: &mut Decision) {
@@ -86,11 +112,10 @@ fn follow_on_store_error(p: &Policy, d: &mut Decision) {
     d.settle();
 }
 
-/// The keyed hashes one decision needs, computed once and shared by the
-/// first version's guards ([`Engine::plan_keyed`]) and [`guards::Shared`].
+/// The keyed hashes one decision needs, shared by the first version's
+/// guards ([`Engine::plan_keyed`]) and [`guards::Shared`].
 #[derive(Debug, Clone)]
 pub struct SubjectKeys {
-    pub e164: String,
     /// The phone's keyed hash.
     pub phone: String,
     /// The user's keyed hash, if the event names a user.
@@ -98,13 +123,12 @@ pub struct SubjectKeys {
 }
 
 impl SubjectKeys {
-    /// `None` for a number that does not normalise to E.164.
-    pub fn new(keys: &PhoneHasher, s: &Subject<'_>) -> Option<Self> {
-        let e164 = phone::normalise(s.phone).ok()?;
+    /// `None` for a number that does not normalise to E.164 (or features
+    /// worked out without a key).
+    pub fn of(c: &Case<'_>) -> Option<Self> {
         Some(Self {
-            phone: keys.hash(&e164),
-            user: s.user.map(|u| keys.hash_text(u)),
-            e164,
+            phone: c.number.phone.clone()?,
+            user: c.user.map(str::to_string),
         })
     }
 }
@@ -112,24 +136,7 @@ impl SubjectKeys {
 impl Engine {
     /// The ops a static decision needs, or an empty plan when it needs none
     /// (blocked already, exempt, or every stateful guard off).
-    pub fn plan(&self, d: &Decision, s: &Subject<'_>, keys: &PhoneHasher) -> Plan {
-        match SubjectKeys::new(keys, s) {
-            Some(k) => self.plan_keyed(d, s, &k, keys),
-            None => Plan {
-                steps: Vec::new(),
-                now: s.now,
-            },
-        }
-    }
-
-    /// [`Engine::plan`] with the subject's hashes already worked out.
-    pub fn plan_keyed(
-        &self,
-        d: &Decision,
-        s: &Subject<'_>,
-        k: &SubjectKeys,
-        keys: &PhoneHasher,
-    ) -> Plan {
+    pub fn plan_keyed(&self, d: &Decision, s: &Case<'_>, k: &SubjectKeys) -> Plan {
         let p = &**self.policy();
         let mut steps = Vec::new();
         let rate_exempt =
@@ -139,7 +146,7 @@ impl Engine {
                 p,
                 d,
                 k,
-                keys,
+                f: s.number,
                 now: s.now,
             };
             guards::plan_counters(&cx, &mut steps);
@@ -193,13 +200,27 @@ pub async fn judge<S: Store>(
     keys: &PhoneHasher,
     subject: Subject<'_>,
 ) -> Decision {
+    let number = subject.features(engine.policy(), keys, false);
+    let user = subject.user.map(|u| keys.hash_text(u));
+    let case = Case {
+        source: subject.source,
+        number: &number,
+        user: user.as_deref(),
+        now: subject.now,
+    };
+    judge_case(engine, store, case).await
+}
+
+/// [`judge`] on the number's features: what the trigger and a replayed
+/// record share.
+pub async fn judge_case<S: Store>(engine: &Engine, store: &S, subject: Case<'_>) -> Decision {
     let p = &**engine.policy();
-    let mut d = engine.decide(subject.source, subject.phone);
-    let Some(hashes) = SubjectKeys::new(keys, &subject) else {
+    let mut d = engine.decide_features(subject.source, subject.number);
+    let Some(hashes) = SubjectKeys::of(&subject) else {
         return d;
     };
-    let mut plan = engine.plan_keyed(&d, &subject, &hashes, keys);
-    let shared = guards::Shared::new(p, &d, &subject, &hashes, keys);
+    let mut plan = engine.plan_keyed(&d, &subject, &hashes);
+    let shared = guards::Shared::new(p, &d, &subject, &hashes);
     if plan.steps.is_empty() && shared.is_none() {
         return d;
     }
@@ -411,14 +432,37 @@ pub async fn verified<S: Store>(
     completion: Completion<'_>,
     now: i64,
 ) -> Result<bool, StoreError> {
+    let subject = Subject {
+        source: TriggerSource::SignUp,
+        phone: completion.phone,
+        user: completion.user,
+        now,
+    };
+    let number = subject.features(engine.policy(), keys, false);
+    let user = completion.user.map(|u| keys.hash_text(u));
+    let case = CompletionCase {
+        number: &number,
+        user: user.as_deref(),
+        kind: completion.kind,
+    };
+    verified_case(engine, store, case, now).await
+}
+
+/// [`verified`] on the number's features.
+pub async fn verified_case<S: Store>(
+    engine: &Engine,
+    store: &S,
+    completion: CompletionCase<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
     let Some(kind) = completion.kind else {
         return Ok(false);
     };
-    let Ok(info) = phone::classify(completion.phone) else {
+    let info = completion.number;
+    let (Some(phone_key), true) = (&info.phone, info.form.readable()) else {
         return Ok(false);
     };
     let p = &**engine.policy();
-    let phone_key = keys.hash(&info.e164);
     let timeout_ms = p.state.timeout_ms;
     let feedback =
         p.effective(p.known_numbers.mode) != Mode::Off || p.effective(p.cohorts.mode) != Mode::Off;
@@ -428,7 +472,7 @@ pub async fn verified<S: Store>(
             // `[country-velocity]` learn from the completion.
             let v = store
                 .execute(Op::Verify {
-                    key: keys::cooldown(&phone_key),
+                    key: keys::cooldown(phone_key),
                     now,
                 })
                 .await?;
@@ -441,11 +485,9 @@ pub async fn verified<S: Store>(
         }
         let confirmed = store
             .execute(Op::Confirm {
-                key: keys::known(&phone_key),
+                key: keys::known(phone_key),
                 now,
-                user: guards::known::user_tag(
-                    completion.user.map(|u| keys.hash_text(u)).as_deref(),
-                ),
+                user: guards::known::user_tag(completion.user),
                 kinds: kind.kinds(),
                 sent_after: now.saturating_sub(kind.code_lifetime_secs(&p.known_numbers)),
                 expires_at: now
@@ -457,15 +499,15 @@ pub async fn verified<S: Store>(
         };
         let mut ops = vec![
             Op::Verify {
-                key: keys::cooldown(&phone_key),
+                key: keys::cooldown(phone_key),
                 now,
             },
-            guards::known::used_today(&phone_key, now),
+            guards::known::used_today(phone_key, now),
         ];
         if sent.get("sent_cohort").copied().unwrap_or(0) == 1 {
             let sent_at = sent.get("sent_at").copied().unwrap_or(now);
             let flow = guards::cohort::Flow::of(kind.code_kind());
-            for c in guards::cohort::cohorts(&p.cohorts, info.country, &info.e164, keys, flow) {
+            for c in guards::cohort::cohorts(&p.cohorts, info.country, &info.blocks, flow) {
                 ops.push(guards::cohort::credit(&c, sent_at));
             }
         }
@@ -484,6 +526,15 @@ pub async fn verified<S: Store>(
         Some(r) => r,
         None => Err(StoreError::Timeout(timeout_ms)),
     }
+}
+
+/// A completion on the number's features: the user's keyed hash in place
+/// of the user.
+#[derive(Debug, Clone, Copy)]
+pub struct CompletionCase<'a> {
+    pub number: &'a Features,
+    pub user: Option<&'a str>,
+    pub kind: Option<guards::known::Completion>,
 }
 
 /// A completion event, as the adapter read it.

@@ -30,12 +30,13 @@ use serde::Deserialize as _;
 use serde_json::Value;
 
 use pumpguard_engine::engine::{Decision, Engine, Verdict};
+use pumpguard_engine::features::{Features, Record, RECORD_VERSION};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::metrics;
 use pumpguard_engine::policy::{Mode, UnknownSource};
 use pumpguard_engine::presignup::{self, PreSignUpSource};
 use pumpguard_engine::source::TriggerSource;
-use pumpguard_engine::stateful::{self, Subject};
+use pumpguard_engine::stateful::{self, Case, CompletionCase, Subject};
 use pumpguard_engine::store::Store;
 
 /// Where the CloudWatch Embedded Metric Format lines go.
@@ -277,6 +278,82 @@ pub async fn handle_judged<S: Store>(
     (result, None)
 }
 
+/// Replays one [`Record`]: what [`handle_judged`] did with the event it was
+/// written for, on the record's features, with the same answer (`Ok` for an
+/// event that would go back to Cognito) and the same decision. Writes no log
+/// line and no metric. The caller checks first that the record has what
+/// the policy's guards need ([`Features::missing_for`]).
+pub async fn handle_record<S: Store>(
+    engine: &Engine,
+    ctx: &TriggerContext<S>,
+    r: &Record,
+) -> (Result<(), TriggerError>, Option<Decision>) {
+    let policy = engine.policy();
+    let now = r.at;
+    match family(&r.source) {
+        Family::Verification => {
+            let completion = CompletionCase {
+                number: &r.number,
+                user: r.user.as_deref(),
+                kind: pumpguard_engine::guards::known::Completion::parse(&r.source, r.verified),
+            };
+            let _ = stateful::verified_case(engine, &ctx.store, completion, now).await;
+            (Ok(()), None)
+        }
+        Family::NewCustomMessage => {
+            let d = engine.decide_features(TriggerSource::SignUp, &r.number);
+            let answer = match d.verdict {
+                Verdict::Block => Err(TriggerError::blocked(
+                    d.block_code(policy.trigger.disclosure)
+                        .unwrap_or_else(|| "SMS_BLOCKED".into()),
+                )),
+                Verdict::Allow | Verdict::Monitor => Ok(()),
+            };
+            (answer, Some(d))
+        }
+        Family::PreSignUp(kind) => {
+            if policy.effective(policy.pre_sign_up.mode) == Mode::Off {
+                return (Ok(()), None);
+            }
+            let d = presignup::judge_features(engine, &ctx.store, kind, &r.number, now).await;
+            match d.verdict {
+                Verdict::Block => (
+                    Err(TriggerError {
+                        error_type: "SignUpRefused",
+                        message: presignup::REFUSAL.into(),
+                    }),
+                    None,
+                ),
+                Verdict::Allow | Verdict::Monitor => (Ok(()), None),
+            }
+        }
+        Family::Unknown => match policy.trigger.unknown_source {
+            UnknownSource::Pass => (Ok(()), None),
+            UnknownSource::Block => (Err(TriggerError::blocked("SMS_BLOCKED".into())), None),
+        },
+        Family::CustomMessage(source) => {
+            if !policy.trigger.sms_sources.contains(&source) {
+                return (Ok(()), None);
+            }
+            let case = Case {
+                source,
+                number: &r.number,
+                user: r.user.as_deref(),
+                now,
+            };
+            let d = stateful::judge_case(engine, &ctx.store, case).await;
+            let answer = match d.verdict {
+                Verdict::Block => Err(TriggerError::blocked(
+                    d.block_code(policy.trigger.disclosure)
+                        .unwrap_or_else(|| "SMS_BLOCKED".into()),
+                )),
+                Verdict::Allow | Verdict::Monitor => Ok(()),
+            };
+            (answer, Some(d))
+        }
+    }
+}
+
 /// A `CustomMessage_*` source this build does not know: the static guards
 /// (country, number type, form) decide; the stateful ones, whose limits are
 /// per source, are not run. No phone number: passed, as for known sources.
@@ -297,8 +374,17 @@ fn new_custom_message<S: Store>(
         Some(_) => String::new(),
     };
     // The source only names the decision; static guards do not depend on it.
-    let decision = engine.decide(TriggerSource::SignUp, &phone);
+    let recording = recording(engine, ctx);
+    let number = Subject {
+        source: TriggerSource::SignUp,
+        phone: &phone,
+        user: None,
+        now,
+    }
+    .features(engine.policy(), &ctx.store_keys, recording);
+    let decision = engine.decide_features(TriggerSource::SignUp, &number);
     let policy = engine.policy();
+    let record = recording.then(|| record(loggable_source(source), &number, None, false, now));
     tracing::info!(
         target: "pumpguard::decision",
         outcome = %decision.verdict,
@@ -310,6 +396,7 @@ fn new_custom_message<S: Store>(
         phone_hash = %ctx.log_hasher.hash(&phone),
         policy = &policy.digest[..12],
         latency_us = elapsed_us(started),
+        record = record.as_deref(),
         "decision"
     );
     emit_decision(ctx, engine, &decision, pool_id(&event), now, started);
@@ -373,7 +460,16 @@ async fn pre_sign_up<S: Store>(
         Some(value) => {
             // A phone_number that is not a string is judged as an invalid number.
             let phone = value.as_str().unwrap_or_default();
-            let d = presignup::judge(engine, &ctx.store, &ctx.store_keys, kind, phone, now).await;
+            let recording = recording(engine, ctx);
+            let number = Subject {
+                source: TriggerSource::SignUp,
+                phone,
+                user: None,
+                now,
+            }
+            .features(policy, &ctx.store_keys, recording);
+            let d = presignup::judge_features(engine, &ctx.store, kind, &number, now).await;
+            let record = recording.then(|| record(source, &number, None, false, now));
             if d.store_error {
                 ctx.store_errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -393,6 +489,7 @@ async fn pre_sign_up<S: Store>(
                 policy = &policy.digest[..12],
                 user_pool_id = %pool,
                 latency_us = elapsed_us(started),
+                record = record.as_deref(),
                 "pre-sign-up"
             );
             d.verdict
@@ -439,12 +536,30 @@ async fn verification<S: Store>(
         .and_then(|a| a.get("sub"))
         .and_then(Value::as_str)
         .or_else(|| event.get("userName").and_then(Value::as_str));
-    let completion = stateful::Completion {
+    let recording = recording(engine, ctx);
+    let number = Subject {
+        source: TriggerSource::SignUp,
         phone,
         user,
+        now,
+    }
+    .features(engine.policy(), &ctx.store_keys, recording);
+    let user = user.map(|u| ctx.store_keys.hash_text(u));
+    let completion = CompletionCase {
+        number: &number,
+        user: user.as_deref(),
         kind: pumpguard_engine::guards::known::Completion::parse(source, phone_verified),
     };
-    let outcome = stateful::verified(engine, &ctx.store, &ctx.store_keys, completion, now).await;
+    let outcome = stateful::verified_case(engine, &ctx.store, completion, now).await;
+    let record = recording.then(|| {
+        record(
+            loggable_source(source),
+            &number,
+            user.as_deref(),
+            phone_verified,
+            now,
+        )
+    });
     let (recorded, store_error) = match &outcome {
         Ok(v) => (*v, false),
         Err(_) => (false, true),
@@ -462,6 +577,7 @@ async fn verification<S: Store>(
         store_errors_total = ctx.store_errors(),
         phone_hash = %ctx.log_hasher.hash(phone),
         latency_us = elapsed_us(started),
+        record = record.as_deref(),
         "verification"
     );
     let pool = pool_id(event);
@@ -513,13 +629,23 @@ async fn custom_message<S: Store>(
         Some(Value::String(sub)) => Some(sub.as_str()),
         _ => header.user_name.as_deref(),
     };
-    let subject = Subject {
+    let recording = recording(engine, ctx);
+    let number = Subject {
         source,
         phone: &phone,
         user,
         now,
+    }
+    .features(policy, &ctx.store_keys, recording);
+    let user = user.map(|u| ctx.store_keys.hash_text(u));
+    let case = Case {
+        source,
+        number: &number,
+        user: user.as_deref(),
+        now,
     };
-    let decision = stateful::judge(engine, &ctx.store, &ctx.store_keys, subject).await;
+    let decision = stateful::judge_case(engine, &ctx.store, case).await;
+    let record = recording.then(|| record(source.as_str(), &number, user.as_deref(), false, now));
     if decision.store_error {
         ctx.store_errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -547,6 +673,7 @@ async fn custom_message<S: Store>(
         policy = &policy.digest[..12],
         user_pool_id = header.user_pool_id.as_deref().unwrap_or(""),
         latency_us = elapsed_us(started),
+        record = record.as_deref(),
         "decision"
     );
     emit_decision(
@@ -594,6 +721,42 @@ fn set_sms_message(
             r.insert("smsMessage".into(), Value::String(text));
         }
     }
+}
+
+/// Whether this event's log line carries its record: `[trigger] record` is
+/// on and the hash key is configured. Without a configured key the table's
+/// hashes are under a public key, which a record must never carry (a phone
+/// number's hash under a known key is reversed by trying every number), so
+/// no record is written and the instance says so once.
+fn recording<S>(engine: &Engine, ctx: &TriggerContext<S>) -> bool {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if !engine.policy().trigger.record {
+        return false;
+    }
+    if !ctx.store_keys.is_configured() {
+        WARNED.call_once(|| {
+            tracing::warn!(
+                target: "pumpguard::config",
+                "[trigger] record is on but PUMPGUARD_PHONE_HASH_KEY is unset: no records are \
+                 written (set the key to record)"
+            );
+        });
+        return false;
+    }
+    true
+}
+
+/// The record of one event, as one JSON string for its log line.
+fn record(source: &str, number: &Features, user: Option<&str>, verified: bool, now: i64) -> String {
+    Record {
+        v: RECORD_VERSION,
+        at: now,
+        source: source.to_string(),
+        user: user.map(str::to_string),
+        verified,
+        number: number.clone(),
+    }
+    .to_json()
 }
 
 /// A trigger source name as logged: Cognito's names are letters and

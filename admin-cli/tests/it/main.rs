@@ -14,6 +14,7 @@ mod privacy;
 mod profile;
 mod protect;
 mod publish;
+mod records;
 mod render;
 mod replay;
 mod simulate;

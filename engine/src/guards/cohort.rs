@@ -41,7 +41,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::country::Country;
 use crate::guards::known::CodeKind;
-use crate::hash::PhoneHasher;
 use crate::keys;
 use crate::policy::{Collector, Mode};
 use crate::store::{ItemKey, Op};
@@ -244,12 +243,13 @@ impl Flow {
 }
 
 /// The cohorts of a number for a code of `flow`: its country's cohort for
-/// that flow, then its blocks from the smallest.
+/// that flow, then its blocks from the smallest. `blocks` are the number's
+/// keyed block hashes by hidden digits ([`crate::features::Features`]); a
+/// depth the number is too short for has none and no cohort.
 pub fn cohorts(
     p: &CohortPolicy,
     country: Option<Country>,
-    e164: &str,
-    keys: &PhoneHasher,
+    blocks: &std::collections::BTreeMap<u32, String>,
     flow: Flow,
 ) -> Vec<Cohort> {
     let cc = keys::country_code(country);
@@ -267,23 +267,18 @@ pub fn cohorts(
             Flow::SignIn => p.sign_in_conversion_ratio_permille,
         },
     }];
-    let digits = e164.trim_start_matches('+');
     for (i, hidden) in p.prefix_hidden_digits.iter().enumerate() {
-        let hidden = usize::try_from(*hidden).unwrap_or(3);
-        // Keep at least the calling code and two more digits.
-        if digits.len() < hidden + 4 {
+        let Some(block) = blocks.get(hidden) else {
             continue;
-        }
-        let shown = &digits[..digits.len() - hidden];
+        };
         // Every further hidden digit doubles the block's floors.
         let scale = 1_i64 << i.min(8);
-        let block = keys.hash_text(shown);
         out.push(Cohort {
             label: format!(
                 "{cc} block of 1e{hidden} numbers #{}",
-                block.get(..12).unwrap_or(&block)
+                block.get(..12).unwrap_or(block)
             ),
-            pk: keys::cohort_block(country, hidden, &block),
+            pk: keys::cohort_block(country, *hidden, block),
             hourly_floor: i64::from(p.prefix_hourly_floor) * scale,
             daily_floor: i64::from(p.prefix_daily_floor) * scale,
             conversion_ratio_permille: p.conversion_ratio_permille,

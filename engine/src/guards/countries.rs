@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Classified, Findings};
+use super::Findings;
 use crate::country::Country;
 use crate::engine::{Check, Reason};
+use crate::features::Features;
 use crate::policy::{country_list, Collector, Mode, Policy, Section};
 
 /// What happens to a destination country that is on no list.
@@ -177,12 +178,11 @@ impl Section for CountryPolicy {
 }
 
 /// The guard: a finding for a destination the lists do not allow.
-pub(crate) fn find(p: &Policy, n: &Classified, f: &mut Findings<'_>) {
+pub(crate) fn find(p: &Policy, n: &Features, f: &mut Findings<'_>) {
     if p.countries.mode == Mode::Off {
         return;
     }
-    let country = n.as_ref().ok().and_then(|i| i.country);
-    if let (mode, Some(reason)) = p.countries.judge(country) {
+    if let (mode, Some(reason)) = p.countries.judge(n.country) {
         f.add(Check::Country, mode, reason, None);
     }
 }

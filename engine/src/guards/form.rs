@@ -7,9 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Classified, Findings};
+use super::Findings;
 use crate::engine::{Check, Reason};
-use crate::phone::{FormProblem, PhoneInfo, Typo};
+use crate::features::{Features, Form};
 use crate::policy::{Collector, Mode, Policy, Section};
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -42,22 +42,15 @@ impl Section for FormPolicy {
 }
 
 /// The guard: a finding for a number no SMS could reach as written.
-pub(crate) fn find(p: &Policy, n: &Classified, f: &mut Findings<'_>) {
+pub(crate) fn find(p: &Policy, n: &Features, f: &mut Findings<'_>) {
     if p.form.mode == Mode::Off {
         return;
     }
-    let reason = match n {
-        Err(FormProblem::NotE164 | FormProblem::UnknownCountryCode) => Reason::InvalidNumber,
-        Ok(PhoneInfo {
-            typo: Some(Typo::LeadingZero),
-            ..
-        }) => Reason::TypoLeadingZero,
-        Ok(PhoneInfo {
-            typo: Some(Typo::DoubledCountryCode),
-            ..
-        }) => Reason::TypoDoubledCountryCode,
-        Ok(i) if !i.valid => Reason::InvalidNumber,
-        Ok(_) => return,
+    let reason = match n.form {
+        Form::NotE164 | Form::UnknownCountryCode | Form::Invalid => Reason::InvalidNumber,
+        Form::LeadingZero => Reason::TypoLeadingZero,
+        Form::DoubledCountryCode => Reason::TypoDoubledCountryCode,
+        Form::Valid => return,
     };
     f.add(Check::Form, p.form.mode, reason, None);
 }

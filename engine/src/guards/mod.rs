@@ -40,17 +40,13 @@ use std::collections::BTreeMap;
 pub use shared::{Admission, CohortEvent, Shared};
 
 use crate::engine::{Check, Decision, Finding, Reason};
-use crate::hash::PhoneHasher;
-use crate::phone::{FormProblem, PhoneInfo};
+use crate::features::Features;
 use crate::policy::{Mode, Policy};
 use crate::stateful::{Step, SubjectKeys};
 use crate::store::{Op, OpResult};
 
-/// The number as a static guard sees it: classified, or why it could not be.
-pub(crate) type Classified = Result<PhoneInfo, FormProblem>;
-
-/// A static guard: the findings the number alone gives.
-pub(crate) type Static = fn(&Policy, &Classified, &mut Findings<'_>);
+/// A static guard: the findings the number's features alone give.
+pub(crate) type Static = fn(&Policy, &Features, &mut Findings<'_>);
 
 /// The static guards, in the order their findings are listed.
 pub(crate) const STATIC: [Static; 4] = [
@@ -102,12 +98,12 @@ impl<'p> Findings<'p> {
 }
 
 /// What a counter plans from: the policy, the static decision, the
-/// subject's hashes and the time.
+/// subject's hashes, the number's features and the time.
 pub(crate) struct PlanCx<'a> {
     pub p: &'a Policy,
     pub d: &'a Decision,
     pub k: &'a SubjectKeys,
-    pub keys: &'a PhoneHasher,
+    pub f: &'a Features,
     pub now: i64,
 }
 

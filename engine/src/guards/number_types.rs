@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Classified, Findings};
+use super::Findings;
 use crate::engine::{Check, Reason};
+use crate::features::Features;
 use crate::phone::NumberType;
 use crate::policy::{Collector, Mode, Policy, Section};
 
@@ -93,8 +94,8 @@ impl Section for NumberTypePolicy {
 
 /// The guard: a finding for a number of a blocked type (an unreadable
 /// number is of type `unknown`).
-pub(crate) fn find(p: &Policy, n: &Classified, f: &mut Findings<'_>) {
-    let t = n.as_ref().map_or(NumberType::Unknown, |i| i.number_type);
+pub(crate) fn find(p: &Policy, n: &Features, f: &mut Findings<'_>) {
+    let t = n.number_type.unwrap_or(NumberType::Unknown);
     if p.number_types.mode != Mode::Off && p.number_types.block.contains(&t) {
         f.add(
             Check::NumberType,

@@ -85,14 +85,16 @@ impl Counter for PrefixVelocity {
         if !cx.on(pv.mode) {
             return;
         }
-        let e164 = &cx.k.e164;
-        let hidden = usize::try_from(pv.hidden_digits).unwrap_or(3);
-        let prefix = &e164[..e164.len().saturating_sub(hidden)];
+        // Features worked out for this policy, or a record checked against
+        // it (`Features::missing_for`), have the hash at its depth.
+        let Some(prefix) = cx.f.prefixes.get(&pv.hidden_digits) else {
+            return;
+        };
         let window = pv.window();
         ops.push(
             SENDS,
             Op::Add {
-                key: keys::prefix(&cx.keys.hash_text(prefix), window, cx.now),
+                key: keys::prefix(prefix, window, cx.now),
                 attr: "sends".into(),
                 amount: 1,
                 expires_at: window.end(cx.now) + Window::DAY.seconds_long(),

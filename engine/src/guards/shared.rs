@@ -18,11 +18,10 @@ use serde::Serialize;
 
 use crate::country::Country;
 use crate::engine::{Check, Decision, Finding, Reason, Verdict};
-use crate::hash::PhoneHasher;
 use crate::keys;
 use crate::policy::{Mode, Policy};
 use crate::source::TriggerSource;
-use crate::stateful::{Subject, SubjectKeys};
+use crate::stateful::{Case, SubjectKeys};
 use crate::store::{ItemKey, Op, OpResult, StoreError};
 use crate::window::Window;
 
@@ -98,13 +97,7 @@ fn cohort_gate(p: &Policy, throttled: bool) -> (Mode, Reason) {
 impl Shared {
     /// `None` when no guard here applies (blocked already, exempt, or an
     /// unreadable number).
-    pub fn new(
-        p: &Policy,
-        d: &Decision,
-        s: &Subject<'_>,
-        hashes: &SubjectKeys,
-        keys: &PhoneHasher,
-    ) -> Option<Self> {
+    pub fn new(p: &Policy, d: &Decision, s: &Case<'_>, hashes: &SubjectKeys) -> Option<Self> {
         if d.verdict == Verdict::Block || d.exempt {
             return None;
         }
@@ -118,8 +111,7 @@ impl Shared {
             cohort::cohorts(
                 &p.cohorts,
                 d.country,
-                &hashes.e164,
-                keys,
+                &s.number.blocks,
                 cohort::Flow::of(CodeKind::of(s.source)),
             )
         } else {

@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Classified, Findings};
+use super::Findings;
 use crate::engine::{Check, Reason};
-use crate::phone;
+use crate::features::Features;
 use crate::policy::{Collector, Mode, Policy, Section};
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -66,12 +66,12 @@ impl Section for SuspiciousPolicy {
 }
 
 /// The guard: a finding for each pattern the subscriber number has.
-pub(crate) fn find(p: &Policy, n: &Classified, f: &mut Findings<'_>) {
+pub(crate) fn find(p: &Policy, n: &Features, f: &mut Findings<'_>) {
     let s = &p.suspicious;
-    let (Ok(i), true) = (n, s.mode != Mode::Off) else {
+    if !n.form.readable() || s.mode == Mode::Off {
         return;
-    };
-    if phone::longest_repeat(&i.national) >= s.max_repeated_digits {
+    }
+    if usize::from(n.repeat) >= s.max_repeated_digits {
         f.add(
             Check::Suspicious,
             s.mode,
@@ -79,7 +79,7 @@ pub(crate) fn find(p: &Policy, n: &Classified, f: &mut Findings<'_>) {
             None,
         );
     }
-    if phone::longest_sequence(&i.national) >= s.max_sequential_digits {
+    if usize::from(n.sequence) >= s.max_sequential_digits {
         f.add(
             Check::Suspicious,
             s.mode,
