@@ -6,6 +6,7 @@ pub mod account;
 pub mod check;
 pub mod converge;
 pub mod identity;
+pub mod import;
 pub mod plan;
 pub mod render;
 pub mod replay;

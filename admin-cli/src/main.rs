@@ -128,6 +128,54 @@ enum Command {
         #[arg(long = "output", alias = "output-format", value_enum, default_value_t = ReplayFormat::Json)]
         output_format: ReplayFormat,
     },
+    /// Turn SMS delivery records (SNS delivery status logs, End User
+    /// Messaging events) into replay input, in time order. Numbers are
+    /// hashed into records unless --raw is given.
+    Import {
+        /// `sns-delivery-logs` or `eum-events`.
+        #[arg(value_enum)]
+        kind: ImportKind,
+        /// A CloudWatch Logs group to read (repeatable), e.g.
+        /// sns/us-east-1/123456789012/DirectPublishToPhoneNumber.
+        #[arg(long = "log-group")]
+        log_groups: Vec<String>,
+        /// An exported file to read instead (repeatable): JSON lines, or
+        /// `aws logs filter-log-events` output.
+        #[arg(long = "file")]
+        files: Vec<PathBuf>,
+        /// Start of the time range (RFC 3339); required with --log-group.
+        #[arg(long)]
+        start: Option<String>,
+        /// End of the time range (RFC 3339; default: now).
+        #[arg(long)]
+        end: Option<String>,
+        /// Read the pool's users (ListUsers) to approximate each code's flow
+        /// and whether it was used.
+        #[arg(long)]
+        user_pool: Option<String>,
+        /// The policy whose prefix depths the records carry (default: the
+        /// built-in example).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The environment variable holding the hash key: the trigger's
+        /// PUMPGUARD_PHONE_HASH_KEY, so the records join its log lines and
+        /// table. Unset: a key made for this run.
+        #[arg(long, default_value = "PUMPGUARD_PHONE_HASH_KEY")]
+        hash_key_env: String,
+        /// Write raw Cognito events with the numbers in clear instead of
+        /// records (they answer every policy change; keep the file private).
+        #[arg(long)]
+        raw: bool,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        profile: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long, env = "PUMPGUARD_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+    },
     /// Generate labelled traffic (a legitimate week plus one attack per
     /// scenario), replay it through the policy and through baselines that
     /// model other approaches, and print the comparison.
@@ -154,6 +202,12 @@ enum Command {
         #[command(subcommand)]
         what: RenderWhat,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ImportKind {
+    SnsDeliveryLogs,
+    EumEvents,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -406,6 +460,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ReplayFormat::Text => pumpguard_cli::replay::OutputFormat::Text,
             },
         ),
+        c @ Command::Import { .. } => import(c),
         c @ (Command::Plan { .. } | Command::Apply { .. } | Command::Status { .. }) => account(c),
         Command::Check {
             phone,
@@ -568,6 +623,154 @@ fn replay(
         Some(path) => std::fs::write(path, serde_json::to_string_pretty(&s)?)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => eprint!("{s}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rfc3339_ms(text: &str, flag: &str) -> anyhow::Result<i64> {
+    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .with_context(|| format!("{flag} is not an RFC 3339 time (e.g. 2026-11-02T00:00:00Z)"))?;
+    Ok(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))
+}
+
+fn import(command: Command) -> anyhow::Result<ExitCode> {
+    use pumpguard_cli::import::{self, Kind, Tally, Writing};
+    let Command::Import {
+        kind,
+        log_groups,
+        files,
+        start,
+        end,
+        user_pool,
+        policy,
+        hash_key_env,
+        raw,
+        out,
+        profile,
+        region,
+        endpoint_url,
+    } = command
+    else {
+        anyhow::bail!("not an import command");
+    };
+    let kind = match kind {
+        ImportKind::SnsDeliveryLogs => Kind::SnsDeliveryLogs,
+        ImportKind::EumEvents => Kind::EumEvents,
+    };
+    if log_groups.is_empty() && files.is_empty() {
+        anyhow::bail!(
+            "nothing to read: give --log-group NAME (with --start) or --file PATH; for SNS the \
+             groups are sns/<region>/<account>/DirectPublishToPhoneNumber and its /Failure"
+        );
+    }
+    let (policy, _) = load_policy(policy.as_deref())?;
+    let mut tally = Tally::default();
+    let mut sent = Vec::new();
+    for f in &files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        sent.extend(import::read_file(kind, &text, &mut tally));
+    }
+    let conn = pumpguard_cli::account::Connection {
+        profile,
+        region: region.clone(),
+        endpoint_url,
+    };
+    let needs_aws = !log_groups.is_empty() || user_pool.is_some();
+    let users = if needs_aws {
+        let start_ms = match (&start, log_groups.is_empty()) {
+            (Some(t), _) => Some(rfc3339_ms(t, "--start")?),
+            (None, true) => None,
+            (None, false) => {
+                anyhow::bail!("--log-group needs --start (RFC 3339): the time range to read")
+            }
+        };
+        let end_ms = match &end {
+            Some(t) => rfc3339_ms(t, "--end")?,
+            None => unix_now().saturating_mul(1000),
+        };
+        let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+        rt.block_on(async {
+            let config = conn.config_in(region.as_deref()).await;
+            if let Some(start_ms) = start_ms {
+                let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+                for g in &log_groups {
+                    sent.extend(
+                        import::read_log_group(&logs, kind, g, start_ms, end_ms, &mut tally)
+                            .await?,
+                    );
+                }
+            }
+            match &user_pool {
+                Some(pool) => {
+                    let pool_region = pool.split('_').next().filter(|r| r.contains('-'));
+                    let config = match (region.as_deref(), pool_region) {
+                        (None, Some(r)) => conn.config(r).await,
+                        _ => config,
+                    };
+                    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+                    anyhow::Ok(Some(import::read_users(&cognito, pool).await?))
+                }
+                None => anyhow::Ok(None),
+            }
+        })?
+    } else {
+        None
+    };
+    let key = std::env::var(&hash_key_env)
+        .ok()
+        .and_then(|k| pumpguard_engine::hash::PhoneHasher::new(k.as_bytes()));
+    let keyed = key.is_some();
+    let keys = key.unwrap_or_else(pumpguard_engine::hash::PhoneHasher::ephemeral);
+    let pool_id = user_pool.clone().unwrap_or_else(|| "unknown".into());
+    let pool_region = region
+        .clone()
+        .unwrap_or_else(|| pool_id.split('_').next().unwrap_or("unknown").to_string());
+    let writing = if raw {
+        Writing::Raw {
+            pool_id: &pool_id,
+            region: &pool_region,
+        }
+    } else {
+        Writing::Records {
+            keys: &keys,
+            policy: &policy,
+        }
+    };
+    let (lines, approx) = import::build(sent, users.as_deref(), &writing, &mut tally);
+    let mut w: Box<dyn std::io::Write> = match &out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    for l in &lines {
+        writeln!(w, "{l}")?;
+    }
+    w.flush()?;
+    eprintln!(
+        "{}: {} SMS read ({} further events of a message dropped, {} not SMS, {} unreadable{}); {} lines written{}",
+        kind.name(),
+        tally.read,
+        tally.duplicates,
+        tally.not_sms,
+        tally.malformed,
+        tally.first_problem.map_or(String::new(), |p| format!(": {p}")),
+        lines.len(),
+        out.as_ref().map_or(String::new(), |p| format!(" to {}", p.display()))
+    );
+    if raw {
+        eprintln!("raw events: the numbers are in clear, as asked (--raw); keep the file private");
+    } else if keyed {
+        eprintln!("records: numbers and users hashed with the key in ${hash_key_env}, as the trigger hashes them");
+    } else {
+        eprintln!(
+            "records: ${hash_key_env} is unset, so numbers and users are hashed with a key made for \
+             this run: the records replay, but do not join the trigger's logs or table"
+        );
+    }
+    for note in approx.notes() {
+        eprintln!("approximated: {note}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -248,9 +248,7 @@ fn json_problem(e: &serde_json::Error) -> String {
         serde_json::error::Category::Io => "unreadable",
         serde_json::error::Category::Syntax => "invalid JSON",
         serde_json::error::Category::Eof => "incomplete JSON",
-        serde_json::error::Category::Data => {
-            "not an {\"at\", \"event\"} object, a record or a trigger log line"
-        }
+        serde_json::error::Category::Data => "a field of the wrong type",
     };
     format!("{what} at line {} column {}", e.line(), e.column())
 }
@@ -284,7 +282,12 @@ fn parse_line(text: &str) -> Parsed {
     // No message quotes the line: recorded events hold phone numbers.
     let line = match serde_json::from_str::<Line>(text) {
         Ok(l) => l,
-        Err(e) => return Parsed::Malformed(json_problem(&e)),
+        Err(e) => {
+            return Parsed::Malformed(format!(
+                "not a {{\"at\", \"event\"}} object, a record or a trigger log line ({})",
+                json_problem(&e)
+            ))
+        }
     };
     match line {
         Line {
@@ -331,7 +334,7 @@ fn parse_line(text: &str) -> Parsed {
         },
         Line { level: Some(_), .. } => Parsed::LogLine,
         _ => Parsed::Malformed(
-            "not an {\"at\", \"event\"} object, a record or a trigger log line".into(),
+            "not a {\"at\", \"event\"} object, a record or a trigger log line".into(),
         ),
     }
 }

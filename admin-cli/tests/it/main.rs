@@ -8,6 +8,7 @@ mod common;
 mod converge;
 mod foreign;
 mod iam;
+mod import;
 mod interrupted;
 mod pool;
 mod privacy;

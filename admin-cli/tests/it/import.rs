@@ -1,0 +1,277 @@
+//! `pumpguard import sns-delivery-logs` against moto: SNS SMS delivery
+//! status logs put into CloudWatch Logs and a pool's users in Cognito are
+//! imported into records (numbers hashed), which replay: the pool's users'
+//! codes go out, the pumped ones are refused. Raw output, asked for, replays
+//! to the same verdicts; the records hold no number.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_cognitoidentityprovider::types::AttributeType;
+use serde_json::{json, Value};
+
+use crate::common::moto::{moto, root, sdk};
+
+const KEY: &str = "import-test-key-0123456789";
+
+fn sns_log(at_ms: i64, phone: &str, id: &str, status: &str) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000).unwrap();
+    let stamp = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    );
+    json!({
+        "notification": { "messageId": id, "timestamp": stamp },
+        "delivery": {
+            "phoneCarrier": "Carrier", "mnc": 270, "numberOfMessageParts": 1, "destination": phone,
+            "priceInUSD": 0.00645, "smsType": "Transactional", "mcc": 310,
+            "providerResponse": "Message has been accepted by phone carrier", "dwellTimeMs": 599
+        },
+        "status": status
+    })
+    .to_string()
+}
+
+fn pumpguard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pumpguard"))
+        .args(args)
+        .current_dir(root())
+        .env("PUMPGUARD_PHONE_HASH_KEY", KEY)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+fn replay(events: &Path) -> (Vec<(String, Vec<String>)>, Value) {
+    let summary = events.with_extension("summary.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_pumpguard"))
+        .args(["replay", "--policy", "examples/policy.toml", "--events"])
+        .arg(events)
+        .arg("--summary")
+        .arg(&summary)
+        .current_dir(root())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let verdicts = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|l| {
+            let reasons = l["reasons"].as_array().unwrap().iter();
+            (
+                l["verdict"].as_str().unwrap().to_string(),
+                reasons.map(|r| r.as_str().unwrap().to_string()).collect(),
+            )
+        })
+        .collect();
+    let s = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    (verdicts, s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_delivery_logs_from_cloudwatch_import_and_replay() {
+    let config = sdk("us-east-1").await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let pool = cognito
+        .create_user_pool()
+        .pool_name(format!("import-{}", std::process::id()))
+        .send()
+        .await
+        .unwrap();
+    let pool_id = pool.user_pool().unwrap().id().unwrap().to_string();
+
+    // The pool's real users, in several area codes: 5 phones verified, 1
+    // whose code was not used.
+    let real: Vec<String> = [
+        "+12125550",
+        "+13055830",
+        "+14155552",
+        "+13125557",
+        "+16175553",
+        "+12065551",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, p)| format!("{p}{:03}", 100 + i * 37))
+    .collect();
+    for (i, phone) in real.iter().enumerate() {
+        cognito
+            .admin_create_user()
+            .user_pool_id(&pool_id)
+            .username(format!("user{i}"))
+            .user_attributes(
+                AttributeType::builder()
+                    .name("phone_number")
+                    .value(phone)
+                    .build()
+                    .unwrap(),
+            )
+            .user_attributes(
+                AttributeType::builder()
+                    .name("phone_number_verified")
+                    .value(if i < 5 { "true" } else { "false" })
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    // Their creation times, as Cognito recorded them: the codes follow.
+    let users = pumpguard_cli::import::read_users(&cognito, &pool_id)
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 6);
+    let created = users.iter().map(|u| u.created).min().unwrap();
+
+    let group = format!(
+        "sns/us-east-1/123456789012/DirectPublishToPhoneNumber-{}",
+        std::process::id()
+    );
+    logs.create_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("sms")
+        .send()
+        .await
+        .unwrap();
+    let mut events: Vec<(i64, String)> = Vec::new();
+    for (i, phone) in real.iter().enumerate() {
+        let u = users.iter().find(|u| &u.phone == phone).unwrap();
+        let at = (u.created + 5) * 1000 + i as i64;
+        events.push((at, sns_log(at, phone, &format!("real-{i}"), "SUCCESS")));
+    }
+    // A pumping run: premium-rate numbers and a country the policy blocks,
+    // numbers no user has, one a second.
+    let pumped: Vec<String> = (0..20)
+        .map(|i| format!("+1900457{:04}", 1000 + i))
+        .chain((0..20).map(|i| format!("+234803451{:04}", 2000 + i * 3)))
+        .collect();
+    for (i, phone) in pumped.iter().enumerate() {
+        let at = (created + 60 + i as i64) * 1000;
+        events.push((at, sns_log(at, phone, &format!("pump-{i}"), "FAILURE")));
+    }
+    events.sort();
+    let mut put = logs
+        .put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("sms");
+    for (at, message) in &events {
+        put = put.log_events(
+            InputLogEvent::builder()
+                .timestamp(*at)
+                .message(message)
+                .build()
+                .unwrap(),
+        );
+    }
+    put.send().await.unwrap();
+
+    let dir = std::env::temp_dir().join(format!("pumpguard-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let start = time::OffsetDateTime::from_unix_timestamp(created - 3600)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let end = time::OffsetDateTime::from_unix_timestamp(created + 86_400)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let records = dir.join("records.jsonl");
+    let raw = dir.join("raw.jsonl");
+    let moto_url = moto();
+    for (out, extra) in [(&records, None), (&raw, Some("--raw"))] {
+        let out_s = out.to_str().unwrap();
+        let mut args = vec![
+            "import",
+            "sns-delivery-logs",
+            "--log-group",
+            &group,
+            "--start",
+            &start,
+            "--end",
+            &end,
+            "--user-pool",
+            &pool_id,
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &moto_url,
+            "--policy",
+            "examples/policy.toml",
+            "--out",
+            out_s,
+        ];
+        args.extend(extra);
+        let o = tokio::task::block_in_place(|| pumpguard(&args));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains("46 SMS read"), "{err}");
+        assert!(err.contains("approximated: sources"), "{err}");
+        assert!(err.contains("approximated: verification"), "{err}");
+    }
+
+    // Records: 46 SMS and 5 confirmations, and no number in them.
+    let text = std::fs::read_to_string(&records).unwrap();
+    assert_eq!(text.lines().count(), 46 + 5, "{text}");
+    let phones = dir.join("phones.txt");
+    std::fs::write(
+        &phones,
+        real.iter()
+            .chain(&pumped)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    let privacy = Command::new("python3")
+        .arg("scripts/privacy_check.py")
+        .arg("--phones-from")
+        .arg(&phones)
+        .arg(&records)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        privacy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&privacy.stdout)
+    );
+    let raw_text = std::fs::read_to_string(&raw).unwrap();
+    assert!(raw_text.contains(&real[0][1..]), "--raw keeps the numbers");
+
+    let (from_records, summary) = replay(&records);
+    let (from_raw, _) = replay(&raw);
+    assert_eq!(
+        from_records, from_raw,
+        "records and raw events replay alike"
+    );
+    let judged: Vec<&(String, Vec<String>)> =
+        from_records.iter().filter(|(v, _)| v != "pass").collect();
+    assert_eq!(judged.len(), 46);
+    let premium = judged
+        .iter()
+        .filter(|(_, r)| r.iter().any(|r| r == "NUMBER_TYPE_PREMIUM_RATE"))
+        .count();
+    assert_eq!(premium, 20, "{summary}");
+    assert_eq!(summary["by_country"]["NG"], 20, "{summary}");
+    assert_eq!(summary["by_verdict"]["block"], 40, "{summary}");
+    assert_eq!(summary["by_country"]["US"], 26, "{summary}");
+    assert_eq!(summary["by_verdict"]["allow"], 6, "{summary}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
