@@ -8,8 +8,10 @@ five or more of its digits in place (the policy allows the country code and
 the last four). In JSON lines only strings are read that way; a JSON number
 leaks only by holding a whole national number.
 
-With --phones-from F (replay input: JSON lines holding "phone_number"
-strings, or one number per line), every number in F is also searched for,
+With --phones-from F (JSON lines holding "phone_number", "destination" or
+"destinationPhoneNumber"
+strings: replay input, SNS delivery logs, End User Messaging events; or one
+number per line), every number in F is also searched for,
 in clear: its whole national number in any digit run. (The stricter rule,
 five digits in place, is kept for the test numbers: among thousands of
 real-looking numbers, dates and counters would match it by chance.)
@@ -57,7 +59,7 @@ def phones_from(path):
     def walk(v):
         if isinstance(v, dict):
             for k, x in v.items():
-                if k == "phone_number" and isinstance(x, str):
+                if k in ("phone_number", "destinationPhoneNumber", "destination") and isinstance(x, str):
                     add(x)
                 else:
                     walk(x)

@@ -88,5 +88,8 @@ scripts/lambda-e2e.sh
 step "Custom SMS Sender end to end (cargo lambda watch / invoke; KMS, SNS, DynamoDB on moto)"
 scripts/sender-e2e.sh
 
+step "HTML reports in headless Chromium (replay --report, simulate --report)"
+scripts/report-check.sh
+
 step "done"
 du -sh "$target_dir" | awk '{ print "build output: " $1 " in " $2 }'

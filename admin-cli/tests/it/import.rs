@@ -275,3 +275,51 @@ async fn sns_delivery_logs_from_cloudwatch_import_and_replay() {
     assert_eq!(summary["by_verdict"]["allow"], 6, "{summary}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// End User Messaging events written from the documented event schema
+/// (several `TEXT_*` events per message, a voice event), read from a file.
+#[test]
+fn eum_events_from_a_file_import_once_per_message_and_replay() {
+    let dir = std::env::temp_dir().join(format!("pumpguard-import-eum-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let records = dir.join("records.jsonl");
+    let o = pumpguard(&[
+        "import",
+        "eum-events",
+        "--file",
+        "admin-cli/tests/fixtures/eum-events.jsonl",
+        "--out",
+        records.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "10 SMS read (12 further events of a message dropped, 1 not SMS, 0 unreadable)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("approximated: no code is taken as used"),
+        "{err}"
+    );
+    let privacy = Command::new("python3")
+        .arg("scripts/privacy_check.py")
+        .arg("--phones-from")
+        .arg(root().join("admin-cli/tests/fixtures/eum-events.jsonl"))
+        .arg(&records)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        privacy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&privacy.stdout)
+    );
+    let (verdicts, summary) = replay(&records);
+    assert_eq!(verdicts.len(), 10);
+    assert_eq!(summary["by_country"]["NG"], 8, "{summary}");
+    assert_eq!(summary["by_reason"]["COUNTRY_BLOCKED"], 8, "{summary}");
+    assert_eq!(summary["by_verdict"]["allow"], 2, "{summary}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
