@@ -312,37 +312,23 @@ pub fn build(
     let mut first_code: HashSet<usize> = HashSet::new();
     for (i, s) in sent.iter().enumerate() {
         let at = s.at_ms.div_euclid(1000);
-        let Some(list) = users else {
-            lines.push((
-                at,
-                0,
-                i,
-                Out::Sms {
-                    source: "CustomMessage_SignUp",
-                    user: None,
-                },
-            ));
-            continue;
-        };
-        let e164 = pumpguard_engine::phone::normalise(&s.phone).ok();
         // The newest user with this number created by then (a minute's slack).
-        let user = e164.and_then(|e| by_phone.get(&e)).and_then(|ids| {
-            ids.iter()
+        let user = users.and_then(|list| {
+            let e164 = pumpguard_engine::phone::normalise(&s.phone).ok()?;
+            by_phone
+                .get(&e164)?
+                .iter()
                 .copied()
                 .filter(|u| list[*u].created <= at + 60)
                 .max_by_key(|u| list[*u].created)
+                .map(|u| (list, u))
         });
-        let Some(u) = user else {
-            approx.without_user += 1;
-            lines.push((
-                at,
-                0,
-                i,
-                Out::Sms {
-                    source: "CustomMessage_SignUp",
-                    user: None,
-                },
-            ));
+        let Some((list, u)) = user else {
+            if users.is_some() {
+                approx.without_user += 1;
+            }
+            let source = "CustomMessage_SignUp";
+            lines.push((at, 0, i, Out::Sms { source, user: None }));
             continue;
         };
         let pu = &list[u];

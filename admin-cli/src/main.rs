@@ -169,10 +169,15 @@ enum Command {
         /// Where to write (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// AWS profile whose credentials to use, even when the environment
+        /// has keys (as the AWS CLI does); default: the standard chain.
         #[arg(long)]
         profile: Option<String>,
+        /// AWS region of the log groups and the pool; default: the SDK's
+        /// usual lookup (for the pool, the region its id names).
         #[arg(long)]
         region: Option<String>,
+        /// Endpoint override for every service, e.g. a local emulator.
         #[arg(long, env = "PUMPGUARD_ENDPOINT_URL")]
         endpoint_url: Option<String>,
     },

@@ -263,16 +263,23 @@ enum Parsed {
     Malformed(String),
 }
 
+/// What is wrong with a record's version `v`, if anything.
+fn version_problem(v: Option<u8>) -> Option<String> {
+    (v != Some(RECORD_VERSION)).then(|| {
+        format!(
+            "a record of version {} (this build reads version {RECORD_VERSION})",
+            v.map_or("none".to_string(), |v| v.to_string())
+        )
+    })
+}
+
 fn parse_record(text: &str) -> Result<Record, String> {
     let r: Record = serde_json::from_str(text)
         .map_err(|e| format!("a record that does not parse ({})", json_problem(&e)))?;
-    if r.v != RECORD_VERSION {
-        return Err(format!(
-            "a record of version {} (this build reads version {RECORD_VERSION})",
-            r.v
-        ));
+    match version_problem(Some(r.v)) {
+        Some(why) => Err(why),
+        None => Ok(r),
     }
-    Ok(r)
 }
 
 fn parse_line(text: &str) -> Parsed {
@@ -311,11 +318,8 @@ fn parse_line(text: &str) -> Parsed {
             verified,
             ..
         } => {
-            if v != Some(RECORD_VERSION) {
-                return Parsed::Malformed(format!(
-                    "a record of version {} (this build reads version {RECORD_VERSION})",
-                    v.map_or("none".to_string(), |v| v.to_string())
-                ));
+            if let Some(why) = version_problem(v) {
+                return Parsed::Malformed(why);
             }
             Parsed::Record(Box::new(Record {
                 v: RECORD_VERSION,

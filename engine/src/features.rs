@@ -138,8 +138,18 @@ impl Features {
     /// number and its prefixes at `depths` are hashed; without, only what
     /// the static guards need is there.
     pub fn of(raw: &str, p: &Policy, keys: Option<(&PhoneHasher, &Depths)>) -> Self {
-        let e164 = phone::normalise(raw).ok();
         let classified = phone::classify(raw);
+        // `classify` normalises first: a classified number's E.164 is the
+        // normalised one; only a refused one is normalised again (it may
+        // still be `+` and digits, with state of its own).
+        let normalised = match &classified {
+            Ok(_) => None,
+            Err(_) => phone::normalise(raw).ok(),
+        };
+        let e164 = match &classified {
+            Ok(i) => Some(i.e164.as_str()),
+            Err(_) => normalised.as_deref(),
+        };
         let (form, country, number_type, national) = match &classified {
             Ok(i) => (
                 match (i.valid, i.typo) {
@@ -163,14 +173,12 @@ impl Features {
             number_type,
             repeat: run(phone::longest_repeat(national)),
             sequence: run(phone::longest_sequence(national)),
-            digits: e164.as_ref().map_or(0, |e| run(e.len().saturating_sub(1))),
+            digits: e164.map_or(0, |e| run(e.len().saturating_sub(1))),
             prefixes: BTreeMap::new(),
             blocks: BTreeMap::new(),
-            exempt: e164
-                .as_ref()
-                .is_some_and(|e| p.exemptions.allow_numbers.contains(e)),
+            exempt: e164.is_some_and(|e| p.exemptions.allow_numbers.contains(e)),
         };
-        if let (Some(e164), Some((keys, depths))) = (&e164, keys) {
+        if let (Some(e164), Some((keys, depths))) = (e164, keys) {
             f.phone = Some(keys.hash_text(e164));
             for hidden in &depths.prefix {
                 let cut = usize::try_from(*hidden).unwrap_or(usize::MAX);
@@ -188,6 +196,18 @@ impl Features {
             }
         }
         f
+    }
+
+    /// The features of `raw` for the trigger: hashed under `keys` at the
+    /// depths the guards of `p` need, or with `record` at every depth `p`
+    /// names (so that a replay can turn a guard on).
+    pub fn keyed(raw: &str, p: &Policy, keys: &PhoneHasher, record: bool) -> Self {
+        let depths = if record {
+            Depths::named(p)
+        } else {
+            Depths::needed(p)
+        };
+        Self::of(raw, p, Some((keys, &depths)))
     }
 
     /// What the guards of `p` need that these features lack: the prefix

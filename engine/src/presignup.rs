@@ -31,7 +31,7 @@ use crate::guards::Shared;
 use crate::hash::PhoneHasher;
 use crate::policy::{Collector, Mode};
 use crate::source::TriggerSource;
-use crate::stateful::{Case, Subject, SubjectKeys};
+use crate::stateful::{Case, SubjectKeys};
 use crate::store::{within, OpResult, Store};
 
 /// The message of a refused registration. Cognito shows it to the caller
@@ -138,13 +138,7 @@ pub async fn judge<S: Store>(
     phone: &str,
     now: i64,
 ) -> Decision {
-    let subject = Subject {
-        source: source.sms_source(),
-        phone,
-        user: None,
-        now,
-    };
-    let number = subject.features(engine.policy(), keys, false);
+    let number = Features::keyed(phone, engine.policy(), keys, false);
     judge_features(engine, store, source, &number, now).await
 }
 

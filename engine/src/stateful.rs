@@ -1,7 +1,7 @@
 //! How the stateful guards run for one SMS. Each guard lives in its own
 //! file under [`guards`]; this module runs them together.
 //!
-//! [`Engine::plan`] asks every counter (`guards::COUNTERS`) for its
+//! [`Engine::plan_keyed`] asks every counter (`guards::COUNTERS`) for its
 //! [`Op`]s (pure: the time comes in as a value); a [`Store`] runs them all
 //! at once; [`Engine::conclude`] hands each counter its answers, to read
 //! into findings (pure again). [`judge`] and [`verified`] are the async glue
@@ -21,7 +21,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use crate::engine::{Check, Decision, Engine, Finding, Reason, Verdict};
-use crate::features::{Depths, Features};
+use crate::features::Features;
 use crate::guards::{self, country_velocity};
 use crate::hash::PhoneHasher;
 use crate::keys;
@@ -63,19 +63,6 @@ pub struct Subject<'a> {
     pub user: Option<&'a str>,
     /// Unix seconds, from the caller's clock.
     pub now: i64,
-}
-
-impl Subject<'_> {
-    /// The number's features for policy `p`, hashed at the depths its guards
-    /// need (or, with `record`, at every depth it names) under `keys`.
-    pub fn features(&self, p: &Policy, keys: &PhoneHasher, record: bool) -> Features {
-        let depths = if record {
-            Depths::named(p)
-        } else {
-            Depths::needed(p)
-        };
-        Features::of(self.phone, p, Some((keys, &depths)))
-    }
 }
 
 /// One SMS as the guards see it: the number's [`Features`] in place of the
@@ -200,7 +187,7 @@ pub async fn judge<S: Store>(
     keys: &PhoneHasher,
     subject: Subject<'_>,
 ) -> Decision {
-    let number = subject.features(engine.policy(), keys, false);
+    let number = Features::keyed(subject.phone, engine.policy(), keys, false);
     let user = subject.user.map(|u| keys.hash_text(u));
     let case = Case {
         source: subject.source,
@@ -432,13 +419,7 @@ pub async fn verified<S: Store>(
     completion: Completion<'_>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let subject = Subject {
-        source: TriggerSource::SignUp,
-        phone: completion.phone,
-        user: completion.user,
-        now,
-    };
-    let number = subject.features(engine.policy(), keys, false);
+    let number = Features::keyed(completion.phone, engine.policy(), keys, false);
     let user = completion.user.map(|u| keys.hash_text(u));
     let case = CompletionCase {
         number: &number,

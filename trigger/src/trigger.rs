@@ -36,7 +36,7 @@ use pumpguard_engine::metrics;
 use pumpguard_engine::policy::{Mode, UnknownSource};
 use pumpguard_engine::presignup::{self, PreSignUpSource};
 use pumpguard_engine::source::TriggerSource;
-use pumpguard_engine::stateful::{self, Case, CompletionCase, Subject};
+use pumpguard_engine::stateful::{self, Case, CompletionCase};
 use pumpguard_engine::store::Store;
 
 /// Where the CloudWatch Embedded Metric Format lines go.
@@ -166,6 +166,25 @@ impl TriggerError {
             error_type: "SmsBlocked",
             message: code,
         }
+    }
+
+    /// A PreSignUp refusal: never says why.
+    fn sign_up_refused() -> Self {
+        Self {
+            error_type: "SignUpRefused",
+            message: presignup::REFUSAL.into(),
+        }
+    }
+
+    /// The answer to a CustomMessage decision: the block code at the
+    /// policy's disclosure for a block, `None` (send it) otherwise.
+    fn refusing(d: &Decision, disclosure: pumpguard_engine::policy::Disclosure) -> Option<Self> {
+        (d.verdict == Verdict::Block).then(|| {
+            Self::blocked(
+                d.block_code(disclosure)
+                    .unwrap_or_else(|| "SMS_BLOCKED".into()),
+            )
+        })
     }
 }
 
@@ -302,13 +321,7 @@ pub async fn handle_record<S: Store>(
         }
         Family::NewCustomMessage => {
             let d = engine.decide_features(TriggerSource::SignUp, &r.number);
-            let answer = match d.verdict {
-                Verdict::Block => Err(TriggerError::blocked(
-                    d.block_code(policy.trigger.disclosure)
-                        .unwrap_or_else(|| "SMS_BLOCKED".into()),
-                )),
-                Verdict::Allow | Verdict::Monitor => Ok(()),
-            };
+            let answer = TriggerError::refusing(&d, policy.trigger.disclosure).map_or(Ok(()), Err);
             (answer, Some(d))
         }
         Family::PreSignUp(kind) => {
@@ -317,13 +330,7 @@ pub async fn handle_record<S: Store>(
             }
             let d = presignup::judge_features(engine, &ctx.store, kind, &r.number, now).await;
             match d.verdict {
-                Verdict::Block => (
-                    Err(TriggerError {
-                        error_type: "SignUpRefused",
-                        message: presignup::REFUSAL.into(),
-                    }),
-                    None,
-                ),
+                Verdict::Block => (Err(TriggerError::sign_up_refused()), None),
                 Verdict::Allow | Verdict::Monitor => (Ok(()), None),
             }
         }
@@ -342,13 +349,7 @@ pub async fn handle_record<S: Store>(
                 now,
             };
             let d = stateful::judge_case(engine, &ctx.store, case).await;
-            let answer = match d.verdict {
-                Verdict::Block => Err(TriggerError::blocked(
-                    d.block_code(policy.trigger.disclosure)
-                        .unwrap_or_else(|| "SMS_BLOCKED".into()),
-                )),
-                Verdict::Allow | Verdict::Monitor => Ok(()),
-            };
+            let answer = TriggerError::refusing(&d, policy.trigger.disclosure).map_or(Ok(()), Err);
             (answer, Some(d))
         }
     }
@@ -375,13 +376,7 @@ fn new_custom_message<S: Store>(
     };
     // The source only names the decision; static guards do not depend on it.
     let recording = recording(engine, ctx);
-    let number = Subject {
-        source: TriggerSource::SignUp,
-        phone: &phone,
-        user: None,
-        now,
-    }
-    .features(engine.policy(), &ctx.store_keys, recording);
+    let number = Features::keyed(&phone, engine.policy(), &ctx.store_keys, recording);
     let decision = engine.decide_features(TriggerSource::SignUp, &number);
     let policy = engine.policy();
     let record = recording.then(|| record(loggable_source(source), &number, None, false, now));
@@ -400,15 +395,10 @@ fn new_custom_message<S: Store>(
         "decision"
     );
     emit_decision(ctx, engine, &decision, pool_id(&event), now, started);
-    let answer = match decision.verdict {
-        Verdict::Block => Err(TriggerError::blocked(
-            decision
-                .block_code(policy.trigger.disclosure)
-                .unwrap_or_else(|| "SMS_BLOCKED".into()),
-        )),
-        Verdict::Allow | Verdict::Monitor => Ok(event),
-    };
-    (answer, Some(decision))
+    match TriggerError::refusing(&decision, policy.trigger.disclosure) {
+        Some(refusal) => (Err(refusal), Some(decision)),
+        None => (Ok(event), Some(decision)),
+    }
 }
 
 /// PreSignUp: the registration's phone number judged before the user exists
@@ -461,13 +451,7 @@ async fn pre_sign_up<S: Store>(
             // A phone_number that is not a string is judged as an invalid number.
             let phone = value.as_str().unwrap_or_default();
             let recording = recording(engine, ctx);
-            let number = Subject {
-                source: TriggerSource::SignUp,
-                phone,
-                user: None,
-                now,
-            }
-            .features(policy, &ctx.store_keys, recording);
+            let number = Features::keyed(phone, policy, &ctx.store_keys, recording);
             let d = presignup::judge_features(engine, &ctx.store, kind, &number, now).await;
             let record = recording.then(|| record(source, &number, None, false, now));
             if d.store_error {
@@ -504,10 +488,7 @@ async fn pre_sign_up<S: Store>(
         )
     });
     match verdict {
-        Verdict::Block => Err(TriggerError {
-            error_type: "SignUpRefused",
-            message: presignup::REFUSAL.into(),
-        }),
+        Verdict::Block => Err(TriggerError::sign_up_refused()),
         Verdict::Allow | Verdict::Monitor => Ok(event),
     }
 }
@@ -537,13 +518,7 @@ async fn verification<S: Store>(
         .and_then(Value::as_str)
         .or_else(|| event.get("userName").and_then(Value::as_str));
     let recording = recording(engine, ctx);
-    let number = Subject {
-        source: TriggerSource::SignUp,
-        phone,
-        user,
-        now,
-    }
-    .features(engine.policy(), &ctx.store_keys, recording);
+    let number = Features::keyed(phone, engine.policy(), &ctx.store_keys, recording);
     let user = user.map(|u| ctx.store_keys.hash_text(u));
     let completion = CompletionCase {
         number: &number,
@@ -630,13 +605,7 @@ async fn custom_message<S: Store>(
         _ => header.user_name.as_deref(),
     };
     let recording = recording(engine, ctx);
-    let number = Subject {
-        source,
-        phone: &phone,
-        user,
-        now,
-    }
-    .features(policy, &ctx.store_keys, recording);
+    let number = Features::keyed(&phone, policy, &ctx.store_keys, recording);
     let user = user.map(|u| ctx.store_keys.hash_text(u));
     let case = Case {
         source,
@@ -649,10 +618,7 @@ async fn custom_message<S: Store>(
     if decision.store_error {
         ctx.store_errors.fetch_add(1, Ordering::Relaxed);
     }
-    let block = match decision.verdict {
-        Verdict::Block => decision.block_code(policy.trigger.disclosure),
-        Verdict::Allow | Verdict::Monitor => None,
-    };
+    let refusal = TriggerError::refusing(&decision, policy.trigger.disclosure);
     tracing::info!(
         target: "pumpguard::decision",
         outcome = %decision.verdict,
@@ -684,8 +650,8 @@ async fn custom_message<S: Store>(
         now,
         started,
     );
-    if let Some(code) = block {
-        return (Err(TriggerError::blocked(code)), Some(decision));
+    if let Some(refusal) = refusal {
+        return (Err(refusal), Some(decision));
     }
     if let Some(template) = &policy.trigger.sms_message {
         set_sms_message(&mut event, template, source, &typed);

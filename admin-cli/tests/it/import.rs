@@ -11,9 +11,10 @@ use std::process::{Command, Output};
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::moto::{moto, root, sdk};
+use crate::common::replayed::{assert_no_number, replay_file};
 
 const KEY: &str = "import-test-key-0123456789";
 
@@ -49,33 +50,6 @@ fn pumpguard(args: &[&str]) -> Output {
         .env("RUST_LOG", "error")
         .output()
         .unwrap()
-}
-
-fn replay(events: &Path) -> (Vec<(String, Vec<String>)>, Value) {
-    let summary = events.with_extension("summary.json");
-    let o = Command::new(env!("CARGO_BIN_EXE_pumpguard"))
-        .args(["replay", "--policy", "examples/policy.toml", "--events"])
-        .arg(events)
-        .arg("--summary")
-        .arg(&summary)
-        .current_dir(root())
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let verdicts = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .map(|l| {
-            let reasons = l["reasons"].as_array().unwrap().iter();
-            (
-                l["verdict"].as_str().unwrap().to_string(),
-                reasons.map(|r| r.as_str().unwrap().to_string()).collect(),
-            )
-        })
-        .collect();
-    let s = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
-    (verdicts, s)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,24 +213,13 @@ async fn sns_delivery_logs_from_cloudwatch_import_and_replay() {
             .join("\n"),
     )
     .unwrap();
-    let privacy = Command::new("python3")
-        .arg("scripts/privacy_check.py")
-        .arg("--phones-from")
-        .arg(&phones)
-        .arg(&records)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        privacy.status.success(),
-        "{}",
-        String::from_utf8_lossy(&privacy.stdout)
-    );
+    assert_no_number(&phones, &records);
     let raw_text = std::fs::read_to_string(&raw).unwrap();
     assert!(raw_text.contains(&real[0][1..]), "--raw keeps the numbers");
 
-    let (from_records, summary) = replay(&records);
-    let (from_raw, _) = replay(&raw);
+    let example = Path::new("examples/policy.toml");
+    let (from_records, summary) = replay_file(example, &records);
+    let (from_raw, _) = replay_file(example, &raw);
     assert_eq!(
         from_records, from_raw,
         "records and raw events replay alike"
@@ -303,20 +266,12 @@ fn eum_events_from_a_file_import_once_per_message_and_replay() {
         err.contains("approximated: no code is taken as used"),
         "{err}"
     );
-    let privacy = Command::new("python3")
-        .arg("scripts/privacy_check.py")
-        .arg("--phones-from")
-        .arg(root().join("admin-cli/tests/fixtures/eum-events.jsonl"))
-        .arg(&records)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        privacy.status.success(),
-        "{}",
-        String::from_utf8_lossy(&privacy.stdout)
+    assert_no_number(
+        &root().join("admin-cli/tests/fixtures/eum-events.jsonl"),
+        &records,
     );
-    let (verdicts, summary) = replay(&records);
+    let example = Path::new("examples/policy.toml");
+    let (verdicts, summary) = replay_file(example, &records);
     assert_eq!(verdicts.len(), 10);
     assert_eq!(summary["by_country"]["NG"], 8, "{summary}");
     assert_eq!(summary["by_reason"]["COUNTRY_BLOCKED"], 8, "{summary}");

@@ -4,4 +4,5 @@
 
 pub mod eum;
 pub mod moto;
+pub mod replayed;
 pub mod world;
