@@ -6,7 +6,8 @@ parentheses and + between digits ignored; hex tokens of 12+ characters with a
 letter skipped) leaks a number when it holds its national number, or shows
 five or more of its digits in place (the policy allows the country code and
 the last four). In JSON lines only strings are read that way; a JSON number
-leaks only by holding a whole national number.
+leaks only by holding a whole national number, as does an integer field of a
+text log line (`name=123`).
 
 With --phones-from F (JSON lines holding "phone_number", "destination" or
 "destinationPhoneNumber"
@@ -174,8 +175,15 @@ def leaks(text, phones, secrets, what):
         if isinstance(v, (dict, list)):
             check_json(v, phones, found, what)
         else:
-            check_text(line, phones, True, found, what)
+            # A text log line's integer field (`retry_after=55010`) is a
+            # count, read as a JSON number is; the rest of the line strictly.
+            for m in FIELD_INTEGER.finditer(line):
+                check_text(m.group(1), phones, False, found, what)
+            check_text(FIELD_INTEGER.sub(" ", line), phones, True, found, what)
     return found
+
+
+FIELD_INTEGER = re.compile(r"(?<=[a-z_]=)([0-9]+)(?=\s|$)")
 
 
 def self_test():
@@ -194,6 +202,11 @@ def self_test():
     clean = ('{"phone_hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",'
              '"latency_us":41555}\nrequest 3f2a1b4c-5e6f-4a8b-9c0d-1e2f3a4b5c6d +1\u20262671')
     assert not leaks(clean, phones, [], "clean"), leaks(clean, phones, [], "clean")
+    cc, n = phones[0]
+    counter = f"INFO decision retry_after={n[2:7]} sends=3"
+    assert not leaks(counter, phones, [], "counter"), counter
+    for planted in (f"INFO decision to={n}", f"INFO decision to=+{cc}{n}", f"INFO to={n[:-4]}x"):
+        assert leaks(planted, phones, [], "planted"), planted
     BULK[0].add("5550187342")
     BULK[1].append(10)
     assert leaks('{"message":"sent to 15550187342"}', [], [], "planted bulk")

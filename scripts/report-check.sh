@@ -5,6 +5,9 @@
 # its SVG, the headline holds the figures worked out independently here from
 # the command's JSON output, no phone number is on the page, and the
 # screenshot is a real picture (a PNG of the requested size, not blank).
+# Before that, the imports (SNS delivery logs made from the trace, the End
+# User Messaging fixture) and the replays of their records and of the raw
+# trace, with the trigger's log lines on, go through the privacy checker.
 # Chromium is installed with apt when it is missing (as root, or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +44,59 @@ pumpguard replay --policy examples/policy.toml --events "$work/trace.jsonl" \
   --report "$work/replay.html" --summary "$work/replay-summary.json" >/dev/null
 pumpguard simulate --scenario range-pumping --seed 1 --report "$work/simulate.html" \
   --json "$work/simulate.json" >/dev/null
+
+# The imports and the replays of what they write, with the trigger's log
+# lines on: no number from their inputs in any output (records, verdicts,
+# summaries, logs, the report's text) unless --raw asked for it.
+python3 - "$work/trace.jsonl" "$work/sns.jsonl" <<'PY'
+import datetime, json, sys
+# The trace's SMS as SNS delivery status logs.
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
+    for n, line in enumerate(f):
+        l = json.loads(line)
+        e = l["event"]
+        phone = e["request"].get("userAttributes", {}).get("phone_number")
+        if not e["triggerSource"].startswith("CustomMessage_") or not phone:
+            continue
+        t = datetime.datetime.fromisoformat(l["at"].replace("Z", "+00:00"))
+        out.write(json.dumps({
+            "notification": {"messageId": f"m-{n}", "timestamp": t.strftime("%Y-%m-%d %H:%M:%S.000")},
+            "delivery": {"destination": phone, "priceInUSD": 0.00645, "smsType": "Transactional"},
+            "status": "SUCCESS"}) + "\n")
+PY
+export PUMPGUARD_PHONE_HASH_KEY=report-check-key-0123456789
+pumpguard import sns-delivery-logs --file "$work/sns.jsonl" --out "$work/sns-records.jsonl" 2>"$work/import-sns.err"
+pumpguard import eum-events --file admin-cli/tests/fixtures/eum-events.jsonl \
+  --out "$work/eum-records.jsonl" 2>"$work/import-eum.err"
+RUST_LOG=info pumpguard replay --policy examples/policy.toml --events "$work/sns-records.jsonl" \
+  --report "$work/imported.html" --summary "$work/imported-summary.json" \
+  >"$work/imported.out" 2>"$work/imported.err"
+RUST_LOG=info pumpguard replay --policy examples/policy.toml --events "$work/trace.jsonl" \
+  >"$work/trace.out" 2>"$work/trace.err"
+python3 -c 'import re, sys; print(re.sub(r"<svg.*?</svg>", "", open(sys.argv[1]).read(), flags=re.S))' \
+  "$work/imported.html" >"$work/imported.text"
+unset PUMPGUARD_PHONE_HASH_KEY
+if [ "$(wc -l <"$work/sns-records.jsonl")" -lt 1000 ]; then
+  echo "FAIL  import: $(wc -l <"$work/sns-records.jsonl") records from the trace's SMS" >&2; exit 1
+fi
+if python3 scripts/privacy_check.py --secret report-check-key-0123456789 \
+  --phones-from "$work/trace.jsonl" --phones-from "$work/sns.jsonl" \
+  --phones-from admin-cli/tests/fixtures/eum-events.jsonl \
+  "$work"/sns-records.jsonl "$work"/eum-records.jsonl "$work"/import-*.err \
+  "$work"/imported.out "$work"/imported.err "$work"/imported-summary.json "$work"/imported.text \
+  "$work"/trace.out "$work"/trace.err "$work"/replay-summary.json; then
+  echo "ok    import and replay outputs hold no number ($(wc -l <"$work/sns-records.jsonl") SNS records, $(wc -l <"$work/eum-records.jsonl") End User Messaging records)"
+else
+  echo "FAIL  a number or the key in the import or replay outputs" >&2; exit 1
+fi
+# The check itself sees numbers where they are: --raw writes them.
+pumpguard import eum-events --file admin-cli/tests/fixtures/eum-events.jsonl --raw \
+  --out "$work/eum-raw.jsonl" 2>/dev/null
+if python3 scripts/privacy_check.py --phones-from admin-cli/tests/fixtures/eum-events.jsonl \
+  "$work/eum-raw.jsonl" >/dev/null; then
+  echo "FAIL  the privacy check does not see the numbers of --raw" >&2; exit 1
+fi
+echo "ok    the privacy check sees the numbers --raw writes"
 
 render() { # page -> $work/<name>.dom, .png, .log
   local page=$1 name

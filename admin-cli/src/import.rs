@@ -8,6 +8,9 @@
 //!   `…/DirectPublishToPhoneNumber/Failure`.
 //! - `eum-events`: End User Messaging event destination events (`TEXT_*`,
 //!   several per message: the first of each `messageId` is kept).
+//! - `trigger-logs`: the trigger's own log lines, written with `[trigger]
+//!   record = true`: each decision and verification line's `record`, already
+//!   hashed, put in time order across the function's log streams.
 //!
 //! Either is read from CloudWatch Logs (`FilterLogEvents` over a time range)
 //! or from exported files. Numbers are hashed into records
@@ -24,7 +27,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use pumpguard_engine::features::{Depths, Features, Record, RECORD_VERSION};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::Policy;
-use serde::Serialize;
+use serde::{Deserialize as _, Serialize};
 use serde_json::{json, Value};
 
 /// Which delivery records.
@@ -32,6 +35,7 @@ use serde_json::{json, Value};
 pub enum Kind {
     SnsDeliveryLogs,
     EumEvents,
+    TriggerLogs,
 }
 
 impl Kind {
@@ -39,8 +43,44 @@ impl Kind {
         match self {
             Kind::SnsDeliveryLogs => "sns-delivery-logs",
             Kind::EumEvents => "eum-events",
+            Kind::TriggerLogs => "trigger-logs",
         }
     }
+}
+
+/// One item read: an SMS of a delivery record, or a record of the trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Sms(Sent),
+    /// A trigger log line's record: its time (Unix seconds), when the line
+    /// was logged (Unix microseconds, when known: it orders the records of
+    /// one second) and the record as one line of JSON.
+    Record {
+        at: i64,
+        logged: Option<i64>,
+        /// The log event's id, when it came from one: an event read twice
+        /// is written once.
+        id: Option<String>,
+        line: String,
+    },
+}
+
+/// When a log line was written, in Unix microseconds: the trigger's own
+/// `timestamp` (RFC 3339), else the log event's (Unix milliseconds).
+fn logged_at(line: &Value, event: Option<&Value>) -> Option<i64> {
+    let own = line
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).ok());
+    own.or_else(|| {
+        event
+            .and_then(|e| e.get("timestamp"))
+            .and_then(Value::as_i64)
+            .map(|ms| ms.saturating_mul(1000))
+    })
 }
 
 /// One SMS as a delivery record shows it.
@@ -137,39 +177,145 @@ pub fn parse(kind: Kind, v: &Value) -> Result<Sent, Unread> {
     match kind {
         Kind::SnsDeliveryLogs => parse_sns(v),
         Kind::EumEvents => parse_eum(v),
+        // A record is no SMS of a delivery record: see parse_trigger_line.
+        Kind::TriggerLogs => Err(Unread::NotSms),
     }
 }
 
-/// The records of an exported file: JSON lines, or one JSON document with
-/// an `events` array (`aws logs filter-log-events` output).
-pub fn read_file(kind: Kind, text: &str, tally: &mut Tally) -> Vec<Sent> {
-    let mut out = Vec::new();
-    let mut one = |v: &Value, tally: &mut Tally| match parse(kind, v) {
-        Ok(s) => out.push(s),
-        Err(Unread::NotSms) => tally.not_sms += 1,
-        Err(Unread::Malformed(why)) => {
-            tally.malformed += 1;
-            tally.first_problem.get_or_insert(why);
+/// Reads the record a trigger log line carries in its `record` field (or a
+/// log event whose `message` is such a line, or a bare record). A log line
+/// without one (a pass-through, the configuration line) is not a record.
+pub fn parse_trigger_line(v: &Value) -> Result<Item, Unread> {
+    trigger_line(v, None)
+}
+
+fn trigger_line(v: &Value, event: Option<&Value>) -> Result<Item, Unread> {
+    // A log event whose message is the line. (The trigger's own lines have a
+    // `message` too, the event's name: they carry the record beside it.)
+    if v.get("record").is_none() {
+        if let Some(message) = v.get("message").and_then(Value::as_str) {
+            // Lambda's own lines (START, END, REPORT) are text.
+            let inner: Value = serde_json::from_str(message).map_err(|_| Unread::NotSms)?;
+            return trigger_line(&inner, Some(v));
         }
+    }
+    let record: Record = match v.get("record") {
+        Some(Value::String(text)) => serde_json::from_str(text)
+            .map_err(|_| Unread::Malformed("a record field that does not parse as a record"))?,
+        Some(_) => return Err(Unread::Malformed("a record field that is not a string")),
+        None if v.get("v").is_some() && v.get("number").is_some() => {
+            Record::deserialize(v).map_err(|_| Unread::Malformed("a record that does not parse"))?
+        }
+        None => return Err(Unread::NotSms),
     };
+    if record.v != RECORD_VERSION {
+        return Err(Unread::Malformed(
+            "a record of a version this build does not read",
+        ));
+    }
+    Ok(Item::Record {
+        at: record.at,
+        logged: logged_at(v, event),
+        id: event
+            .and_then(|e| e.get("eventId"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        line: record.to_json(),
+    })
+}
+
+/// Reads one item of `kind` (see [`parse`] and [`parse_trigger_line`]).
+pub fn parse_item(kind: Kind, v: &Value) -> Result<Item, Unread> {
+    match kind {
+        Kind::TriggerLogs => parse_trigger_line(v),
+        _ => parse(kind, v).map(Item::Sms),
+    }
+}
+
+/// Reads one log message or line of text into `out`, counting what is not
+/// read. `event`: the log event's time (Unix milliseconds) and id, when it
+/// came from one.
+fn read_text(
+    kind: Kind,
+    text: &str,
+    event: Option<(Option<i64>, Option<&str>)>,
+    out: &mut Vec<Item>,
+    tally: &mut Tally,
+) {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) if kind == Kind::TriggerLogs => {
+            let event = event.map(|(ms, id)| json!({ "timestamp": ms, "eventId": id }));
+            match trigger_line(&v, event.as_ref()) {
+                Ok(i) => out.push(i),
+                Err(e) => tally.unread(e),
+            }
+        }
+        Ok(v) => read_value(kind, &v, out, tally),
+        // A function's log group holds Lambda's text lines beside the
+        // trigger's JSON ones.
+        Err(_) if kind == Kind::TriggerLogs => tally.not_sms += 1,
+        Err(_) => {
+            tally.malformed += 1;
+            tally.first_problem.get_or_insert("a line is not JSON");
+        }
+    }
+}
+
+fn read_value(kind: Kind, v: &Value, out: &mut Vec<Item>, tally: &mut Tally) {
+    match parse_item(kind, v) {
+        Ok(i) => out.push(i),
+        Err(e) => tally.unread(e),
+    }
+}
+
+/// The items of an exported file: JSON lines, or one JSON document with
+/// an `events` array (`aws logs filter-log-events` output).
+pub fn read_file(kind: Kind, text: &str, tally: &mut Tally) -> Vec<Item> {
+    let mut out = Vec::new();
     if let Ok(doc) = serde_json::from_str::<Value>(text) {
         if let Some(events) = doc.get("events").and_then(Value::as_array) {
             for e in events {
-                one(e, tally);
+                read_value(kind, e, &mut out, tally);
             }
             return out;
         }
     }
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) => one(&v, tally),
-            Err(_) => {
-                tally.malformed += 1;
-                tally.first_problem.get_or_insert("a line is not JSON");
-            }
-        }
+        read_text(kind, line, None, &mut out, tally);
     }
     out
+}
+
+/// The trigger's records in time order: by `at`, then by when each line
+/// was logged (the instances' streams interleave within a second), then in
+/// the order they were read. A log event read twice (exported twice, or
+/// read from a file and a log group both) is written once; lines without
+/// an event id are all kept, as a duplicate delivery logs two lines.
+pub fn records_in_order(items: Vec<Item>, tally: &mut Tally) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut records: Vec<(i64, i64, String)> = items
+        .into_iter()
+        .filter_map(|i| match i {
+            Item::Record {
+                at,
+                logged,
+                id,
+                line,
+            } => {
+                if let Some(id) = id {
+                    if !seen.insert(id) {
+                        tally.duplicates += 1;
+                        return None;
+                    }
+                }
+                Some((at, logged.unwrap_or(i64::MIN), line))
+            }
+            Item::Sms(_) => None,
+        })
+        .collect();
+    tally.read = records.len() as u64;
+    records.sort_by_key(|(at, logged, _)| (*at, *logged));
+    records.into_iter().map(|(_, _, line)| line).collect()
 }
 
 /// What was read.
@@ -181,6 +327,18 @@ pub struct Tally {
     pub malformed: u64,
     #[serde(skip)]
     pub first_problem: Option<&'static str>,
+}
+
+impl Tally {
+    fn unread(&mut self, why: Unread) {
+        match why {
+            Unread::NotSms => self.not_sms += 1,
+            Unread::Malformed(why) => {
+                self.malformed += 1;
+                self.first_problem.get_or_insert(why);
+            }
+        }
+    }
 }
 
 /// A pool user, as `ListUsers` shows it.
@@ -482,7 +640,7 @@ pub async fn read_log_group(
     start_ms: i64,
     end_ms: i64,
     tally: &mut Tally,
-) -> anyhow::Result<Vec<Sent>> {
+) -> anyhow::Result<Vec<Item>> {
     use anyhow::Context as _;
     let mut out = Vec::new();
     let mut token: Option<String> = None;
@@ -504,22 +662,13 @@ pub async fn read_log_group(
             })?;
         for e in page.events() {
             let Some(message) = e.message() else { continue };
-            match serde_json::from_str::<Value>(message) {
-                Ok(v) => match parse(kind, &v) {
-                    Ok(s) => out.push(s),
-                    Err(Unread::NotSms) => tally.not_sms += 1,
-                    Err(Unread::Malformed(why)) => {
-                        tally.malformed += 1;
-                        tally.first_problem.get_or_insert(why);
-                    }
-                },
-                Err(_) => {
-                    tally.malformed += 1;
-                    tally
-                        .first_problem
-                        .get_or_insert("a log event's message is not JSON");
-                }
-            }
+            read_text(
+                kind,
+                message,
+                Some((e.timestamp(), e.event_id())),
+                &mut out,
+                tally,
+            );
         }
         match page.next_token() {
             // The API may repeat the token it was given when nothing is left.
@@ -675,5 +824,53 @@ mod tests {
         for l in &lines {
             assert!(!l.contains("4155552671") && !l.contains("sub-1"), "{l}");
         }
+    }
+
+    #[test]
+    fn trigger_lines_give_their_records_in_time_order() {
+        let record = |at: i64, phone: &str| {
+            Record {
+                v: RECORD_VERSION,
+                at,
+                source: "CustomMessage_SignUp".into(),
+                user: None,
+                verified: false,
+                number: Features::of(phone, &Policy::example(), None),
+            }
+            .to_json()
+        };
+        let line = |at: i64, logged: &str, phone: &str| {
+            json!({ "timestamp": logged, "level": "INFO", "message": "decision", "record": record(at, phone) }).to_string()
+        };
+        // Two instances' streams, one after the other: b's first line was
+        // logged before a's second within the same second.
+        let text = [
+            "START RequestId: 1 Version: $LATEST".to_string(),
+            line(20, "1970-01-01T00:00:20.500Z", "+14155550001"),
+            line(20, "1970-01-01T00:00:20.900Z", "+14155550002"),
+            json!({ "timestamp": "1970-01-01T00:00:21Z", "level": "INFO", "message": "pass" })
+                .to_string(),
+            line(10, "1970-01-01T00:00:10.000Z", "+14155550003"),
+            line(20, "1970-01-01T00:00:20.700Z", "+14155550004"),
+            json!({ "record": "{\"v\": 99}" }).to_string(),
+        ]
+        .join("\n");
+        let mut tally = Tally::default();
+        let items = read_file(Kind::TriggerLogs, &text, &mut tally);
+        assert_eq!((tally.not_sms, tally.malformed), (2, 1));
+        let lines = records_in_order(items, &mut tally);
+        let expected: Vec<String> = [(10, "3"), (20, "1"), (20, "4"), (20, "2")]
+            .iter()
+            .map(|(at, n)| record(*at, &format!("+1415555000{n}")))
+            .collect();
+        assert_eq!(lines, expected);
+
+        // The same log event read twice (by id) is written once.
+        let event = json!({ "eventId": "e1", "timestamp": 20_000, "message": line(20, "", "+14155550001") });
+        let doc = json!({ "events": [event.clone(), event] }).to_string();
+        let mut tally = Tally::default();
+        let items = read_file(Kind::TriggerLogs, &doc, &mut tally);
+        assert_eq!(records_in_order(items, &mut tally).len(), 1);
+        assert_eq!(tally.duplicates, 1);
     }
 }

@@ -132,7 +132,8 @@ enum Command {
     /// Messaging events) into replay input, in time order. Numbers are
     /// hashed into records unless --raw is given.
     Import {
-        /// `sns-delivery-logs` or `eum-events`.
+        /// `sns-delivery-logs`, `eum-events`, or `trigger-logs` (the
+        /// trigger's own log lines written with `[trigger] record = true`).
         #[arg(value_enum)]
         kind: ImportKind,
         /// A CloudWatch Logs group to read (repeatable), e.g.
@@ -213,6 +214,7 @@ enum Command {
 enum ImportKind {
     SnsDeliveryLogs,
     EumEvents,
+    TriggerLogs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -661,20 +663,34 @@ fn import(command: Command) -> anyhow::Result<ExitCode> {
     let kind = match kind {
         ImportKind::SnsDeliveryLogs => Kind::SnsDeliveryLogs,
         ImportKind::EumEvents => Kind::EumEvents,
+        ImportKind::TriggerLogs => Kind::TriggerLogs,
     };
     if log_groups.is_empty() && files.is_empty() {
         anyhow::bail!(
             "nothing to read: give --log-group NAME (with --start) or --file PATH; for SNS the \
-             groups are sns/<region>/<account>/DirectPublishToPhoneNumber and its /Failure"
+             groups are sns/<region>/<account>/DirectPublishToPhoneNumber and its /Failure, for \
+             trigger-logs the function's group, /aws/lambda/<function>"
         );
     }
-    let (policy, _) = load_policy(policy.as_deref())?;
+    if kind == Kind::TriggerLogs {
+        let given = [
+            (user_pool.is_some(), "--user-pool"),
+            (raw, "--raw"),
+            (policy.is_some(), "--policy"),
+        ];
+        if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
+            anyhow::bail!(
+                "{flag} does not apply to trigger-logs: the trigger's records are hashed already, \
+                 with the verification events and the prefix depths of the policy that wrote them"
+            );
+        }
+    }
     let mut tally = Tally::default();
-    let mut sent = Vec::new();
+    let mut items = Vec::new();
     for f in &files {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-        sent.extend(import::read_file(kind, &text, &mut tally));
+        items.extend(import::read_file(kind, &text, &mut tally));
     }
     let conn = pumpguard_cli::account::Connection {
         profile,
@@ -700,7 +716,7 @@ fn import(command: Command) -> anyhow::Result<ExitCode> {
             if let Some(start_ms) = start_ms {
                 let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
                 for g in &log_groups {
-                    sent.extend(
+                    items.extend(
                         import::read_log_group(&logs, kind, g, start_ms, end_ms, &mut tally)
                             .await?,
                     );
@@ -722,6 +738,39 @@ fn import(command: Command) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    if kind == Kind::TriggerLogs {
+        let lines = import::records_in_order(items, &mut tally);
+        write_lines(out.as_deref(), &lines)?;
+        eprintln!(
+            "trigger-logs: {} records read ({} read twice and written once, {} lines without a \
+             record, {} unreadable{}); {} lines written{}, in time order",
+            tally.read,
+            tally.duplicates,
+            tally.not_sms,
+            tally.malformed,
+            tally
+                .first_problem
+                .map_or(String::new(), |p| format!(": {p}")),
+            lines.len(),
+            out.as_ref()
+                .map_or(String::new(), |p| format!(" to {}", p.display()))
+        );
+        if tally.read == 0 {
+            eprintln!(
+                "trigger-logs: no record found: the trigger writes them with [trigger] record = \
+                 true and PUMPGUARD_PHONE_HASH_KEY set"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (policy, _) = load_policy(policy.as_deref())?;
+    let sent = items
+        .into_iter()
+        .filter_map(|i| match i {
+            import::Item::Sms(s) => Some(s),
+            import::Item::Record { .. } => None,
+        })
+        .collect();
     let key = std::env::var(&hash_key_env)
         .ok()
         .and_then(|k| pumpguard_engine::hash::PhoneHasher::new(k.as_bytes()));
@@ -743,16 +792,7 @@ fn import(command: Command) -> anyhow::Result<ExitCode> {
         }
     };
     let (lines, approx) = import::build(sent, users.as_deref(), &writing, &mut tally);
-    let mut w: Box<dyn std::io::Write> = match &out {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    for l in &lines {
-        writeln!(w, "{l}")?;
-    }
-    w.flush()?;
+    write_lines(out.as_deref(), &lines)?;
     eprintln!(
         "{}: {} SMS read ({} further events of a message dropped, {} not SMS, {} unreadable{}); {} lines written{}",
         kind.name(),
@@ -778,6 +818,21 @@ fn import(command: Command) -> anyhow::Result<ExitCode> {
         eprintln!("approximated: {note}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `lines` to `out`, or to standard output.
+fn write_lines(out: Option<&std::path::Path>, lines: &[String]) -> anyhow::Result<()> {
+    let mut w: Box<dyn std::io::Write> = match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    for l in lines {
+        writeln!(w, "{l}")?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn simulate(

@@ -3,7 +3,9 @@
 //! number. Its log, captured through the Lambda's own log setup, replays to
 //! the verdicts the raw events get: under the recording policy, and under
 //! changed modes, limits and countries. A policy that needs a prefix depth
-//! the records lack is refused with a message that says why.
+//! the records lack is refused with a message that says why. The same log,
+//! put into CloudWatch Logs (moto) as two instances' streams, imports with
+//! `import trigger-logs` in time order and replays alike.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
@@ -189,5 +191,145 @@ fn the_trigger_log_in_monitor_mode_replays_to_the_raw_events_verdicts() {
         err.contains("prefix-hidden-digits 2") && err.contains("raw events"),
         "{err}"
     );
+    imported_from_cloudwatch_logs_replays_alike(&dir, &log, &raw, &monitor);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The log as CloudWatch Logs holds it: two instances' streams, Lambda's
+/// own text lines among the trigger's. `import trigger-logs` reads the group
+/// and puts the records back in time order, and they replay as the raw
+/// events do.
+fn imported_from_cloudwatch_logs_replays_alike(
+    dir: &std::path::Path,
+    log: &str,
+    raw: &std::path::Path,
+    policy: &str,
+) {
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let group = format!("/aws/lambda/pumpguard-records-{}", std::process::id());
+    // Log events must be recent; their own times are not what orders the
+    // records (the records' `at` is).
+    let base_ms = 1000
+        * i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap()
+        - 3_600_000;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let config = crate::common::moto::sdk("us-east-1").await;
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+        logs.create_log_group()
+            .log_group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        // Instance a logs the even lines, instance b the odd ones: read
+        // stream by stream, the records are out of time order.
+        for (n, stream) in ["2026/12/01/[$LATEST]a", "2026/12/01/[$LATEST]b"]
+            .iter()
+            .enumerate()
+        {
+            logs.create_log_stream()
+                .log_group_name(&group)
+                .log_stream_name(*stream)
+                .send()
+                .await
+                .unwrap();
+            // (when logged, line): a line is logged as the trigger judges.
+            let mut lines: Vec<(usize, String)> =
+                vec![(0, "START RequestId: 0 Version: $LATEST".into())];
+            lines.extend(
+                log.lines()
+                    .enumerate()
+                    .filter(|(i, _)| i % 2 == n)
+                    .map(|(i, l)| (i + 1, l.to_string())),
+            );
+            lines.push((log.lines().count() + 1, "END RequestId: 0".into()));
+            for batch in lines.chunks(500) {
+                let mut put = logs
+                    .put_log_events()
+                    .log_group_name(&group)
+                    .log_stream_name(*stream);
+                for (i, l) in batch {
+                    put = put.log_events(
+                        InputLogEvent::builder()
+                            .timestamp(base_ms + i64::try_from(*i).unwrap())
+                            .message(l)
+                            .build()
+                            .unwrap(),
+                    );
+                }
+                put.send().await.unwrap();
+            }
+        }
+    });
+    let start = time::OffsetDateTime::from_unix_timestamp(base_ms / 1000 - 60)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let imported = dir.join("imported.jsonl");
+    let o = Command::new(env!("CARGO_BIN_EXE_pumpguard"))
+        .args([
+            "import",
+            "trigger-logs",
+            "--log-group",
+            &group,
+            "--start",
+            &start,
+        ])
+        .args(["--region", "us-east-1", "--endpoint-url"])
+        .arg(crate::common::moto::moto())
+        .arg("--out")
+        .arg(&imported)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let records = log.lines().filter(|l| l.contains("\"record\":")).count();
+    assert!(
+        err.contains(&format!("{records} records read")),
+        "{records} records logged: {err}"
+    );
+    let text = std::fs::read_to_string(&imported).unwrap();
+    let ats: Vec<i64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["at"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ats.len(), records);
+    assert!(ats.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    assert_no_number(raw, &imported);
+
+    let path = dir.join("imported-policy.toml");
+    std::fs::write(&path, policy).unwrap();
+    let (mut from_raw, _) = replay_file(&path, raw);
+    let (mut from_import, _) = replay_file(&path, &imported);
+    from_raw.retain(|(v, _)| v != "pass");
+    from_import.retain(|(v, _)| v != "pass");
+    assert_eq!(from_raw.len(), from_import.len());
+    assert!(
+        from_raw == from_import,
+        "the imported records replay to the raw events' verdicts"
+    );
+
+    // What does not apply to trigger logs is refused, before any read.
+    let o = Command::new(env!("CARGO_BIN_EXE_pumpguard"))
+        .args(["import", "trigger-logs", "--file"])
+        .arg(&imported)
+        .arg("--raw")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--raw does not apply"),
+        "{err}"
+    );
 }
