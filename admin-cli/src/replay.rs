@@ -26,7 +26,9 @@ use pumpguard_engine::features::{Depths, Features, Record, RECORD_VERSION};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::store::MemoryStore;
 use pumpguard_engine::{Decision, Engine, Policy};
-use pumpguard_trigger::trigger::{handle_judged, handle_record, TriggerContext, TriggerError};
+use pumpguard_trigger::trigger::{
+    handle_prepared, handle_record, Prepared, TriggerContext, TriggerError,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -170,6 +172,27 @@ impl Replayer {
     /// [`Replayer::step`], naming the number's block in the outcome when
     /// `block` is set (for the report).
     pub fn step_with(&mut self, now: i64, event: Value, block: bool) -> Outcome {
+        self.step_prepared(now, event, None, block)
+    }
+
+    /// Works out what [`Replayer::step_prepared`] can be given for `event`
+    /// beforehand, on any thread.
+    pub fn preparer(&self) -> impl Fn(&Value) -> Option<Prepared> + Send + Sync + 'static {
+        let policy = Arc::clone(self.engine.policy());
+        let keys = self.ctx.store_keys.clone();
+        let record = self.ctx.records(&self.engine);
+        move |event| Prepared::of(&policy, &keys, record, event)
+    }
+
+    /// [`Replayer::step_with`] with the number's features worked out
+    /// beforehand ([`Replayer::preparer`]): the same outcome.
+    pub fn step_prepared(
+        &mut self,
+        now: i64,
+        event: Value,
+        prepared: Option<Prepared>,
+        block: bool,
+    ) -> Outcome {
         self.store.expire(now);
         let block = block
             .then(|| {
@@ -188,9 +211,13 @@ impl Replayer {
                 crate::replay_report::block_label(&f.blocks)
             })
             .flatten();
-        let (result, decision) =
-            self.rt
-                .block_on(handle_judged(&self.engine, &self.ctx, event, now));
+        let (result, decision) = self.rt.block_on(handle_prepared(
+            &self.engine,
+            &self.ctx,
+            event,
+            now,
+            prepared,
+        ));
         self.outcome(result.map(|_| ()), decision, block)
     }
 
@@ -256,7 +283,7 @@ fn json_problem(e: &serde_json::Error) -> String {
 /// One input line, parsed off the engine's thread.
 enum Parsed {
     Blank,
-    Event(i64, Value),
+    Event(i64, Value, Option<Box<Prepared>>),
     Record(Box<Record>),
     /// A trigger log line without a record.
     LogLine,
@@ -303,7 +330,7 @@ fn parse_line(text: &str) -> Parsed {
             ..
         } => match time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
         {
-            Ok(t) => Parsed::Event(t.unix_timestamp(), event),
+            Ok(t) => Parsed::Event(t.unix_timestamp(), event, None),
             Err(_) => Parsed::Malformed("\"at\" is not an RFC 3339 time".into()),
         },
         Line { event: Some(_), .. } => {
@@ -346,13 +373,25 @@ fn parse_line(text: &str) -> Parsed {
 /// Lines handed from the reader thread to the engine at a time.
 const BATCH: usize = 2048;
 
-/// Reads and parses `input` on its own thread, in batches, so that JSON
-/// parsing overlaps the engine; stops early when the receiver hangs up.
-fn read_batches(input: impl BufRead, tx: std::sync::mpsc::SyncSender<Result<Vec<Parsed>, String>>) {
+/// Reads and parses `input` on its own thread, in batches, and works out
+/// each event's number features there (`prepare`), so that JSON parsing and
+/// the phone's classification and hashing overlap the engine's stateful
+/// work; stops early when the receiver hangs up.
+fn read_batches(
+    input: impl BufRead,
+    tx: std::sync::mpsc::SyncSender<Result<Vec<Parsed>, String>>,
+    prepare: impl Fn(&Value) -> Option<Prepared>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     for (i, line) in input.lines().enumerate() {
         match line {
-            Ok(text) => batch.push(parse_line(&text)),
+            Ok(text) => batch.push(match parse_line(&text) {
+                Parsed::Event(at, event, None) => {
+                    let prepared = prepare(&event).map(Box::new);
+                    Parsed::Event(at, event, prepared)
+                }
+                other => other,
+            }),
             Err(e) => {
                 let _ = tx.send(Ok(std::mem::take(&mut batch)));
                 let _ = tx.send(Err(format!("cannot read line {}: {e}", i + 1)));
@@ -419,7 +458,8 @@ pub fn replay_with(
     let needs = Depths::needed(policy);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
-        scope.spawn(move || read_batches(input, tx));
+        let prepare = replayer.preparer();
+        scope.spawn(move || read_batches(input, tx, prepare));
         let mut n: u64 = 0;
         // Dropping `rx` on an early return stops the reader.
         for batch in rx {
@@ -436,8 +476,13 @@ pub fn replay_with(
                         s.skipped_lines += 1;
                         continue;
                     }
-                    Parsed::Event(now, event) => {
-                        let o = replayer.step_with(now, event, report.is_some());
+                    Parsed::Event(now, event, prepared) => {
+                        let o = replayer.step_prepared(
+                            now,
+                            event,
+                            prepared.map(|p| *p),
+                            report.is_some(),
+                        );
                         (now, o)
                     }
                     Parsed::Record(r) => {

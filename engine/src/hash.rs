@@ -66,6 +66,12 @@ impl PhoneHasher {
         self.configured
     }
 
+    /// Whether `other` hashes under the same key (both are this process's
+    /// own copies: nothing outside chooses what is compared).
+    pub fn same_key(&self, other: &PhoneHasher) -> bool {
+        self.key == other.key
+    }
+
     /// The first 16 bytes of HMAC-SHA256(key, normalised number), in hex.
     /// Spellings of one number (`tel:`, spaces) hash alike.
     pub fn hash(&self, raw: &str) -> String {

@@ -227,9 +227,11 @@ pub async fn judge_case<S: Store>(engine: &Engine, store: &S, subject: Case<'_>)
     let read = shared.as_ref().map(|s| s.reads(p, now));
     let run = |p: &Plan| join_all(p.steps.iter().map(|(_, op)| store.execute(op.clone())));
     let waves = async {
+        // The shared read names every cohort's fortnight of items: moved,
+        // not copied.
         let reading = async {
-            match &read {
-                Some(op) => Some(store.execute(op.clone()).await),
+            match read {
+                Some(op) => Some(store.execute(op).await),
                 None => None,
             }
         };

@@ -33,7 +33,7 @@ use pumpguard_engine::engine::{Decision, Engine, Verdict};
 use pumpguard_engine::features::{Features, Record, RECORD_VERSION};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::metrics;
-use pumpguard_engine::policy::{Mode, UnknownSource};
+use pumpguard_engine::policy::{Mode, Policy, UnknownSource};
 use pumpguard_engine::presignup::{self, PreSignUpSource};
 use pumpguard_engine::source::TriggerSource;
 use pumpguard_engine::stateful::{self, Case, CompletionCase};
@@ -244,6 +244,73 @@ pub async fn handle_judged<S: Store>(
     event: Value,
     now: i64,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
+    handle_prepared(engine, ctx, event, now, None).await
+}
+
+/// The number's features, worked out from an event before any state is
+/// read: pure, so a caller that judges many events (`pumpguard replay`)
+/// works them out on another thread. [`handle_prepared`] uses them when
+/// they are for the event's number, under the same keys and depths, and
+/// works them out itself otherwise.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    phone: String,
+    record: bool,
+    keys: PhoneHasher,
+    number: Features,
+}
+
+impl Prepared {
+    /// The features of `event`'s `request.userAttributes.phone_number`, as
+    /// the trigger works them out with `store_keys` (`record`: whether it
+    /// records, [`TriggerContext::records`]). `None` without a phone string.
+    pub fn of(
+        policy: &Policy,
+        store_keys: &PhoneHasher,
+        record: bool,
+        event: &Value,
+    ) -> Option<Self> {
+        let phone = event
+            .pointer("/request/userAttributes/phone_number")?
+            .as_str()?;
+        Some(Self {
+            phone: phone.to_string(),
+            record,
+            keys: store_keys.clone(),
+            number: Features::keyed(phone, policy, store_keys, record),
+        })
+    }
+}
+
+/// The features of `phone`: `prepared`'s when they are for it, else
+/// worked out here.
+fn features<S>(
+    ctx: &TriggerContext<S>,
+    policy: &Policy,
+    phone: &str,
+    recording: bool,
+    prepared: Option<Prepared>,
+) -> Features {
+    match prepared {
+        Some(p)
+            if p.phone == phone && p.record == recording && p.keys.same_key(&ctx.store_keys) =>
+        {
+            p.number
+        }
+        _ => Features::keyed(phone, policy, &ctx.store_keys, recording),
+    }
+}
+
+/// [`handle_judged`] with the number's features worked out beforehand
+/// ([`Prepared::of`] this same `event`); the answer and the decision are
+/// the same.
+pub async fn handle_prepared<S: Store>(
+    engine: &Engine,
+    ctx: &TriggerContext<S>,
+    event: Value,
+    now: i64,
+    prepared: Option<Prepared>,
+) -> (Result<Value, TriggerError>, Option<Decision>) {
     let started = Instant::now();
     let Some(source) = event.get("triggerSource").and_then(Value::as_str) else {
         tracing::warn!(
@@ -259,13 +326,15 @@ pub async fn handle_judged<S: Store>(
     let source = source.to_string();
     let result = match family(&source) {
         Family::Verification => {
-            verification(engine, ctx, &source, &event, now, started).await;
+            verification(engine, ctx, &source, &event, now, started, prepared).await;
             Ok(event)
         }
         Family::NewCustomMessage => {
-            return new_custom_message(engine, ctx, &source, event, now, started);
+            return new_custom_message(engine, ctx, &source, event, now, started, prepared);
         }
-        Family::PreSignUp(kind) => pre_sign_up(engine, ctx, kind, event, now, started).await,
+        Family::PreSignUp(kind) => {
+            pre_sign_up(engine, ctx, kind, event, now, started, prepared).await
+        }
         Family::Unknown => match engine.policy().trigger.unknown_source {
             UnknownSource::Pass => {
                 let shown = loggable_source(&source);
@@ -291,7 +360,7 @@ pub async fn handle_judged<S: Store>(
             }
         },
         Family::CustomMessage(src) => {
-            return custom_message(engine, ctx, src, event, now, started).await;
+            return custom_message(engine, ctx, src, event, now, started, prepared).await;
         }
     };
     (result, None)
@@ -365,6 +434,7 @@ fn new_custom_message<S: Store>(
     event: Value,
     now: i64,
     started: Instant,
+    prepared: Option<Prepared>,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
     let phone = match event.pointer("/request/userAttributes/phone_number") {
         None | Some(Value::Null) => {
@@ -376,7 +446,7 @@ fn new_custom_message<S: Store>(
     };
     // The source only names the decision; static guards do not depend on it.
     let recording = recording(engine, ctx);
-    let number = Features::keyed(&phone, engine.policy(), &ctx.store_keys, recording);
+    let number = features(ctx, engine.policy(), &phone, recording, prepared);
     let decision = engine.decide_features(TriggerSource::SignUp, &number);
     let policy = engine.policy();
     let record = recording.then(|| record(loggable_source(source), &number, None, false, now));
@@ -410,6 +480,7 @@ async fn pre_sign_up<S: Store>(
     event: Value,
     now: i64,
     started: Instant,
+    prepared: Option<Prepared>,
 ) -> Result<Value, TriggerError> {
     let source = kind.as_str();
     let policy = engine.policy();
@@ -451,7 +522,7 @@ async fn pre_sign_up<S: Store>(
             // A phone_number that is not a string is judged as an invalid number.
             let phone = value.as_str().unwrap_or_default();
             let recording = recording(engine, ctx);
-            let number = Features::keyed(phone, policy, &ctx.store_keys, recording);
+            let number = features(ctx, policy, phone, recording, prepared);
             let d = presignup::judge_features(engine, &ctx.store, kind, &number, now).await;
             let record = recording.then(|| record(source, &number, None, false, now));
             if d.store_error {
@@ -501,6 +572,7 @@ async fn verification<S: Store>(
     event: &Value,
     now: i64,
     started: Instant,
+    prepared: Option<Prepared>,
 ) {
     let phone = event
         .pointer("/request/userAttributes/phone_number")
@@ -518,7 +590,7 @@ async fn verification<S: Store>(
         .and_then(Value::as_str)
         .or_else(|| event.get("userName").and_then(Value::as_str));
     let recording = recording(engine, ctx);
-    let number = Features::keyed(phone, engine.policy(), &ctx.store_keys, recording);
+    let number = features(ctx, engine.policy(), phone, recording, prepared);
     let user = user.map(|u| ctx.store_keys.hash_text(u));
     let completion = CompletionCase {
         number: &number,
@@ -566,6 +638,7 @@ async fn custom_message<S: Store>(
     mut event: Value,
     now: i64,
     started: Instant,
+    prepared: Option<Prepared>,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
     let typed: CognitoEventUserPoolsCustomMessage =
         match CognitoEventUserPoolsCustomMessage::deserialize(&event).map_err(|e| {
@@ -605,7 +678,7 @@ async fn custom_message<S: Store>(
         _ => header.user_name.as_deref(),
     };
     let recording = recording(engine, ctx);
-    let number = Features::keyed(&phone, policy, &ctx.store_keys, recording);
+    let number = features(ctx, policy, &phone, recording, prepared);
     let user = user.map(|u| ctx.store_keys.hash_text(u));
     let case = Case {
         source,
@@ -695,6 +768,18 @@ fn set_sms_message(
 /// number's hash under a known key is reversed by trying every number), so
 /// no record is written and the instance says so once.
 fn recording<S>(engine: &Engine, ctx: &TriggerContext<S>) -> bool {
+    ctx.records(engine)
+}
+
+impl<S> TriggerContext<S> {
+    /// Whether the trigger writes records with this context (see
+    /// [`Prepared::of`]).
+    pub fn records(&self, engine: &Engine) -> bool {
+        records(engine, self)
+    }
+}
+
+fn records<S>(engine: &Engine, ctx: &TriggerContext<S>) -> bool {
     static WARNED: std::sync::Once = std::sync::Once::new();
     if !engine.policy().trigger.record {
         return false;

@@ -291,6 +291,75 @@ fn hour_of_day(now: i64) -> i64 {
     now.rem_euclid(86_400) / 3600
 }
 
+/// The hourly attributes of a cohort's day item, by hour of the day: the
+/// names are looked up rather than formatted on every decision.
+const SENT_H: [&str; 24] = [
+    "sent_h00", "sent_h01", "sent_h02", "sent_h03", "sent_h04", "sent_h05", "sent_h06", "sent_h07",
+    "sent_h08", "sent_h09", "sent_h10", "sent_h11", "sent_h12", "sent_h13", "sent_h14", "sent_h15",
+    "sent_h16", "sent_h17", "sent_h18", "sent_h19", "sent_h20", "sent_h21", "sent_h22", "sent_h23",
+];
+const VERIFIED_H: [&str; 24] = [
+    "verified_h00",
+    "verified_h01",
+    "verified_h02",
+    "verified_h03",
+    "verified_h04",
+    "verified_h05",
+    "verified_h06",
+    "verified_h07",
+    "verified_h08",
+    "verified_h09",
+    "verified_h10",
+    "verified_h11",
+    "verified_h12",
+    "verified_h13",
+    "verified_h14",
+    "verified_h15",
+    "verified_h16",
+    "verified_h17",
+    "verified_h18",
+    "verified_h19",
+    "verified_h20",
+    "verified_h21",
+    "verified_h22",
+    "verified_h23",
+];
+const REFUSED_H: [&str; 24] = [
+    "refused_h00",
+    "refused_h01",
+    "refused_h02",
+    "refused_h03",
+    "refused_h04",
+    "refused_h05",
+    "refused_h06",
+    "refused_h07",
+    "refused_h08",
+    "refused_h09",
+    "refused_h10",
+    "refused_h11",
+    "refused_h12",
+    "refused_h13",
+    "refused_h14",
+    "refused_h15",
+    "refused_h16",
+    "refused_h17",
+    "refused_h18",
+    "refused_h19",
+    "refused_h20",
+    "refused_h21",
+    "refused_h22",
+    "refused_h23",
+];
+
+/// `table`'s name for hour `hh` (0..24; any other value reads hour 0).
+fn hourly(table: &'static [&'static str; 24], hh: i64) -> &'static str {
+    usize::try_from(hh)
+        .ok()
+        .and_then(|h| table.get(h))
+        .copied()
+        .unwrap_or(table[0])
+}
+
 /// The items a cohort's judgement reads: today, the `baseline-days` days
 /// before, and its state item, in that order.
 pub fn read_keys(p: &CohortPolicy, c: &Cohort, now: i64) -> Vec<ItemKey> {
@@ -325,7 +394,8 @@ pub struct Assessment {
     pub baseline_conversion_permille: i64,
     /// Codes due in the conversion window.
     pub due: i64,
-    hour_attr: String,
+    /// The hour of the day the assessment is for.
+    hour: i64,
     previous_hour_sent: i64,
     previous_day_sent: i64,
     trips: i64,
@@ -377,18 +447,17 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     let yesterday = at(1);
     let state = at(reads_per_cohort(p) - 1);
     let hh = hour_of_day(now);
-    let hour_attr = format!("h{hh:02}");
     let (prev_item, prev_hh) = if hh == 0 {
         (yesterday, 23)
     } else {
         (today, hh - 1)
     };
-    let previous_hour_sent = get(prev_item, &format!("sent_h{prev_hh:02}"));
-    let previous_hour_verified = get(prev_item, &format!("verified_h{prev_hh:02}"));
+    let previous_hour_sent = get(prev_item, hourly(&SENT_H, prev_hh));
+    let previous_hour_verified = get(prev_item, hourly(&VERIFIED_H, prev_hh));
     let verified_hour = Window::HOUR.sliding(
         now,
         previous_hour_verified,
-        get(today, &format!("verified_{hour_attr}")),
+        get(today, hourly(&VERIFIED_H, hh)),
     );
     let sent_day = Window::DAY.sliding(now, get(yesterday, "sent"), get(today, "sent"));
     let verified_day = Window::DAY.sliding(now, get(yesterday, "verified"), get(today, "verified"));
@@ -420,9 +489,9 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     };
 
     // Conversion of the codes that are due: the sliding day without this hour's.
-    let due = sent_day.saturating_sub(get(today, &format!("sent_{hour_attr}")));
+    let due = sent_day.saturating_sub(get(today, hourly(&SENT_H, hh)));
     let used = verified_day
-        .saturating_sub(get(today, &format!("verified_{hour_attr}")))
+        .saturating_sub(get(today, hourly(&VERIFIED_H, hh)))
         .min(due);
     let conversion_permille = permille(used, due);
     let bar = baseline_conversion_permille * i64::from(c.conversion_ratio_permille) / 1000;
@@ -458,8 +527,8 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     // within the hour instead of refusing its market for good.
     let refused_hour = Window::HOUR.sliding(
         now,
-        get(prev_item, &format!("refused_h{prev_hh:02}")),
-        get(today, &format!("refused_{hour_attr}")),
+        get(prev_item, hourly(&REFUSED_H, prev_hh)),
+        get(today, hourly(&REFUSED_H, hh)),
     );
     let pressed = refused_hour >= normal_hour.max(1);
     // Hysteresis: a throttled cohort stays throttled until the codes it
@@ -495,7 +564,7 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
         conversion_permille,
         baseline_conversion_permille,
         due,
-        hour_attr,
+        hour: hh,
         previous_hour_sent,
         previous_day_sent: get(yesterday, "sent"),
         trips,
@@ -510,7 +579,7 @@ impl Assessment {
         let below = if enforce {
             vec![
                 (
-                    format!("sent_{}", self.hour_attr),
+                    hourly(&SENT_H, self.hour).to_string(),
                     Window::HOUR.bound(now, self.previous_hour_sent, self.limit_hour),
                 ),
                 (
@@ -523,7 +592,10 @@ impl Assessment {
         };
         Op::AddIf {
             key: keys::cohort_day(&c.pk, Window::DAY.bucket(now)),
-            adds: vec![("sent".into(), 1), (format!("sent_{}", self.hour_attr), 1)],
+            adds: vec![
+                ("sent".into(), 1),
+                (hourly(&SENT_H, self.hour).to_string(), 1),
+            ],
             below,
             set: Vec::new(),
             expires_at: expiry(now),
@@ -547,7 +619,7 @@ impl Assessment {
         let hour = Window::HOUR.sliding(
             now,
             self.previous_hour_sent,
-            get(item, &format!("sent_{}", self.hour_attr)) - this,
+            get(item, hourly(&SENT_H, self.hour)) - this,
         );
         let day = Window::DAY.sliding(now, self.previous_day_sent, get(item, "sent") - this);
         hour >= self.limit_hour || day >= self.limit_day
@@ -604,7 +676,7 @@ pub fn refused(c: &Cohort, now: i64) -> Op {
         key: keys::cohort_day(&c.pk, Window::DAY.bucket(now)),
         adds: vec![
             ("refused".into(), 1),
-            (format!("refused_h{:02}", hour_of_day(now)), 1),
+            (hourly(&REFUSED_H, hour_of_day(now)).to_string(), 1),
         ],
         below: Vec::new(),
         set: Vec::new(),
@@ -618,7 +690,7 @@ pub fn credit(c: &Cohort, sent_at: i64) -> Op {
         key: keys::cohort_day(&c.pk, Window::DAY.bucket(sent_at)),
         adds: vec![
             ("verified".into(), 1),
-            (format!("verified_h{:02}", hour_of_day(sent_at)), 1),
+            (hourly(&VERIFIED_H, hour_of_day(sent_at)).to_string(), 1),
         ],
         below: Vec::new(),
         set: Vec::new(),

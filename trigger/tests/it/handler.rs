@@ -348,3 +348,77 @@ fn every_decision_and_verification_emits_one_emf_line() {
         assert!(!l.to_string().contains("8762101234") && !l.to_string().contains("4155552671"));
     }
 }
+
+/// Features worked out beforehand (`Prepared`, as `pumpguard replay` does on
+/// its reader thread) give the answers and decisions the adapter gets on its
+/// own, and features prepared for another number, or with other keys, are
+/// not used: the adapter works the number's out itself.
+#[test]
+fn prepared_features_give_the_same_answers_and_are_used_only_for_their_number() {
+    use pumpguard_trigger::trigger::{handle_judged, handle_prepared, Prepared};
+    let engine = example();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let phones = [
+        "+14155552671",
+        "+18762101234",
+        "+19002345678",
+        "+447700900123",
+        "12",
+    ];
+    let sources = [
+        "CustomMessage_SignUp",
+        "CustomMessage_ResendCode",
+        "CustomMessage_Authentication",
+        "PostAuthentication_Authentication",
+        "PreSignUp_SignUp",
+        "CustomMessage_SomethingNew",
+    ];
+    let events: Vec<Value> = (0..60)
+        .map(|i| {
+            let base = if sources[i % sources.len()].starts_with("Post") {
+                fixture("postauthentication-sample.json")
+            } else if sources[i % sources.len()].starts_with("PreSignUp") {
+                fixture("presignup-signup.json")
+            } else {
+                fixture("signup-allow.json")
+            };
+            with_source(base, sources[i % sources.len()], phones[i % phones.len()])
+        })
+        .collect();
+    let own = TriggerContext::new(MemoryStore::new(), hasher(), hasher());
+    let prepared = TriggerContext::new(MemoryStore::new(), hasher(), hasher());
+    let other_keys = PhoneHasher::new(b"another-key-0123456789").expect("key");
+    let policy = engine.policy();
+    for (i, event) in events.iter().enumerate() {
+        let now = NOW + i64::try_from(i).unwrap_or(0) * 7;
+        let given = match i % 3 {
+            // Of this event.
+            0 => Prepared::of(policy, &prepared.store_keys, false, event),
+            // Of the next event: another number (or the same one, by chance).
+            1 => Prepared::of(policy, &prepared.store_keys, false, &events[(i + 1) % 60]),
+            // Of this event, under other keys: its state would be elsewhere.
+            _ => Prepared::of(policy, &other_keys, false, event),
+        };
+        let a = rt.block_on(handle_judged(&engine, &own, event.clone(), now));
+        let b = rt.block_on(handle_prepared(
+            &engine,
+            &prepared,
+            event.clone(),
+            now,
+            given,
+        ));
+        assert_eq!(
+            format!("{:?}", a.0),
+            format!("{:?}", b.0),
+            "event {i}: the same answer"
+        );
+        assert_eq!(
+            a.1.map(|d| (d.verdict, d.reasons())),
+            b.1.map(|d| (d.verdict, d.reasons())),
+            "event {i}: the same decision"
+        );
+    }
+}
