@@ -299,8 +299,11 @@ pub struct MemoryStore {
     next_sweep: AtomicI64,
 }
 
-/// How often (in the store's time) [`MemoryStore::expire`] sweeps.
-const SWEEP_EVERY_SECONDS: i64 = 3600;
+/// How often (in the store's time) [`MemoryStore::expire`] sweeps. Items
+/// live a day or more, so a sweep every few hours holds little more than
+/// an hourly one would; each sweep visits every item (millions in a long
+/// replay), and hourly sweeps were a twentieth of a replay's time.
+const SWEEP_EVERY_SECONDS: i64 = 6 * 3600;
 
 impl MemoryStore {
     pub fn new() -> Self {
@@ -308,7 +311,7 @@ impl MemoryStore {
     }
 
     /// Drops the items whose `expires_at` is before `now`, as DynamoDB's TTL
-    /// does, at most once per hour of `now`, so a long replay holds only live
+    /// does, at most once per six hours of `now`, so a long replay holds only live
     /// state. Every guard already treats an expired item as absent (its keys
     /// are per window, and the cooldown's `reset-after` is shorter than the
     /// item's life), so this changes no decision.
