@@ -622,7 +622,9 @@ fn raw_event(
             "version": "1",
             "region": region,
             "userPoolId": pool_id,
-            "userName": user.map_or("unknown", |u| u.id.as_str()),
+            // No user known: none, as the records have none (a shared
+            // placeholder would put every SMS on one user's limits).
+            "userName": user.map(|u| u.id.as_str()),
             "callerContext": { "awsSdkVersion": "pumpguard-import", "clientId": "pumpguard-import" },
             "triggerSource": source,
             "request": request,

@@ -278,3 +278,59 @@ fn eum_events_from_a_file_import_once_per_message_and_replay() {
     assert_eq!(summary["by_verdict"]["allow"], 2, "{summary}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Without the pool's users, records and raw events replay alike: an SMS
+/// whose user is not known has none in either, rather than one shared
+/// placeholder user whose per-user limits every SMS of the import would hit.
+#[test]
+fn without_users_records_and_raw_events_replay_alike() {
+    let dir = std::env::temp_dir().join(format!("pumpguard-import-nouser-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let start = 1_793_613_600_000_i64;
+    // Twelve real-looking US numbers in as many area codes, a minute apart:
+    // more than the example's `max-phones-per-day` and `max-sends-per-hour`
+    // for one user.
+    let areas = [212, 305, 415, 312, 617, 206, 213, 404, 512, 702, 303, 503];
+    let lines: Vec<String> = areas
+        .iter()
+        .zip(0_i64..)
+        .map(|(area, i)| {
+            sns_log(
+                start + i * 60_000,
+                &format!("+1{area}555{:04}", 1200 + i * 7),
+                &format!("m{i}"),
+                "SUCCESS",
+            )
+        })
+        .collect();
+    let input = dir.join("sns.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let records = dir.join("records.jsonl");
+    let raw = dir.join("raw.jsonl");
+    for (out, extra) in [(&records, None), (&raw, Some("--raw"))] {
+        let mut args = vec![
+            "import",
+            "sns-delivery-logs",
+            "--file",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let o = pumpguard(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let example = Path::new("examples/policy.toml");
+    let (from_records, summary) = replay_file(example, &records);
+    let (from_raw, _) = replay_file(example, &raw);
+    assert_eq!(
+        from_records, from_raw,
+        "records and raw events replay alike"
+    );
+    // More phones go out than one user's `max-phones-per-day` (3) allows.
+    assert!(
+        summary["by_verdict"]["allow"].as_u64().unwrap() > 3,
+        "{summary}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
