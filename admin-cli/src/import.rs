@@ -65,9 +65,27 @@ pub enum Item {
     },
 }
 
+/// What a CloudWatch Logs event says of the line it holds, when the line
+/// came in one: its time (Unix milliseconds) and id.
+#[derive(Debug, Clone, Copy, Default)]
+struct LogEvent<'a> {
+    ms: Option<i64>,
+    id: Option<&'a str>,
+}
+
+impl<'a> LogEvent<'a> {
+    /// The fields of a log event as `filter-log-events` exports it.
+    fn of(v: &'a Value) -> Self {
+        Self {
+            ms: v.get("timestamp").and_then(Value::as_i64),
+            id: v.get("eventId").and_then(Value::as_str),
+        }
+    }
+}
+
 /// When a log line was written, in Unix microseconds: the trigger's own
-/// `timestamp` (RFC 3339), else the log event's (Unix milliseconds).
-fn logged_at(line: &Value, event: Option<&Value>) -> Option<i64> {
+/// `timestamp` (RFC 3339), else the log event's.
+fn logged_at(line: &Value, event: LogEvent<'_>) -> Option<i64> {
     let own = line
         .get("timestamp")
         .and_then(Value::as_str)
@@ -75,12 +93,7 @@ fn logged_at(line: &Value, event: Option<&Value>) -> Option<i64> {
             time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
         })
         .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).ok());
-    own.or_else(|| {
-        event
-            .and_then(|e| e.get("timestamp"))
-            .and_then(Value::as_i64)
-            .map(|ms| ms.saturating_mul(1000))
-    })
+    own.or_else(|| event.ms.map(|ms| ms.saturating_mul(1000)))
 }
 
 /// One SMS as a delivery record shows it.
@@ -186,17 +199,17 @@ pub fn parse(kind: Kind, v: &Value) -> Result<Sent, Unread> {
 /// log event whose `message` is such a line, or a bare record). A log line
 /// without one (a pass-through, the configuration line) is not a record.
 pub fn parse_trigger_line(v: &Value) -> Result<Item, Unread> {
-    trigger_line(v, None)
+    trigger_line(v, LogEvent::default())
 }
 
-fn trigger_line(v: &Value, event: Option<&Value>) -> Result<Item, Unread> {
+fn trigger_line(v: &Value, event: LogEvent<'_>) -> Result<Item, Unread> {
     // A log event whose message is the line. (The trigger's own lines have a
     // `message` too, the event's name: they carry the record beside it.)
     if v.get("record").is_none() {
         if let Some(message) = v.get("message").and_then(Value::as_str) {
             // Lambda's own lines (START, END, REPORT) are text.
             let inner: Value = serde_json::from_str(message).map_err(|_| Unread::NotSms)?;
-            return trigger_line(&inner, Some(v));
+            return trigger_line(&inner, LogEvent::of(v));
         }
     }
     let record: Record = match v.get("record") {
@@ -216,10 +229,7 @@ fn trigger_line(v: &Value, event: Option<&Value>) -> Result<Item, Unread> {
     Ok(Item::Record {
         at: record.at,
         logged: logged_at(v, event),
-        id: event
-            .and_then(|e| e.get("eventId"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        id: event.id.map(str::to_string),
         line: record.to_json(),
     })
 }
@@ -233,23 +243,13 @@ pub fn parse_item(kind: Kind, v: &Value) -> Result<Item, Unread> {
 }
 
 /// Reads one log message or line of text into `out`, counting what is not
-/// read. `event`: the log event's time (Unix milliseconds) and id, when it
-/// came from one.
-fn read_text(
-    kind: Kind,
-    text: &str,
-    event: Option<(Option<i64>, Option<&str>)>,
-    out: &mut Vec<Item>,
-    tally: &mut Tally,
-) {
+/// read. `event`: the log event it came in, if any.
+fn read_text(kind: Kind, text: &str, event: LogEvent<'_>, out: &mut Vec<Item>, tally: &mut Tally) {
     match serde_json::from_str::<Value>(text) {
-        Ok(v) if kind == Kind::TriggerLogs => {
-            let event = event.map(|(ms, id)| json!({ "timestamp": ms, "eventId": id }));
-            match trigger_line(&v, event.as_ref()) {
-                Ok(i) => out.push(i),
-                Err(e) => tally.unread(e),
-            }
-        }
+        Ok(v) if kind == Kind::TriggerLogs => match trigger_line(&v, event) {
+            Ok(i) => out.push(i),
+            Err(e) => tally.unread(e),
+        },
         Ok(v) => read_value(kind, &v, out, tally),
         // A function's log group holds Lambda's text lines beside the
         // trigger's JSON ones.
@@ -281,7 +281,7 @@ pub fn read_file(kind: Kind, text: &str, tally: &mut Tally) -> Vec<Item> {
         }
     }
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        read_text(kind, line, None, &mut out, tally);
+        read_text(kind, line, LogEvent::default(), &mut out, tally);
     }
     out
 }
@@ -664,13 +664,11 @@ pub async fn read_log_group(
             })?;
         for e in page.events() {
             let Some(message) = e.message() else { continue };
-            read_text(
-                kind,
-                message,
-                Some((e.timestamp(), e.event_id())),
-                &mut out,
-                tally,
-            );
+            let event = LogEvent {
+                ms: e.timestamp(),
+                id: e.event_id(),
+            };
+            read_text(kind, message, event, &mut out, tally);
         }
         match page.next_token() {
             // The API may repeat the token it was given when nothing is left.

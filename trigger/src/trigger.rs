@@ -445,7 +445,7 @@ fn new_custom_message<S: Store>(
         Some(_) => String::new(),
     };
     // The source only names the decision; static guards do not depend on it.
-    let recording = recording(engine, ctx);
+    let recording = ctx.records(engine);
     let number = features(ctx, engine.policy(), &phone, recording, prepared);
     let decision = engine.decide_features(TriggerSource::SignUp, &number);
     let policy = engine.policy();
@@ -521,7 +521,7 @@ async fn pre_sign_up<S: Store>(
         Some(value) => {
             // A phone_number that is not a string is judged as an invalid number.
             let phone = value.as_str().unwrap_or_default();
-            let recording = recording(engine, ctx);
+            let recording = ctx.records(engine);
             let number = features(ctx, policy, phone, recording, prepared);
             let d = presignup::judge_features(engine, &ctx.store, kind, &number, now).await;
             let record = recording.then(|| record(source, &number, None, false, now));
@@ -589,7 +589,7 @@ async fn verification<S: Store>(
         .and_then(|a| a.get("sub"))
         .and_then(Value::as_str)
         .or_else(|| event.get("userName").and_then(Value::as_str));
-    let recording = recording(engine, ctx);
+    let recording = ctx.records(engine);
     let number = features(ctx, engine.policy(), phone, recording, prepared);
     let user = user.map(|u| ctx.store_keys.hash_text(u));
     let completion = CompletionCase {
@@ -677,7 +677,7 @@ async fn custom_message<S: Store>(
         Some(Value::String(sub)) => Some(sub.as_str()),
         _ => header.user_name.as_deref(),
     };
-    let recording = recording(engine, ctx);
+    let recording = ctx.records(engine);
     let number = features(ctx, policy, &phone, recording, prepared);
     let user = user.map(|u| ctx.store_keys.hash_text(u));
     let case = Case {
@@ -762,39 +762,30 @@ fn set_sms_message(
     }
 }
 
-/// Whether this event's log line carries its record: `[trigger] record` is
-/// on and the hash key is configured. Without a configured key the table's
-/// hashes are under a public key, which a record must never carry (a phone
-/// number's hash under a known key is reversed by trying every number), so
-/// no record is written and the instance says so once.
-fn recording<S>(engine: &Engine, ctx: &TriggerContext<S>) -> bool {
-    ctx.records(engine)
-}
-
 impl<S> TriggerContext<S> {
-    /// Whether the trigger writes records with this context (see
-    /// [`Prepared::of`]).
+    /// Whether this event's log line carries its record (and what
+    /// [`Prepared::of`] is given): `[trigger] record` is on and the hash key
+    /// is configured. Without a configured key the table's hashes are under
+    /// a public key, which a record must never carry (a phone number's hash
+    /// under a known key is reversed by trying every number), so no record
+    /// is written and the instance says so once.
     pub fn records(&self, engine: &Engine) -> bool {
-        records(engine, self)
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        if !engine.policy().trigger.record {
+            return false;
+        }
+        if !self.store_keys.is_configured() {
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    target: "pumpguard::config",
+                    "[trigger] record is on but PUMPGUARD_PHONE_HASH_KEY is unset: no records are \
+                     written (set the key to record)"
+                );
+            });
+            return false;
+        }
+        true
     }
-}
-
-fn records<S>(engine: &Engine, ctx: &TriggerContext<S>) -> bool {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    if !engine.policy().trigger.record {
-        return false;
-    }
-    if !ctx.store_keys.is_configured() {
-        WARNED.call_once(|| {
-            tracing::warn!(
-                target: "pumpguard::config",
-                "[trigger] record is on but PUMPGUARD_PHONE_HASH_KEY is unset: no records are \
-                 written (set the key to record)"
-            );
-        });
-        return false;
-    }
-    true
 }
 
 /// The record of one event, as one JSON string for its log line.

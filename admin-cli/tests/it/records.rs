@@ -207,19 +207,8 @@ fn imported_from_cloudwatch_logs_replays_alike(
 ) {
     use aws_sdk_cloudwatchlogs::types::InputLogEvent;
     let group = format!("/aws/lambda/pumpguard-records-{}", std::process::id());
-    // Log events must be recent; their own times are not what orders the
-    // records (the records' `at` is).
-    let base_ms = 1000
-        * i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-        .unwrap()
-        - 3_600_000;
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
+    let base_ms = rt.block_on(async {
         let config = crate::common::moto::sdk("us-east-1").await;
         let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
         logs.create_log_group()
@@ -227,6 +216,22 @@ fn imported_from_cloudwatch_logs_replays_alike(
             .send()
             .await
             .unwrap();
+        // Log events must be recent, and before now for the import's
+        // default end: they are logged from an hour before the group's
+        // creation, by the server's clock. Their times are not what orders
+        // the records (the records' `at` is).
+        let base_ms = logs
+            .describe_log_groups()
+            .log_group_name_prefix(&group)
+            .send()
+            .await
+            .unwrap()
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(group.as_str()))
+            .and_then(|g| g.creation_time())
+            .expect("the group's creation time")
+            - 3_600_000;
         // Instance a logs the even lines, instance b the odd ones: read
         // stream by stream, the records are out of time order.
         for (n, stream) in ["2026/12/01/[$LATEST]a", "2026/12/01/[$LATEST]b"]
@@ -266,6 +271,7 @@ fn imported_from_cloudwatch_logs_replays_alike(
                 put.send().await.unwrap();
             }
         }
+        base_ms
     });
     let start = time::OffsetDateTime::from_unix_timestamp(base_ms / 1000 - 60)
         .unwrap()

@@ -13,6 +13,19 @@ use super::moto::root;
 /// One verdict line: the verdict and its reasons.
 pub type Verdict = (String, Vec<String>);
 
+/// Replays two inputs of the same traffic (records and raw events) under
+/// `policy`, asserts they get the same verdicts, and returns them with the
+/// first input's summary.
+pub fn replay_alike(policy: &Path, records: &Path, raw: &Path) -> (Vec<Verdict>, Value) {
+    let (from_records, summary) = replay_file(policy, records);
+    let (from_raw, _) = replay_file(policy, raw);
+    assert_eq!(
+        from_records, from_raw,
+        "records and raw events replay alike"
+    );
+    (from_records, summary)
+}
+
 /// Replays `events` under `policy` (paths from the repository's root, or
 /// absolute): every verdict line in order, and the summary.
 pub fn replay_file(policy: &Path, events: &Path) -> (Vec<Verdict>, Value) {
