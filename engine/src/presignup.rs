@@ -160,12 +160,14 @@ pub async fn judge_features<S: Store>(
         now,
     };
     let shared = SubjectKeys::of(&subject).and_then(|hashes| Shared::new(p, &d, &subject, &hashes));
-    if let Some(shared) = shared {
+    if let Some(mut shared) = shared {
+        shared.recall(p, store.memo(), now);
         let read = shared.reads(p, now);
         let timeout = Duration::from_millis(p.state.timeout_ms);
         match within(store, timeout, store.execute(read)).await {
             Some(Ok(OpResult::Items(items))) => {
-                d.findings.extend(shared.precheck(p, &items, now));
+                d.findings
+                    .extend(shared.precheck(p, &items, now, store.memo()));
             }
             // The SMS is judged again, with `on-store-error`, at CustomMessage.
             _ => d.store_error = true,

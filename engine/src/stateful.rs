@@ -207,11 +207,14 @@ pub async fn judge_case<S: Store>(engine: &Engine, store: &S, subject: Case<'_>)
         return d;
     };
     let mut plan = engine.plan_keyed(&d, &subject, &hashes);
-    let shared = guards::Shared::new(p, &d, &subject, &hashes);
+    let mut shared = guards::Shared::new(p, &d, &subject, &hashes);
     if plan.steps.is_empty() && shared.is_none() {
         return d;
     }
     let now = subject.now;
+    if let Some(sh) = &mut shared {
+        sh.recall(p, store.memo(), now);
+    }
     let attempt = next_attempt();
     for (_, op) in &mut plan.steps {
         if let Op::Cooldown { attempt: a, .. } = op {
@@ -242,7 +245,9 @@ pub async fn judge_case<S: Store>(engine: &Engine, store: &S, subject: Case<'_>)
             return (r1, None, Vec::new(), None, false);
         }
         let admission = match (&shared, items) {
-            (Some(sh), Some(Ok(OpResult::Items(items)))) => Some(sh.admit(p, &items, now)),
+            (Some(sh), Some(Ok(OpResult::Items(items)))) => {
+                Some(sh.admit(p, &items, now, store.memo()))
+            }
             (Some(_), Some(_)) => return (r1, None, Vec::new(), None, true),
             _ => None,
         };

@@ -16,6 +16,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 
+pub use crate::guards::cohort::HistoryMemo;
+
 /// The key of one item in the single table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemKey {
@@ -141,6 +143,26 @@ pub enum Op {
     TakeText { key: ItemKey, attr: String },
 }
 
+impl Op {
+    /// The item this op may change, if any.
+    pub fn written(&self) -> Option<&ItemKey> {
+        match self {
+            Op::Read { .. } => None,
+            Op::Cooldown { key, .. }
+            | Op::Release { key, .. }
+            | Op::Add { key, .. }
+            | Op::AddMember { key, .. }
+            | Op::MarkSent { key, .. }
+            | Op::Verify { key, .. }
+            | Op::RaiseTo { key, .. }
+            | Op::AddIf { key, .. }
+            | Op::Confirm { key, .. }
+            | Op::PutText { key, .. }
+            | Op::TakeText { key, .. } => Some(key),
+        }
+    }
+}
+
 /// An item's numeric attributes as a store returns them. Shared: the
 /// in-memory store hands out the item it holds without copying it (a
 /// decision reads a fortnight of cohort days), and copies only on a later
@@ -192,6 +214,14 @@ pub trait Store: Send + Sync {
     /// store calls to `state.timeout-ms` with this timer. A store whose
     /// calls cannot block (the in-memory one) may never complete it.
     fn sleep(&self, d: std::time::Duration) -> impl Future<Output = ()> + Send;
+
+    /// Where this store keeps its cohorts' closed days, if it does
+    /// ([`HistoryMemo`]). A store that keeps them must tell the memo of
+    /// every write or removal of an item ([`HistoryMemo::written`]).
+    /// Without one, every decision reads each cohort's whole baseline.
+    fn memo(&self) -> Option<&HistoryMemo> {
+        None
+    }
 }
 
 /// `work`, or `None` if `store`'s timer for `d` ends first.
@@ -297,6 +327,10 @@ pub struct MemoryStore {
     items: Mutex<HashMap<ItemKey, MemItem, foldhash::fast::FixedState>>,
     /// The next `now` at which [`MemoryStore::expire`] sweeps.
     next_sweep: AtomicI64,
+    /// Its cohorts' closed days, told of every write and removal.
+    memo: HistoryMemo,
+    /// What a missing item reads as, shared instead of allocated per key.
+    empty: Numbers,
 }
 
 /// How often (in the store's time) [`MemoryStore::expire`] sweeps. Items
@@ -324,7 +358,13 @@ impl MemoryStore {
             AtomicOrdering::Relaxed,
         );
         if let Ok(mut items) = self.items.lock() {
-            items.retain(|_, item| item.expires_at.is_none_or(|e| e >= now));
+            items.retain(|key, item| {
+                let keep = item.expires_at.is_none_or(|e| e >= now);
+                if !keep {
+                    self.memo.written(key);
+                }
+                keep
+            });
         }
     }
 
@@ -355,6 +395,9 @@ impl MemoryStore {
             .items
             .lock()
             .map_err(|_| StoreError::Request("memory store lock poisoned".into()))?;
+        if let Some(key) = op.written() {
+            self.memo.written(key);
+        }
         Ok(match op {
             Op::Cooldown {
                 key,
@@ -439,7 +482,11 @@ impl MemoryStore {
             }
             Op::Read { keys } => OpResult::Items(
                 keys.iter()
-                    .map(|k| items.get(k).map(|i| i.numbers.clone()).unwrap_or_default())
+                    .map(|k| {
+                        items
+                            .get(k)
+                            .map_or_else(|| self.empty.clone(), |i| i.numbers.clone())
+                    })
                     .collect(),
             ),
             Op::MarkSent {
@@ -564,6 +611,10 @@ impl Store for MemoryStore {
     async fn sleep(&self, _: std::time::Duration) {
         std::future::pending::<()>().await;
     }
+
+    fn memo(&self) -> Option<&HistoryMemo> {
+        Some(&self.memo)
+    }
 }
 
 impl<S: Store> Store for std::sync::Arc<S> {
@@ -573,6 +624,10 @@ impl<S: Store> Store for std::sync::Arc<S> {
 
     fn sleep(&self, d: std::time::Duration) -> impl Future<Output = ()> + Send {
         (**self).sleep(d)
+    }
+
+    fn memo(&self) -> Option<&HistoryMemo> {
+        (**self).memo()
     }
 }
 

@@ -38,4 +38,11 @@ impl Store for AnyStore {
     async fn sleep(&self, d: Duration) {
         tokio::time::sleep(d).await;
     }
+
+    fn memo(&self) -> Option<&pumpguard_engine::store::HistoryMemo> {
+        match self {
+            AnyStore::Dynamo(s) => s.memo(),
+            AnyStore::Memory(s) => s.memo(),
+        }
+    }
 }

@@ -37,6 +37,10 @@
 //!   pressure is off: its own users asking at their usual rate do not keep
 //!   a market locked after the attack stops.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex};
+
 use serde::{Deserialize, Serialize};
 
 use crate::country::Country;
@@ -360,21 +364,38 @@ fn hourly(table: &'static [&'static str; 24], hh: i64) -> &'static str {
         .unwrap_or(table[0])
 }
 
-/// The items a cohort's judgement reads: today, the `baseline-days` days
-/// before, and its state item, in that order.
-pub fn read_keys(p: &CohortPolicy, c: &Cohort, now: i64) -> Vec<ItemKey> {
+/// The items a cohort's judgement reads: today, the days before it that
+/// are still open (yesterday) or, without `closed`, every day of the
+/// baseline, and its state item, in that order.
+pub fn read_keys(p: &CohortPolicy, c: &Cohort, now: i64, closed: bool) -> Vec<ItemKey> {
     let day = Window::DAY.bucket(now);
-    let mut keys: Vec<ItemKey> = (0..=i64::from(p.baseline_days))
+    let mut keys: Vec<ItemKey> = (0..=days_read(p, closed))
         .map(|back| keys::cohort_day(&c.pk, day - back))
         .collect();
     keys.push(keys::cohort_state(&c.pk));
     keys
 }
 
-/// How many items [`read_keys`] returns per cohort.
-pub fn reads_per_cohort(p: &CohortPolicy) -> usize {
-    usize::try_from(p.baseline_days).unwrap_or(7) + 2
+/// How many days back [`read_keys`] reads.
+fn days_read(p: &CohortPolicy, closed: bool) -> i64 {
+    let all = i64::from(p.baseline_days);
+    if closed {
+        all.min(OPEN_DAYS)
+    } else {
+        all
+    }
 }
+
+/// How many items [`read_keys`] returns per cohort.
+pub fn reads_per_cohort(p: &CohortPolicy, closed: bool) -> usize {
+    usize::try_from(days_read(p, closed)).unwrap_or(7) + 2
+}
+
+/// Days back that can still change: yesterday, whose codes can still be
+/// used (a sign-up code lives 24 hours, the longest of any kind, and a
+/// code is credited to the day it was sent). Every earlier day is closed:
+/// nothing is added to it again.
+const OPEN_DAYS: i64 = 1;
 
 type Item = crate::store::Numbers;
 
@@ -439,13 +460,172 @@ fn scale(x: i64, permille: u32) -> i64 {
     x.saturating_mul(i64::from(permille)) / 1000
 }
 
-/// Judges a cohort from its items ([`read_keys`] order).
-pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessment {
+/// What a cohort's closed days hold (2 to `baseline-days` days back, see
+/// [`OPEN_DAYS`]): the part of its baseline no later SMS or code changes,
+/// so it can be kept ([`HistoryMemo`]) instead of read again by every
+/// decision of the day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Closed {
+    /// `verified` of each closed day the cohort has an item for.
+    verified: Vec<i64>,
+    sent: i64,
+    verified_sum: i64,
+}
+
+impl Closed {
+    /// From the closed days' items (missing items read empty: no record).
+    pub fn of(days: &[Item]) -> Self {
+        let mut c = Closed::default();
+        for i in days.iter().filter(|i| !i.is_empty()) {
+            c.add(i);
+        }
+        c
+    }
+
+    fn add(&mut self, day: &Item) {
+        let v = get(day, "verified");
+        self.verified.push(v);
+        self.sent = self.sent.saturating_add(get(day, "sent"));
+        self.verified_sum = self.verified_sum.saturating_add(v);
+    }
+}
+
+/// The closed days of the cohorts a store has been asked about today, kept
+/// by the store ([`crate::store::Store::memo`]) so that a decision reads a
+/// cohort's open days and state (3 items) instead of its whole baseline
+/// (`baseline-days` + 2). What it keeps is a fact about the store's items,
+/// not a guess: a closed day is never written again (see [`OPEN_DAYS`]).
+/// The store tells it of any write to a closed day all the same
+/// ([`HistoryMemo::written`]: a replay whose clock went back, a test that
+/// seeds old days), and it forgets that cohort.
+///
+/// Entries are for one UTC day and one `baseline-days`: a later day (or
+/// another policy's baseline) starts afresh. At most [`HistoryMemo::CAP`]
+/// cohorts are kept; beyond that, decisions read every day as before.
+#[derive(Debug)]
+pub struct HistoryMemo {
+    /// The day the entries are for (`i64::MIN`: none yet), readable without
+    /// the lock by [`HistoryMemo::written`].
+    day: AtomicI64,
+    inner: Mutex<MemoDays>,
+}
+
+#[derive(Debug, Default)]
+struct MemoDays {
+    day: i64,
+    baseline_days: u32,
+    /// Bumped whenever an entry is forgotten: what was read before it may
+    /// be out of date, and is not kept.
+    epoch: u64,
+    cohorts: HashMap<String, Arc<Closed>, foldhash::fast::FixedState>,
+}
+
+impl Default for HistoryMemo {
+    fn default() -> Self {
+        Self {
+            day: AtomicI64::new(i64::MIN),
+            inner: Mutex::new(MemoDays {
+                day: i64::MIN,
+                ..MemoDays::default()
+            }),
+        }
+    }
+}
+
+/// What [`HistoryMemo::recall`] found for one decision's cohorts.
+#[derive(Debug, Clone, Default)]
+pub struct Recalled {
+    /// Per cohort, its closed days if they are known.
+    pub closed: Vec<Option<Arc<Closed>>>,
+    epoch: u64,
+}
+
+impl HistoryMemo {
+    /// Cohorts kept at most (some 250 bytes each).
+    pub const CAP: usize = 1 << 18;
+
+    /// The closed days known for `cohorts` on `now`'s day.
+    pub fn recall(&self, p: &CohortPolicy, cohorts: &[Cohort], now: i64) -> Recalled {
+        let day = Window::DAY.bucket(now);
+        let Ok(m) = self.inner.lock() else {
+            return Recalled::default();
+        };
+        let current = m.day == day && m.baseline_days == p.baseline_days;
+        Recalled {
+            closed: cohorts
+                .iter()
+                .map(|c| current.then(|| m.cohorts.get(&c.pk).cloned()).flatten())
+                .collect(),
+            epoch: m.epoch,
+        }
+    }
+
+    /// Keeps `closed` for cohort `pk` on `now`'s day, read after `recalled`.
+    pub fn learn(&self, p: &CohortPolicy, pk: &str, now: i64, recalled: &Recalled, closed: Closed) {
+        let day = Window::DAY.bucket(now);
+        let Ok(mut m) = self.inner.lock() else {
+            return;
+        };
+        if m.epoch != recalled.epoch || day < m.day {
+            return;
+        }
+        if day > m.day || m.baseline_days != p.baseline_days {
+            m.cohorts.clear();
+            m.day = day;
+            m.baseline_days = p.baseline_days;
+            self.day.store(day, AtomicOrdering::Relaxed);
+        }
+        if m.cohorts.len() < Self::CAP {
+            m.cohorts.insert(pk.to_string(), Arc::new(closed));
+        }
+    }
+
+    /// The store wrote (or removed) the item `key`: if it is a day of a
+    /// cohort that is closed for the kept day, that cohort is forgotten.
+    pub fn written(&self, key: &ItemKey) {
+        let kept = self.day.load(AtomicOrdering::Relaxed);
+        if kept == i64::MIN {
+            return;
+        }
+        let Some(day) = key.sk.strip_prefix('d').and_then(|d| d.parse::<i64>().ok()) else {
+            return;
+        };
+        if day > kept - 1 - OPEN_DAYS {
+            return;
+        }
+        if let Ok(mut m) = self.inner.lock() {
+            if m.cohorts.remove(&key.pk).is_some() {
+                m.epoch += 1;
+            }
+        }
+    }
+}
+
+/// Judges a cohort from its items, in [`read_keys`] order: with `closed`
+/// given, the closed days are not among them. Also returns the closed days
+/// it worked out from the items when they were not given, for the caller
+/// to keep.
+pub fn assess(
+    p: &CohortPolicy,
+    c: &Cohort,
+    items: &[Item],
+    closed: Option<&Closed>,
+    now: i64,
+) -> (Assessment, Option<Closed>) {
     let empty = Item::default();
     let at = |i: usize| items.get(i).unwrap_or(&empty);
     let today = at(0);
     let yesterday = at(1);
-    let state = at(reads_per_cohort(p) - 1);
+    let state = at(reads_per_cohort(p, closed.is_some()) - 1);
+    let learned = match closed {
+        Some(_) => None,
+        None => {
+            let all = usize::try_from(p.baseline_days).unwrap_or(7);
+            let from = usize::try_from(OPEN_DAYS).unwrap_or(1) + 1;
+            Some(Closed::of(items.get(from..=all).unwrap_or(&[])))
+        }
+    };
+    let closed = closed.or(learned.as_ref());
     let hh = hour_of_day(now);
     let (prev_item, prev_hh) = if hh == 0 {
         (yesterday, 23)
@@ -462,23 +642,26 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     let sent_day = Window::DAY.sliding(now, get(yesterday, "sent"), get(today, "sent"));
     let verified_day = Window::DAY.sliding(now, get(yesterday, "verified"), get(today, "verified"));
 
-    // Baseline: completed days 1..=baseline-days back.
+    // Baseline: completed days 1..=baseline-days back, yesterday (still
+    // open) and the closed days.
     // Only days the cohort has an item for: before pumpguard ran (a new
     // deployment, a new market) nothing is known, which is not the same as
     // a day with no real traffic.
-    let history: Vec<&Item> = (1..reads_per_cohort(p) - 1)
-        .map(at)
-        .filter(|i| !i.is_empty())
-        .collect();
-    let mut verified: Vec<i64> = history.iter().map(|i| get(i, "verified")).collect();
+    let mut verified: Vec<i64> = Vec::with_capacity(16);
+    let (mut hist_sent, mut hist_verified) = (0_i64, 0_i64);
+    if let Some(c) = closed {
+        verified.extend_from_slice(&c.verified);
+        (hist_sent, hist_verified) = (c.sent, c.verified_sum);
+    }
+    if !yesterday.is_empty() {
+        let v = get(yesterday, "verified");
+        verified.push(v);
+        hist_sent = hist_sent.saturating_add(get(yesterday, "sent"));
+        hist_verified = hist_verified.saturating_add(v);
+    }
     verified.sort_unstable();
     let base_day = verified.get(verified.len() / 2).copied().unwrap_or(0);
-    let (hist_sent, hist_verified) = history.iter().fold((0_i64, 0_i64), |(s, v), i| {
-        (
-            s.saturating_add(get(i, "sent")),
-            v.saturating_add(get(i, "verified")),
-        )
-    });
+    let no_history = verified.is_empty();
     // Never below `expected-conversion`: days an attack ran in must not
     // teach the cohort that unused codes are normal.
     let prior = i64::from(p.expected_conversion_permille);
@@ -510,7 +693,7 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     // over the day.
     let hour_rate = scale(base_day, p.hourly_headroom_permille);
     let day_rate = scale(base_day, p.daily_headroom_permille);
-    let (hourly_floor, daily_floor) = if history.is_empty() {
+    let (hourly_floor, daily_floor) = if no_history {
         (c.hourly_floor, c.daily_floor)
     } else {
         (
@@ -541,7 +724,7 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
     // Codes used raise the limits at most `max-surge`-fold over what the
     // cohort's history says; with no history there is nothing to hold them
     // to, and the conversion test alone guards the first day.
-    let cap = if history.is_empty() {
+    let cap = if no_history {
         i64::MAX
     } else {
         i64::from(p.max_surge)
@@ -556,7 +739,7 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
                 .min(normal_day.saturating_mul(cap)),
         )
     };
-    Assessment {
+    let a = Assessment {
         limit_hour,
         limit_day,
         throttled: low,
@@ -569,7 +752,8 @@ pub fn assess(p: &CohortPolicy, c: &Cohort, items: &[Item], now: i64) -> Assessm
         previous_day_sent: get(yesterday, "sent"),
         trips,
         recoveries,
-    }
+    };
+    (a, learned)
 }
 
 impl Assessment {

@@ -25,7 +25,7 @@ use crate::stateful::{Case, SubjectKeys};
 use crate::store::{ItemKey, Op, OpResult, StoreError};
 use crate::window::Window;
 
-use super::cohort::{self, Assessment, Cohort};
+use super::cohort::{self, Assessment, Closed, Cohort, HistoryMemo, Recalled};
 use super::known::{self, CodeKind};
 use super::spend;
 
@@ -55,6 +55,9 @@ pub struct Shared {
     cohorts: Vec<Cohort>,
     cost: i64,
     rate_exempt: bool,
+    /// The cohorts' closed days the store already knew of
+    /// ([`Shared::recall`]): those are not read again.
+    recalled: Recalled,
 }
 
 /// What the second wave does for one gate.
@@ -125,6 +128,42 @@ impl Shared {
             cohorts,
             cost: i64::try_from(p.budget.prices.micro_usd(d.country)).unwrap_or(i64::MAX),
             rate_exempt,
+            recalled: Recalled::default(),
+        })
+    }
+
+    /// Takes the cohorts' closed days the store keeps (`memo`), so that
+    /// [`Shared::reads`] leaves them out.
+    pub fn recall(&mut self, p: &Policy, memo: Option<&HistoryMemo>, now: i64) {
+        if let Some(m) = memo.filter(|_| !self.cohorts.is_empty()) {
+            self.recalled = m.recall(&p.cohorts, &self.cohorts, now);
+        }
+    }
+
+    fn closed(&self, i: usize) -> Option<&Closed> {
+        self.recalled.closed.get(i).and_then(|c| c.as_deref())
+    }
+
+    /// Each cohort with its items in the answer to [`Shared::reads`] and its
+    /// assessment; closed days worked out from the items are kept in `memo`.
+    fn assessed<'a>(
+        &'a self,
+        p: &'a Policy,
+        items: &'a [Item],
+        now: i64,
+        memo: Option<&'a HistoryMemo>,
+    ) -> impl Iterator<Item = (usize, &'a Cohort, &'a [Item], Assessment)> + 'a {
+        let mut from = 2;
+        self.cohorts.iter().enumerate().map(move |(i, c)| {
+            let closed = self.closed(i);
+            let per = cohort::reads_per_cohort(&p.cohorts, closed.is_some());
+            let slice = items.get(from..from + per).unwrap_or(&[]);
+            from += per;
+            let (a, learned) = cohort::assess(&p.cohorts, c, slice, closed, now);
+            if let (Some(m), Some(l)) = (memo, learned) {
+                m.learn(&p.cohorts, &c.pk, now, &self.recalled, l);
+            }
+            (i, c, slice, a)
         })
     }
 
@@ -134,8 +173,13 @@ impl Shared {
             keys::known(&self.phone_hash),
             keys::phone_day(&self.phone_hash, now),
         ];
-        for c in &self.cohorts {
-            keys.extend(cohort::read_keys(&p.cohorts, c, now));
+        for (i, c) in self.cohorts.iter().enumerate() {
+            keys.extend(cohort::read_keys(
+                &p.cohorts,
+                c,
+                now,
+                self.closed(i).is_some(),
+            ));
         }
         Op::Read { keys }
     }
@@ -144,7 +188,13 @@ impl Shared {
     /// follow would already meet, from the answer to [`Shared::reads`].
     /// Nothing is written: the per-phone daily cap already reached, and for
     /// an unknown number a cohort already at its limit.
-    pub fn precheck(&self, p: &Policy, items: &[Item], now: i64) -> Vec<Finding> {
+    pub fn precheck(
+        &self,
+        p: &Policy,
+        items: &[Item],
+        now: i64,
+        memo: Option<&HistoryMemo>,
+    ) -> Vec<Finding> {
         let empty = Item::default();
         let known_item = items.first().unwrap_or(&empty);
         let known = known::is_known(&p.known_numbers, known_item, now);
@@ -166,11 +216,7 @@ impl Shared {
         if known {
             return out;
         }
-        let per = cohort::reads_per_cohort(&p.cohorts);
-        for (i, c) in self.cohorts.iter().enumerate() {
-            let from = 2 + i * per;
-            let slice = items.get(from..from + per).unwrap_or(&[]);
-            let a = cohort::assess(&p.cohorts, c, slice, now);
+        for (_, _, slice, a) in self.assessed(p, items, now, memo) {
             if !a.full(now, slice.first().unwrap_or(&empty)) {
                 continue;
             }
@@ -187,7 +233,13 @@ impl Shared {
     }
 
     /// The second wave, from the answer to [`Shared::reads`].
-    pub fn admit(&self, p: &Policy, items: &[Item], now: i64) -> Admission {
+    pub fn admit(
+        &self,
+        p: &Policy,
+        items: &[Item],
+        now: i64,
+        memo: Option<&HistoryMemo>,
+    ) -> Admission {
         let empty = Item::default();
         let known_item = items.first().unwrap_or(&empty);
         let known = known::is_known(&p.known_numbers, known_item, now);
@@ -214,13 +266,9 @@ impl Shared {
             gates.push(Gate::PhoneDay { limit });
         }
 
-        let per = cohort::reads_per_cohort(&p.cohorts);
         let mut assessments = Vec::new();
         let judged = !known && !self.cohorts.is_empty();
-        for (i, c) in self.cohorts.iter().enumerate() {
-            let from = 2 + i * per;
-            let slice = items.get(from..from + per).unwrap_or(&[]);
-            let a = cohort::assess(&p.cohorts, c, slice, now);
+        for (i, c, _, a) in self.assessed(p, items, now, memo) {
             if let Some(op) = a.change(c, now) {
                 ops.push(op);
                 gates.push(Gate::Change(i));

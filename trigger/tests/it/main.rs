@@ -13,6 +13,7 @@ mod faults;
 mod guards;
 mod handler;
 mod load;
+mod memo;
 mod numbers;
 mod presignup;
 mod privacy;
