@@ -584,7 +584,9 @@ impl HistoryMemo {
     /// cohort that is closed for the kept day, that cohort is forgotten.
     pub fn written(&self, key: &ItemKey) {
         let kept = self.day.load(AtomicOrdering::Relaxed);
-        if kept == i64::MIN {
+        // Every cohort's partition starts so (`keys::cohort_country`,
+        // `cohort_sign_in`, `cohort_block`); no other item is kept here.
+        if kept == i64::MIN || !key.pk.starts_with("cohort#") {
             return;
         }
         let Some(day) = key.sk.strip_prefix('d').and_then(|d| d.parse::<i64>().ok()) else {
