@@ -178,7 +178,7 @@ pub fn claim(key: &ItemKey, now: i64) -> Op {
 
 /// Record a step of the event (`allowed`, `done`), with a value (the
 /// provider that sent it, as [`Provider::code`]).
-pub fn mark(key: &ItemKey, attr: &str, value: i64, now: i64) -> Op {
+pub fn mark(key: &ItemKey, attr: &'static str, value: i64, now: i64) -> Op {
     Op::AddIf {
         key: key.clone(),
         adds: Vec::new(),

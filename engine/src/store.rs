@@ -34,6 +34,10 @@ impl ItemKey {
     }
 }
 
+/// An attribute's name in an [`Op`]: nearly always a fixed name, which is
+/// then not copied for every op (a decision makes some thirty names).
+pub type Attr = std::borrow::Cow<'static, str>;
+
 /// One atomic step on the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -67,14 +71,14 @@ pub enum Op {
     /// numeric attribute of the item afterwards.
     Add {
         key: ItemKey,
-        attr: String,
+        attr: Attr,
         amount: i64,
         expires_at: i64,
     },
     /// Atomically add `member` to the string set `attr`; returns its size.
     AddMember {
         key: ItemKey,
-        attr: String,
+        attr: Attr,
         member: String,
         expires_at: i64,
     },
@@ -94,7 +98,7 @@ pub enum Op {
     /// Set `attr` to `value` if it is missing or lower.
     RaiseTo {
         key: ItemKey,
-        attr: String,
+        attr: Attr,
         value: i64,
         expires_at: i64,
     },
@@ -107,9 +111,9 @@ pub enum Op {
     /// K exactly K concurrent attempts are admitted.
     AddIf {
         key: ItemKey,
-        adds: Vec<(String, i64)>,
-        below: Vec<(String, i64)>,
-        set: Vec<(String, i64)>,
+        adds: Vec<(Attr, i64)>,
+        below: Vec<(Attr, i64)>,
+        set: Vec<(Attr, i64)>,
         expires_at: i64,
     },
     /// A completion (PostConfirmation / PostAuthentication) for the phone
@@ -133,14 +137,14 @@ pub enum Op {
     /// message's id here until the code is used).
     PutText {
         key: ItemKey,
-        attr: String,
+        attr: Attr,
         text: String,
         expires_at: i64,
     },
     /// Atomically remove the text attribute `attr` and return what it held:
     /// of two concurrent takes, one gets the text. Returns
     /// [`OpResult::Text`].
-    TakeText { key: ItemKey, attr: String },
+    TakeText { key: ItemKey, attr: Attr },
 }
 
 impl Op {
@@ -460,7 +464,7 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                let set = item.sets.entry(attr).or_default();
+                let set = item.sets.entry(attr.into_owned()).or_default();
                 set.insert(member);
                 let size = set.len() as u64;
                 item.set_expiry(expires_at);
@@ -473,12 +477,12 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                item.texts.insert(attr, text);
+                item.texts.insert(attr.into_owned(), text);
                 item.set_expiry(expires_at);
                 OpResult::Done
             }
             Op::TakeText { key, attr } => {
-                OpResult::Text(items.get_mut(&key).and_then(|i| i.texts.remove(&attr)))
+                OpResult::Text(items.get_mut(&key).and_then(|i| i.texts.remove(&*attr)))
             }
             Op::Read { keys } => OpResult::Items(
                 keys.iter()
@@ -524,7 +528,7 @@ impl MemoryStore {
             } => {
                 let item = items.entry(key).or_default();
                 let cur = Arc::make_mut(&mut item.numbers)
-                    .entry(attr)
+                    .entry(attr.into_owned())
                     .or_insert(i64::MIN);
                 if *cur < value {
                     *cur = value;
@@ -541,7 +545,9 @@ impl MemoryStore {
             } => {
                 let numbers = items.get(&key).map(|i| &i.numbers);
                 let fits = below.iter().all(|(attr, bound)| {
-                    numbers.and_then(|n| n.get(attr)).is_none_or(|v| v < bound)
+                    numbers
+                        .and_then(|n| n.get(&**attr))
+                        .is_none_or(|v| v < bound)
                 });
                 if fits {
                     let item = items.entry(key).or_default();

@@ -418,7 +418,7 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(request_error)?;
-                match out.attributes.as_ref().and_then(|a| a.get(&attr)) {
+                match out.attributes.as_ref().and_then(|a| a.get(&*attr)) {
                     Some(AttributeValue::Ss(set)) => Ok(OpResult::SetSize(set.len() as u64)),
                     _ => Err(StoreError::Data(format!("{attr} is not a string set"))),
                 }
@@ -512,17 +512,17 @@ impl DynamoStore {
                 let mut sets = vec!["expires_at = :exp".to_string()];
                 let mut conditions = Vec::new();
                 for (i, (attr, amount)) in adds.iter().enumerate() {
-                    names.insert(format!("#a{i}"), attr.clone());
+                    names.insert(format!("#a{i}"), attr.to_string());
                     values.insert(format!(":a{i}"), n(*amount));
                     add.push(format!("#a{i} :a{i}"));
                 }
                 for (i, (attr, value)) in set.iter().enumerate() {
-                    names.insert(format!("#s{i}"), attr.clone());
+                    names.insert(format!("#s{i}"), attr.to_string());
                     values.insert(format!(":s{i}"), n(*value));
                     sets.push(format!("#s{i} = :s{i}"));
                 }
                 for (i, (attr, bound)) in below.iter().enumerate() {
-                    names.insert(format!("#b{i}"), attr.clone());
+                    names.insert(format!("#b{i}"), attr.to_string());
                     values.insert(format!(":b{i}"), n(*bound));
                     conditions.push(format!("(attribute_not_exists(#b{i}) OR #b{i} < :b{i})"));
                 }
@@ -642,7 +642,7 @@ impl DynamoStore {
                     .send()
                     .await;
                 match r {
-                    Ok(out) => match out.attributes.as_ref().and_then(|a| a.get(&attr)) {
+                    Ok(out) => match out.attributes.as_ref().and_then(|a| a.get(&*attr)) {
                         Some(AttributeValue::S(t)) => Ok(OpResult::Text(Some(t.clone()))),
                         _ => Err(StoreError::Data(format!("{attr} is not a string"))),
                     },

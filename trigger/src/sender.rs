@@ -439,7 +439,7 @@ impl Sender {
         &self,
         ctx: &TriggerContext<S>,
         key: &ItemKey,
-        attr: &str,
+        attr: &'static str,
         v: i64,
         now: i64,
     ) {

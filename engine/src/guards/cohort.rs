@@ -765,11 +765,11 @@ impl Assessment {
         let below = if enforce {
             vec![
                 (
-                    hourly(&SENT_H, self.hour).to_string(),
+                    hourly(&SENT_H, self.hour).into(),
                     Window::HOUR.bound(now, self.previous_hour_sent, self.limit_hour),
                 ),
                 (
-                    "sent".to_string(),
+                    "sent".into(),
                     Window::DAY.bound(now, self.previous_day_sent, self.limit_day),
                 ),
             ]
@@ -778,10 +778,7 @@ impl Assessment {
         };
         Op::AddIf {
             key: keys::cohort_day(&c.pk, Window::DAY.bucket(now)),
-            adds: vec![
-                ("sent".into(), 1),
-                (hourly(&SENT_H, self.hour).to_string(), 1),
-            ],
+            adds: vec![("sent".into(), 1), (hourly(&SENT_H, self.hour).into(), 1)],
             below,
             set: Vec::new(),
             expires_at: expiry(now),
@@ -862,7 +859,7 @@ pub fn refused(c: &Cohort, now: i64) -> Op {
         key: keys::cohort_day(&c.pk, Window::DAY.bucket(now)),
         adds: vec![
             ("refused".into(), 1),
-            (hourly(&REFUSED_H, hour_of_day(now)).to_string(), 1),
+            (hourly(&REFUSED_H, hour_of_day(now)).into(), 1),
         ],
         below: Vec::new(),
         set: Vec::new(),
@@ -876,7 +873,7 @@ pub fn credit(c: &Cohort, sent_at: i64) -> Op {
         key: keys::cohort_day(&c.pk, Window::DAY.bucket(sent_at)),
         adds: vec![
             ("verified".into(), 1),
-            (hourly(&VERIFIED_H, hour_of_day(sent_at)).to_string(), 1),
+            (hourly(&VERIFIED_H, hour_of_day(sent_at)).into(), 1),
         ],
         below: Vec::new(),
         set: Vec::new(),

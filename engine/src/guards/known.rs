@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::keys;
 use crate::policy::{Collector, Mode};
 use crate::source::TriggerSource;
-use crate::store::Op;
+use crate::store::{Attr, Op};
 use crate::window::Window;
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -249,7 +249,7 @@ pub fn used_today(phone_hash: &str, now: i64) -> Op {
 /// The attributes [`pending`] sets, as `item` holds them: what a refused
 /// SMS restores. A phone with no send before gets `sent_kind = 0`, which no
 /// completion verifies, and `suspended_at = 0`, which suspends nothing.
-pub fn pending_record(item: &BTreeMap<String, i64>) -> Vec<(String, i64)> {
+pub fn pending_record(item: &BTreeMap<String, i64>) -> Vec<(Attr, i64)> {
     [
         "sent_at",
         "sent_user",
@@ -258,7 +258,7 @@ pub fn pending_record(item: &BTreeMap<String, i64>) -> Vec<(String, i64)> {
         "suspended_at",
     ]
     .into_iter()
-    .map(|a| (a.to_string(), item.get(a).copied().unwrap_or(0)))
+    .map(|a| (a.into(), item.get(a).copied().unwrap_or(0)))
     .collect()
 }
 

@@ -22,7 +22,7 @@ use crate::keys;
 use crate::policy::{Mode, Policy};
 use crate::source::TriggerSource;
 use crate::stateful::{Case, SubjectKeys};
-use crate::store::{ItemKey, Op, OpResult, StoreError};
+use crate::store::{Attr, ItemKey, Op, OpResult, StoreError};
 use crate::window::Window;
 
 use super::cohort::{self, Assessment, Closed, Cohort, HistoryMemo, Recalled};
@@ -79,7 +79,7 @@ pub struct Admission {
     cohorts: Vec<Cohort>,
     assessments: Vec<Assessment>,
     /// The pending-send record as it was, restored if the SMS is refused.
-    pending_before: Vec<(String, i64)>,
+    pending_before: Vec<(Attr, i64)>,
     now: i64,
 }
 

@@ -196,7 +196,7 @@ pub fn ops(
         // Admitted while what was spent plus this SMS stays within the limit.
         let below = if enforce && bounded {
             vec![(
-                "micro_usd".to_string(),
+                "micro_usd".into(),
                 limit.saturating_sub(cost).saturating_add(1),
             )]
         } else {

@@ -9,7 +9,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use pumpguard_engine::store::{ItemKey, MemoryStore, Op, OpResult, Store};
+use pumpguard_engine::store::{Attr, ItemKey, MemoryStore, Op, OpResult, Store};
 
 const T: i64 = 1_795_262_400;
 
@@ -90,7 +90,7 @@ async fn add<S: Store>(s: &S, pk: &str, attr: &str, n: i64) -> BTreeMap<String, 
     match s
         .execute(Op::Add {
             key: key(pk),
-            attr: attr.into(),
+            attr: attr.to_string().into(),
             amount: n,
             expires_at: T + 100,
         })
@@ -296,8 +296,10 @@ async fn concurrent_takes_get_the_text_once<S: Store>(s: &S) {
 
 type Attrs<'a> = &'a [(&'a str, i64)];
 
-fn attrs(a: Attrs<'_>) -> Vec<(String, i64)> {
-    a.iter().map(|(k, v)| ((*k).to_string(), *v)).collect()
+fn attrs(a: Attrs<'_>) -> Vec<(Attr, i64)> {
+    a.iter()
+        .map(|(k, v)| ((*k).to_string().into(), *v))
+        .collect()
 }
 
 async fn add_if<S: Store>(
@@ -335,7 +337,10 @@ async fn read_one<S: Store>(s: &S, pk: &str) -> BTreeMap<String, i64> {
 }
 
 fn nums(a: Attrs<'_>) -> BTreeMap<String, i64> {
-    attrs(a).into_iter().collect()
+    attrs(a)
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v))
+        .collect()
 }
 
 /// Admitted below the bound (the answer is the item afterwards, `set`
@@ -418,7 +423,7 @@ async fn add_if_respects_its_bounds<S: Store>(s: &S) {
 
 fn m_with(base: &BTreeMap<String, i64>, changes: Attrs<'_>) -> BTreeMap<String, i64> {
     let mut m = base.clone();
-    m.extend(attrs(changes));
+    m.extend(attrs(changes).into_iter().map(|(k, v)| (k.into_owned(), v)));
     m
 }
 
