@@ -210,10 +210,8 @@ pub(crate) fn check_cohorts(w: WireCohorts, c: &mut Collector) -> CohortPolicy {
 /// One cohort of a phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cohort {
-    /// For operators: `GB`, or `GB block of 1e3 numbers #3f9a2c1b0d4e`
-    /// (the block's size and the start of its keyed hash: no digit of any
-    /// number appears in clear).
-    pub label: String,
+    pub country: Option<Country>,
+    pub kind: CohortKind,
     pub pk: String,
     pub hourly_floor: i64,
     pub daily_floor: i64,
@@ -221,6 +219,39 @@ pub struct Cohort {
     /// `sign-in-conversion-ratio` for a country's sign-in cohort,
     /// `conversion-ratio` for any other.
     pub conversion_ratio_permille: u32,
+}
+
+/// What a [`Cohort`] groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CohortKind {
+    /// A country's sign-up codes.
+    Country,
+    /// A country's sign-in codes (MFA, password reset).
+    SignIn,
+    /// A block of numbers hiding this many trailing digits.
+    Block(u32),
+}
+
+impl Cohort {
+    /// For operators: `GB`, `GB sign-in`, or `GB block of 1e3 numbers
+    /// #3f9a2c1b0d4e` (the block's size and the start of its keyed hash: no
+    /// digit of any number appears in clear). Worked out only when shown.
+    pub fn label(&self) -> String {
+        let cc = keys::country_code(self.country);
+        match self.kind {
+            CohortKind::Country => cc,
+            CohortKind::SignIn => format!("{cc} sign-in"),
+            CohortKind::Block(hidden) => {
+                // The partition ends with the block's keyed hash
+                // (`keys::cohort_block`).
+                let block = self.pk.rsplit('#').next().unwrap_or_default();
+                format!(
+                    "{cc} block of 1e{hidden} numbers #{}",
+                    block.get(..12).unwrap_or(block)
+                )
+            }
+        }
+    }
 }
 
 /// Which of a country's two cohorts a code counts in. Codes that set up a
@@ -256,13 +287,13 @@ pub fn cohorts(
     blocks: &std::collections::BTreeMap<u32, String>,
     flow: Flow,
 ) -> Vec<Cohort> {
-    let cc = keys::country_code(country);
-    let (label, pk) = match flow {
-        Flow::SignUp => (cc.clone(), keys::cohort_country(country)),
-        Flow::SignIn => (format!("{cc} sign-in"), keys::cohort_sign_in(country)),
+    let (kind, pk) = match flow {
+        Flow::SignUp => (CohortKind::Country, keys::cohort_country(country)),
+        Flow::SignIn => (CohortKind::SignIn, keys::cohort_sign_in(country)),
     };
     let mut out = vec![Cohort {
-        label,
+        country,
+        kind,
         pk,
         hourly_floor: i64::from(p.country_hourly_floor),
         daily_floor: i64::from(p.country_daily_floor),
@@ -278,10 +309,8 @@ pub fn cohorts(
         // Every further hidden digit doubles the block's floors.
         let scale = 1_i64 << i.min(8);
         out.push(Cohort {
-            label: format!(
-                "{cc} block of 1e{hidden} numbers #{}",
-                block.get(..12).unwrap_or(block)
-            ),
+            country,
+            kind: CohortKind::Block(*hidden),
             pk: keys::cohort_block(country, *hidden, block),
             hourly_floor: i64::from(p.prefix_hourly_floor) * scale,
             daily_floor: i64::from(p.prefix_daily_floor) * scale,
@@ -884,6 +913,36 @@ pub fn credit(c: &Cohort, sent_at: i64) -> Op {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_name_the_country_and_the_block_by_its_hash() {
+        let p = check_cohorts(WireCohorts::default(), &mut Collector::detached());
+        let gb = Country::parse("GB");
+        let blocks: std::collections::BTreeMap<u32, String> = [
+            (3, "3f9a2c1b0d4e5f60718293a4b5c6d7e8".to_string()),
+            (5, "00112233445566778899aabbccddeeff".to_string()),
+        ]
+        .into();
+        let labels = |flow| -> Vec<String> {
+            cohorts(&p, gb, &blocks, flow)
+                .iter()
+                .map(Cohort::label)
+                .collect()
+        };
+        assert_eq!(
+            labels(Flow::SignUp),
+            [
+                "GB",
+                "GB block of 1e3 numbers #3f9a2c1b0d4e",
+                "GB block of 1e5 numbers #001122334455"
+            ]
+        );
+        assert_eq!(labels(Flow::SignIn)[0], "GB sign-in");
+        assert_eq!(
+            cohorts(&p, None, &blocks, Flow::SignUp)[0].label(),
+            keys::country_code(None)
+        );
+    }
 
     #[test]
     fn wilson_bound_needs_volume() {

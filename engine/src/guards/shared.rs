@@ -370,7 +370,7 @@ impl Admission {
                     if admitted {
                         let a = &self.assessments[i];
                         events.push(CohortEvent {
-                            cohort: self.cohorts[i].label.clone(),
+                            cohort: self.cohorts[i].label(),
                             state: if a.throttled {
                                 "throttled"
                             } else {
