@@ -490,7 +490,7 @@ fn scale(x: i64, permille: u32) -> i64 {
 }
 
 /// What a cohort's closed days hold (2 to `baseline-days` days back, see
-/// [`OPEN_DAYS`]): the part of its baseline no later SMS or code changes,
+/// `OPEN_DAYS`): the part of its baseline no later SMS or code changes,
 /// so it can be kept ([`HistoryMemo`]) instead of read again by every
 /// decision of the day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -523,7 +523,7 @@ impl Closed {
 /// by the store ([`crate::store::Store::memo`]) so that a decision reads a
 /// cohort's open days and state (3 items) instead of its whole baseline
 /// (`baseline-days` + 2). What it keeps is a fact about the store's items,
-/// not a guess: a closed day is never written again (see [`OPEN_DAYS`]).
+/// not a guess: a closed day is never written again (see `OPEN_DAYS`).
 /// The store tells it of any write to a closed day all the same
 /// ([`HistoryMemo::written`]: a replay whose clock went back, a test that
 /// seeds old days), and it forgets that cohort.
