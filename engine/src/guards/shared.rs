@@ -160,7 +160,9 @@ impl Shared {
             let slice = items.get(from..from + per).unwrap_or(&[]);
             from += per;
             let (a, learned) = cohort::assess(&p.cohorts, c, slice, closed, now);
-            if let (Some(m), Some(l)) = (memo, learned) {
+            // Only what was read in full is kept: a short answer is judged
+            // (missing items read empty) but teaches nothing.
+            if let (Some(m), Some(l), true) = (memo, learned, slice.len() == per) {
                 m.learn(&p.cohorts, &c.pk, now, &self.recalled, l);
             }
             (i, c, slice, a)

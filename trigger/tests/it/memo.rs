@@ -26,6 +26,10 @@ struct Counted {
     inner: MemoryStore,
     memo: bool,
     read: AtomicUsize,
+    /// The number of keys of the last read.
+    last_read: AtomicUsize,
+    /// Answer the next read with only its first two items.
+    short_next: std::sync::atomic::AtomicBool,
 }
 
 impl Counted {
@@ -34,6 +38,8 @@ impl Counted {
             inner: MemoryStore::new(),
             memo,
             read: AtomicUsize::new(0),
+            last_read: AtomicUsize::new(0),
+            short_next: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -42,8 +48,16 @@ impl Store for Counted {
     async fn execute(&self, op: Op) -> Result<OpResult, StoreError> {
         if let Op::Read { keys } = &op {
             self.read.fetch_add(keys.len(), Ordering::Relaxed);
+            self.last_read.store(keys.len(), Ordering::Relaxed);
         }
-        self.inner.execute(op).await
+        let answer = self.inner.execute(op).await;
+        match answer {
+            Ok(OpResult::Items(mut items)) if self.short_next.swap(false, Ordering::Relaxed) => {
+                items.truncate(2);
+                Ok(OpResult::Items(items))
+            }
+            other => other,
+        }
     }
 
     async fn sleep(&self, d: Duration) {
@@ -264,4 +278,23 @@ async fn a_write_to_a_closed_day_is_not_lost() {
         kept_allowed > unseeded_allowed,
         "{kept_allowed} allowed with the closed day, {unseeded_allowed} without"
     );
+}
+
+#[tokio::test]
+async fn a_short_answer_teaches_the_memo_nothing() {
+    let e = engine(7);
+    let noon = (T0 / DAY + 5) * DAY + 12 * 3600;
+    let (normal, short) = (Counted::new(true), Counted::new(true));
+    short.short_next.store(true, Ordering::Relaxed);
+    for s in [&normal, &short] {
+        sms(&e, s, TriggerSource::SignUp, 7, noon).await;
+    }
+    let first = normal.last_read.load(Ordering::Relaxed);
+    assert_eq!(first, short.last_read.load(Ordering::Relaxed));
+    for s in [&normal, &short] {
+        sms(&e, s, TriggerSource::SignUp, 7, noon + 60).await;
+    }
+    // The cohorts' closed days were learned from the full answer only.
+    assert!(normal.last_read.load(Ordering::Relaxed) < first);
+    assert_eq!(short.last_read.load(Ordering::Relaxed), first);
 }
