@@ -271,7 +271,9 @@ impl Prepared {
         event: &Value,
     ) -> Option<Self> {
         let phone = event
-            .pointer("/request/userAttributes/phone_number")?
+            .get("request")?
+            .get("userAttributes")?
+            .get("phone_number")?
             .as_str()?;
         Some(Self {
             phone: phone.to_string(),
@@ -280,6 +282,12 @@ impl Prepared {
             number: Features::keyed(phone, policy, store_keys, record),
         })
     }
+}
+
+/// `request.userAttributes`, looked up without `Value::pointer`, which
+/// allocates each part of its path.
+fn user_attributes(event: &Value) -> Option<&Value> {
+    event.get("request")?.get("userAttributes")
 }
 
 /// The features of `phone`: `prepared`'s when they are for it, else
@@ -436,7 +444,7 @@ fn new_custom_message<S: Store>(
     started: Instant,
     prepared: Option<Prepared>,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
-    let phone = match event.pointer("/request/userAttributes/phone_number") {
+    let phone = match user_attributes(&event).and_then(|a| a.get("phone_number")) {
         None | Some(Value::Null) => {
             log_pass(source, "no-phone-number", started);
             return (Ok(event), None);
@@ -488,9 +496,7 @@ async fn pre_sign_up<S: Store>(
         log_pass(source, "pre-sign-up-off", started);
         return Ok(event);
     }
-    let Some(attrs) = event
-        .pointer("/request/userAttributes")
-        .and_then(Value::as_object)
+    let Some(attrs) = user_attributes(&event).and_then(Value::as_object)
     else {
         tracing::warn!(
             target: "pumpguard::decision",
@@ -574,14 +580,14 @@ async fn verification<S: Store>(
     started: Instant,
     prepared: Option<Prepared>,
 ) {
-    let phone = event
-        .pointer("/request/userAttributes/phone_number")
+    let attrs = user_attributes(event);
+    let phone = attrs
+        .and_then(|a| a.get("phone_number"))
         .and_then(Value::as_str);
     let Some(phone) = phone else {
         log_pass(source, "verification-without-phone", started);
         return;
     };
-    let attrs = event.pointer("/request/userAttributes");
     let phone_verified = attrs
         .and_then(|a| a.get("phone_number_verified"))
         .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true));
