@@ -496,8 +496,7 @@ async fn pre_sign_up<S: Store>(
         log_pass(source, "pre-sign-up-off", started);
         return Ok(event);
     }
-    let Some(attrs) = user_attributes(&event).and_then(Value::as_object)
-    else {
+    let Some(attrs) = user_attributes(&event).and_then(Value::as_object) else {
         tracing::warn!(
             target: "pumpguard::decision",
             outcome = "malformed",
