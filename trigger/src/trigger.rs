@@ -270,11 +270,7 @@ impl Prepared {
         record: bool,
         event: &Value,
     ) -> Option<Self> {
-        let phone = event
-            .get("request")?
-            .get("userAttributes")?
-            .get("phone_number")?
-            .as_str()?;
+        let phone = user_attributes(event)?.get("phone_number")?.as_str()?;
         Some(Self {
             phone: phone.to_string(),
             record,

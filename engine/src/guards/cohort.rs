@@ -533,15 +533,14 @@ impl Closed {
 /// cohorts are kept; beyond that, decisions read every day as before.
 #[derive(Debug)]
 pub struct HistoryMemo {
-    /// The day the entries are for (`i64::MIN`: none yet), readable without
-    /// the lock by [`HistoryMemo::written`].
+    /// The day the entries are for (`i64::MIN`: none yet): changed only
+    /// under `inner`'s lock, read without it by [`HistoryMemo::written`].
     day: AtomicI64,
     inner: Mutex<MemoDays>,
 }
 
 #[derive(Debug, Default)]
 struct MemoDays {
-    day: i64,
     baseline_days: u32,
     /// Bumped whenever an entry is forgotten: what was read before it may
     /// be out of date, and is not kept.
@@ -553,10 +552,7 @@ impl Default for HistoryMemo {
     fn default() -> Self {
         Self {
             day: AtomicI64::new(i64::MIN),
-            inner: Mutex::new(MemoDays {
-                day: i64::MIN,
-                ..MemoDays::default()
-            }),
+            inner: Mutex::new(MemoDays::default()),
         }
     }
 }
@@ -579,7 +575,8 @@ impl HistoryMemo {
         let Ok(m) = self.inner.lock() else {
             return Recalled::default();
         };
-        let current = m.day == day && m.baseline_days == p.baseline_days;
+        let current =
+            self.day.load(AtomicOrdering::Relaxed) == day && m.baseline_days == p.baseline_days;
         Recalled {
             closed: cohorts
                 .iter()
@@ -595,12 +592,12 @@ impl HistoryMemo {
         let Ok(mut m) = self.inner.lock() else {
             return;
         };
-        if m.epoch != recalled.epoch || day < m.day {
+        let kept = self.day.load(AtomicOrdering::Relaxed);
+        if m.epoch != recalled.epoch || day < kept {
             return;
         }
-        if day > m.day || m.baseline_days != p.baseline_days {
+        if day > kept || m.baseline_days != p.baseline_days {
             m.cohorts.clear();
-            m.day = day;
             m.baseline_days = p.baseline_days;
             self.day.store(day, AtomicOrdering::Relaxed);
         }
@@ -656,7 +653,6 @@ pub fn assess(
             Some(Closed::of(items.get(from..=all).unwrap_or(&[])))
         }
     };
-    let closed = closed.or(learned.as_ref());
     let hh = hour_of_day(now);
     let (prev_item, prev_hh) = if hh == 0 {
         (yesterday, 23)
@@ -678,18 +674,15 @@ pub fn assess(
     // Only days the cohort has an item for: before pumpguard ran (a new
     // deployment, a new market) nothing is known, which is not the same as
     // a day with no real traffic.
-    let mut verified: Vec<i64> = Vec::with_capacity(16);
-    let (mut hist_sent, mut hist_verified) = (0_i64, 0_i64);
-    if let Some(c) = closed {
-        verified.extend_from_slice(&c.verified);
-        (hist_sent, hist_verified) = (c.sent, c.verified_sum);
-    }
+    let mut history = closed.or(learned.as_ref()).cloned().unwrap_or_default();
     if !yesterday.is_empty() {
-        let v = get(yesterday, "verified");
-        verified.push(v);
-        hist_sent = hist_sent.saturating_add(get(yesterday, "sent"));
-        hist_verified = hist_verified.saturating_add(v);
+        history.add(yesterday);
     }
+    let Closed {
+        mut verified,
+        sent: hist_sent,
+        verified_sum: hist_verified,
+    } = history;
     verified.sort_unstable();
     let base_day = verified.get(verified.len() / 2).copied().unwrap_or(0);
     let no_history = verified.is_empty();
