@@ -171,7 +171,12 @@ impl Op {
 /// in-memory store hands out the item it holds without copying it (a
 /// decision reads a fortnight of cohort days), and copies only on a later
 /// write while an answer still holds it.
-pub type Numbers = Arc<BTreeMap<String, i64>>;
+pub type Numbers = Arc<NumberMap>;
+
+/// An item's numeric attributes by name. Names are [`Attr`]s: the fixed
+/// names the guards write are neither copied into each item nor freed with
+/// it (a cohort's day holds some seventy).
+pub type NumberMap = BTreeMap<Attr, i64>;
 
 /// What an op returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,18 +297,29 @@ struct MemItem {
 }
 
 impl MemItem {
-    /// Sets `attr` to `value`, allocating the name only when it is new.
-    fn put(&mut self, attr: &str, value: i64) {
-        put(Arc::make_mut(&mut self.numbers), attr, value);
+    /// Sets the fixed attribute `attr` to `value`.
+    fn put(&mut self, attr: &'static str, value: i64) {
+        self.put_attr(&Attr::Borrowed(attr), value);
+    }
+
+    /// Sets `attr` to `value`, copying the name only when it is new.
+    fn put_attr(&mut self, attr: &Attr, value: i64) {
+        let numbers = Arc::make_mut(&mut self.numbers);
+        match numbers.get_mut(&**attr) {
+            Some(n) => *n = value,
+            None => {
+                numbers.insert(attr.clone(), value);
+            }
+        }
     }
 
     /// Adds `amount` to `attr` (missing reads 0), saturating.
-    fn add(&mut self, attr: &str, amount: i64) {
+    fn add(&mut self, attr: &Attr, amount: i64) {
         let numbers = Arc::make_mut(&mut self.numbers);
-        match numbers.get_mut(attr) {
+        match numbers.get_mut(&**attr) {
             Some(n) => *n = n.saturating_add(amount),
             None => {
-                numbers.insert(attr.to_owned(), amount);
+                numbers.insert(attr.clone(), amount);
             }
         }
     }
@@ -311,15 +327,6 @@ impl MemItem {
     fn set_expiry(&mut self, expires_at: i64) {
         self.put("expires_at", expires_at);
         self.expires_at = Some(expires_at);
-    }
-}
-
-fn put(numbers: &mut BTreeMap<String, i64>, attr: &str, value: i64) {
-    match numbers.get_mut(attr) {
-        Some(n) => *n = value,
-        None => {
-            numbers.insert(attr.to_owned(), value);
-        }
     }
 }
 
@@ -528,7 +535,7 @@ impl MemoryStore {
             } => {
                 let item = items.entry(key).or_default();
                 let cur = Arc::make_mut(&mut item.numbers)
-                    .entry(attr.into_owned())
+                    .entry(attr)
                     .or_insert(i64::MIN);
                 if *cur < value {
                     *cur = value;
@@ -555,7 +562,7 @@ impl MemoryStore {
                         item.add(attr, *amount);
                     }
                     for (attr, value) in &set {
-                        item.put(attr, *value);
+                        item.put_attr(attr, *value);
                     }
                     item.set_expiry(expires_at);
                     OpResult::Admitted {
@@ -599,7 +606,7 @@ impl MemoryStore {
                 if !item.numbers.contains_key("first_verified") {
                     item.put("first_verified", now);
                 }
-                item.add("vcount", 1);
+                item.add(&Attr::Borrowed("vcount"), 1);
                 item.put("unused", 0);
                 item.set_expiry(expires_at);
                 OpResult::Confirmed(Some(before))

@@ -45,7 +45,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use pumpguard_engine::store::{cooldown_step, ItemKey, Numbers, Op, OpResult, Store, StoreError};
+use pumpguard_engine::store::{
+    cooldown_step, Attr, ItemKey, Numbers, Op, OpResult, Store, StoreError,
+};
 
 /// The trigger's table.
 #[derive(Debug, Clone)]
@@ -69,7 +71,7 @@ fn numbers(item: Option<&Item>) -> Numbers {
         item.map(|i| {
             i.iter()
                 .filter_map(|(k, v)| match v {
-                    AttributeValue::N(x) => x.parse().ok().map(|x| (k.clone(), x)),
+                    AttributeValue::N(x) => x.parse().ok().map(|x| (Attr::from(k.clone()), x)),
                     _ => None,
                 })
                 .collect()

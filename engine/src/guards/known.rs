@@ -19,14 +19,12 @@
 //! that go unused suspend it until the next verification, and its daily cap
 //! bounds what an attacker who owns and verifies numbers can draw from each.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::keys;
 use crate::policy::{Collector, Mode};
 use crate::source::TriggerSource;
-use crate::store::{Attr, Op};
+use crate::store::{Attr, NumberMap, Op};
 use crate::window::Window;
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -199,7 +197,7 @@ pub fn user_tag(user_hash: Option<&str>) -> i64 {
 }
 
 /// Whether the item says the phone is known at `now`.
-pub fn is_known(p: &KnownPolicy, item: &BTreeMap<String, i64>, now: i64) -> bool {
+pub fn is_known(p: &KnownPolicy, item: &NumberMap, now: i64) -> bool {
     if p.mode == Mode::Off {
         return false;
     }
@@ -221,7 +219,7 @@ pub fn is_known(p: &KnownPolicy, item: &BTreeMap<String, i64>, now: i64) -> bool
 /// asks for more codes uses them, while an account that asks for codes it
 /// mostly never uses (an owned number drawing MFA codes, confirming a share
 /// of them to look real) stays at the lower cap, however it became known.
-pub fn daily_cap(p: &KnownPolicy, known: bool, today: &BTreeMap<String, i64>) -> i64 {
+pub fn daily_cap(p: &KnownPolicy, known: bool, today: &NumberMap) -> i64 {
     let base = i64::from(p.unknown_max_per_day);
     if !known {
         return base;
@@ -249,7 +247,7 @@ pub fn used_today(phone_hash: &str, now: i64) -> Op {
 /// The attributes [`pending`] sets, as `item` holds them: what a refused
 /// SMS restores. A phone with no send before gets `sent_kind = 0`, which no
 /// completion verifies, and `suspended_at = 0`, which suspends nothing.
-pub fn pending_record(item: &BTreeMap<String, i64>) -> Vec<(Attr, i64)> {
+pub fn pending_record(item: &NumberMap) -> Vec<(Attr, i64)> {
     [
         "sent_at",
         "sent_user",
@@ -268,7 +266,7 @@ pub fn pending_record(item: &BTreeMap<String, i64>) -> Vec<(Attr, i64)> {
 /// with this one is suspended (`suspended_at`).
 pub fn pending(
     p: &KnownPolicy,
-    item: &BTreeMap<String, i64>,
+    item: &NumberMap,
     phone_hash: &str,
     now: i64,
     (user, kind): (i64, CodeKind),

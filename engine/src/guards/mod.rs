@@ -35,7 +35,7 @@ pub mod spend;
 pub mod suspicious;
 pub mod user_limits;
 
-use std::collections::BTreeMap;
+use crate::store::NumberMap;
 
 pub use shared::{Admission, CohortEvent, Shared};
 
@@ -174,6 +174,6 @@ pub(crate) fn counter(step: Step) -> &'static dyn Counter {
 }
 
 /// A numeric attribute of an item, 0 when missing.
-pub(crate) fn count(item: &BTreeMap<String, i64>, attr: &str) -> i64 {
+pub(crate) fn count(item: &NumberMap, attr: &str) -> i64 {
     item.get(attr).copied().unwrap_or(0)
 }

@@ -9,7 +9,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use pumpguard_engine::store::{Attr, ItemKey, MemoryStore, Op, OpResult, Store};
+use pumpguard_engine::store::{Attr, ItemKey, MemoryStore, NumberMap, Op, OpResult, Store};
 
 const T: i64 = 1_795_262_400;
 
@@ -96,7 +96,7 @@ async fn add<S: Store>(s: &S, pk: &str, attr: &str, n: i64) -> BTreeMap<String, 
         })
         .await
     {
-        Ok(OpResult::Numbers(m)) => (*m).clone(),
+        Ok(OpResult::Numbers(m)) => plain(&m),
         other => panic!("{other:?}"),
     }
 }
@@ -319,7 +319,7 @@ async fn add_if<S: Store>(
         })
         .await
     {
-        Ok(OpResult::Admitted { admitted, numbers }) => (admitted, (*numbers).clone()),
+        Ok(OpResult::Admitted { admitted, numbers }) => (admitted, plain(&numbers)),
         other => panic!("{other:?}"),
     }
 }
@@ -331,9 +331,14 @@ async fn read_one<S: Store>(s: &S, pk: &str) -> BTreeMap<String, i64> {
         })
         .await
     {
-        Ok(OpResult::Items(mut items)) if items.len() == 1 => (*items.remove(0)).clone(),
+        Ok(OpResult::Items(items)) if items.len() == 1 => plain(&items[0]),
         other => panic!("{other:?}"),
     }
+}
+
+/// An answer's attributes with plain names, to compare with expectations.
+fn plain(m: &NumberMap) -> BTreeMap<String, i64> {
+    m.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
 fn nums(a: Attrs<'_>) -> BTreeMap<String, i64> {
@@ -473,7 +478,7 @@ async fn confirm_within<S: Store>(
         })
         .await
     {
-        Ok(OpResult::Confirmed(before)) => before.map(|b| (*b).clone()),
+        Ok(OpResult::Confirmed(before)) => before.map(|b| plain(&b)),
         other => panic!("{other:?}"),
     }
 }
