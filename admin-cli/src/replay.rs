@@ -27,7 +27,7 @@ use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::store::MemoryStore;
 use pumpguard_engine::{Decision, Engine, Policy};
 use pumpguard_trigger::trigger::{
-    handle_prepared, handle_record, Prepared, TriggerContext, TriggerError,
+    handle_judged, handle_prepared, handle_record, Prepared, TriggerContext, TriggerError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -172,53 +172,59 @@ impl Replayer {
     /// [`Replayer::step`], naming the number's block in the outcome when
     /// `block` is set (for the report).
     pub fn step_with(&mut self, now: i64, event: Value, block: bool) -> Outcome {
-        self.step_prepared(now, event, None, block)
+        self.store.expire(now);
+        let block = block.then(|| self.block_of(&event)).flatten();
+        let (result, decision) =
+            self.rt
+                .block_on(handle_judged(&self.engine, &self.ctx, event, now));
+        self.outcome(result.map(drop), decision, block)
     }
 
-    /// Works out what [`Replayer::step_prepared`] can be given for `event`
+    /// Works out what [`Replayer::step_prepared`] is given for an event
     /// beforehand, on any thread.
-    pub fn preparer(&self) -> impl Fn(&Value) -> Option<Prepared> + Send + Sync + 'static {
+    pub fn preparer(&self) -> impl Fn(Value) -> Prepared + Send + Sync + 'static {
         let policy = Arc::clone(self.engine.policy());
         let keys = self.ctx.store_keys.clone();
         let record = self.ctx.records(&self.engine);
         move |event| Prepared::of(&policy, &keys, record, event)
     }
 
-    /// [`Replayer::step_with`] with the number's features worked out
-    /// beforehand ([`Replayer::preparer`]): the same outcome.
+    /// [`Replayer::step_with`] on an event prepared beforehand
+    /// ([`Replayer::preparer`]): the same outcome. The trigger's answer is
+    /// handed back, for the caller to drop where it costs the least.
     pub fn step_prepared(
         &mut self,
         now: i64,
-        event: Value,
-        prepared: Option<Prepared>,
+        prepared: Prepared,
         block: bool,
-    ) -> Outcome {
+    ) -> (Outcome, Option<Value>) {
         self.store.expire(now);
-        let block = block
-            .then(|| {
-                let phone = event
-                    .pointer("/request/userAttributes/phone_number")
-                    .and_then(Value::as_str)?;
-                let depths = Depths {
-                    prefix: Vec::new(),
-                    blocks: self.engine.policy().cohorts.prefix_hidden_digits.clone(),
-                };
-                let f = Features::of(
-                    phone,
-                    self.engine.policy(),
-                    Some((&self.ctx.store_keys, &depths)),
-                );
-                crate::replay_report::block_label(&f.blocks)
-            })
-            .flatten();
-        let (result, decision) = self.rt.block_on(handle_prepared(
-            &self.engine,
-            &self.ctx,
-            event,
-            now,
-            prepared,
-        ));
-        self.outcome(result.map(|_| ()), decision, block)
+        let block = block.then(|| self.block_of(prepared.event())).flatten();
+        let (result, decision) =
+            self.rt
+                .block_on(handle_prepared(&self.engine, &self.ctx, prepared, now));
+        let (result, answer) = match result {
+            Ok(answer) => (Ok(()), Some(answer)),
+            Err(e) => (Err(e), None),
+        };
+        (self.outcome(result, decision, block), answer)
+    }
+
+    /// The block of `event`'s number, as the report names it.
+    fn block_of(&self, event: &Value) -> Option<String> {
+        let phone = event
+            .pointer("/request/userAttributes/phone_number")
+            .and_then(Value::as_str)?;
+        let depths = Depths {
+            prefix: Vec::new(),
+            blocks: self.engine.policy().cohorts.prefix_hidden_digits.clone(),
+        };
+        let f = Features::of(
+            phone,
+            self.engine.policy(),
+            Some((&self.ctx.store_keys, &depths)),
+        );
+        crate::replay_report::block_label(&f.blocks)
     }
 
     /// Judges one record. The record must have what the policy's guards
@@ -283,7 +289,9 @@ fn json_problem(e: &serde_json::Error) -> String {
 /// One input line, parsed off the engine's thread.
 enum Parsed {
     Blank,
-    Event(i64, Value, Option<Box<Prepared>>),
+    /// An event, as it was read (`Raw`) or prepared.
+    Raw(i64, Value),
+    Event(i64, Box<Prepared>),
     Record(Box<Record>),
     /// A trigger log line without a record.
     LogLine,
@@ -330,7 +338,7 @@ fn parse_line(text: &str) -> Parsed {
             ..
         } => match time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
         {
-            Ok(t) => Parsed::Event(t.unix_timestamp(), event, None),
+            Ok(t) => Parsed::Raw(t.unix_timestamp(), event),
             Err(_) => Parsed::Malformed("\"at\" is not an RFC 3339 time".into()),
         },
         Line { event: Some(_), .. } => {
@@ -380,16 +388,14 @@ const BATCH: usize = 2048;
 fn read_batches(
     input: impl BufRead,
     tx: std::sync::mpsc::SyncSender<Result<Vec<Parsed>, String>>,
-    prepare: impl Fn(&Value) -> Option<Prepared>,
+    prepare: impl Fn(Value) -> Prepared,
+    spent: std::sync::mpsc::Receiver<Vec<Value>>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     for (i, line) in input.lines().enumerate() {
         match line {
             Ok(text) => batch.push(match parse_line(&text) {
-                Parsed::Event(at, event, None) => {
-                    let prepared = prepare(&event).map(Box::new);
-                    Parsed::Event(at, event, prepared)
-                }
+                Parsed::Raw(at, event) => Parsed::Event(at, Box::new(prepare(event))),
                 other => other,
             }),
             Err(e) => {
@@ -397,6 +403,11 @@ fn read_batches(
                 let _ = tx.send(Err(format!("cannot read line {}: {e}", i + 1)));
                 return;
             }
+        }
+        if batch.len() == BATCH {
+            // The trigger's answers to earlier batches, dropped here rather
+            // than on the engine's thread.
+            drop(spent.try_iter().collect::<Vec<_>>());
         }
         if batch.len() == BATCH
             && tx
@@ -459,11 +470,13 @@ pub fn replay_with(
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let prepare = replayer.preparer();
-        scope.spawn(move || read_batches(input, tx, prepare));
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel();
+        scope.spawn(move || read_batches(input, tx, prepare, spent_rx));
         let mut n: u64 = 0;
         // Dropping `rx` on an early return stops the reader.
         for batch in rx {
             let batch = batch.map_err(|e| anyhow::anyhow!(e))?;
+            let mut answers = Vec::with_capacity(batch.len());
             for parsed in batch {
                 n += 1;
                 s.lines = n;
@@ -476,14 +489,13 @@ pub fn replay_with(
                         s.skipped_lines += 1;
                         continue;
                     }
-                    Parsed::Event(now, event, prepared) => {
-                        let o = replayer.step_prepared(
-                            now,
-                            event,
-                            prepared.map(|p| *p),
-                            report.is_some(),
-                        );
+                    Parsed::Event(now, prepared) => {
+                        let (o, answer) = replayer.step_prepared(now, *prepared, report.is_some());
+                        answers.extend(answer);
                         (now, o)
+                    }
+                    Parsed::Raw(now, event) => {
+                        (now, replayer.step_with(now, event, report.is_some()))
                     }
                     Parsed::Record(r) => {
                         if let Some(missing) = r.number.missing(&needs) {
@@ -542,6 +554,8 @@ pub fn replay_with(
                     }
                 }
             }
+            // The reader drops them; it may have stopped already.
+            let _ = spent_tx.send(answers);
         }
         Ok(())
     })?;

@@ -2,7 +2,8 @@
 //!
 //! It works on the raw JSON so that an allowed event goes back to Cognito with
 //! every field it came with; the typed `aws_lambda_events` structs are used to
-//! check the event's shape and read it. Every path ends in one of:
+//! check the event's shape, which may be done beforehand ([`Prepared`]).
+//! Every path ends in one of:
 //!
 //! | situation | answer |
 //! |---|---|
@@ -244,40 +245,77 @@ pub async fn handle_judged<S: Store>(
     event: Value,
     now: i64,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
-    handle_prepared(engine, ctx, event, now, None).await
+    handle_given(engine, ctx, event, now, None).await
 }
 
-/// The number's features, worked out from an event before any state is
-/// read: pure, so a caller that judges many events (`pumpguard replay`)
-/// works them out on another thread. [`handle_prepared`] uses them when
-/// they are for the event's number, under the same keys and depths, and
-/// works them out itself otherwise.
+/// An event with what the adapter works out from it before any state is
+/// read: whether a CustomMessage event fits Cognito's shape, the number's
+/// features and the user's keyed hash. Pure, so a caller that judges many
+/// events (`pumpguard replay`) makes them on another thread and hands them
+/// to [`handle_prepared`], which answers exactly as [`handle_judged`] does
+/// on the event alone.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    phone: String,
-    record: bool,
+    event: Value,
     keys: PhoneHasher,
-    number: Features,
+    record: bool,
+    given: Given,
+}
+
+/// What [`Prepared`] worked out, used only under the same keys and the
+/// same recording as the adapter's.
+#[derive(Debug, Clone)]
+struct Given {
+    /// For a known CustomMessage source: whether the event fits Cognito's
+    /// shape, else the kind of error.
+    shape: Option<Result<(), serde_json::error::Category>>,
+    /// `request.userAttributes.phone_number`, if a string, and its features.
+    number: Option<(String, Features)>,
+    /// The user's keyed hash ([`user_of`]).
+    user: Option<String>,
 }
 
 impl Prepared {
-    /// The features of `event`'s `request.userAttributes.phone_number`, as
-    /// the trigger works them out with `store_keys` (`record`: whether it
-    /// records, [`TriggerContext::records`]). `None` without a phone string.
-    pub fn of(
-        policy: &Policy,
-        store_keys: &PhoneHasher,
-        record: bool,
-        event: &Value,
-    ) -> Option<Self> {
-        let phone = user_attributes(event)?.get("phone_number")?.as_str()?;
-        Some(Self {
-            phone: phone.to_string(),
-            record,
+    /// Works out what the adapter would from `event` with `store_keys`
+    /// (`record`: whether it records, [`TriggerContext::records`]).
+    pub fn of(policy: &Policy, store_keys: &PhoneHasher, record: bool, event: Value) -> Self {
+        let shape = event
+            .get("triggerSource")
+            .and_then(Value::as_str)
+            .and_then(TriggerSource::parse)
+            .map(|_| custom_message_shape(&event));
+        let number = phone_of(&event).and_then(Value::as_str).map(|phone| {
+            (
+                phone.to_string(),
+                Features::keyed(phone, policy, store_keys, record),
+            )
+        });
+        let user = user_of(&event).map(|u| store_keys.hash_text(u));
+        Self {
+            event,
             keys: store_keys.clone(),
-            number: Features::keyed(phone, policy, store_keys, record),
-        })
+            record,
+            given: Given {
+                shape,
+                number,
+                user,
+            },
+        }
     }
+
+    /// The event it was made from.
+    pub fn event(&self) -> &Value {
+        &self.event
+    }
+}
+
+/// Whether a CustomMessage event fits Cognito's shape (the typed
+/// `aws_lambda_events` struct), else the kind of error: serde's message
+/// can quote a value (a phone number), so only its kind is kept.
+fn custom_message_shape(event: &Value) -> Result<(), serde_json::error::Category> {
+    CognitoEventUserPoolsCustomMessage::deserialize(event)
+        .map(drop)
+        .map_err(|e| e.classify())
 }
 
 /// `request.userAttributes`, looked up without `Value::pointer`, which
@@ -286,34 +324,71 @@ fn user_attributes(event: &Value) -> Option<&Value> {
     event.get("request")?.get("userAttributes")
 }
 
-/// The features of `phone`: `prepared`'s when they are for it, else
-/// worked out here.
+/// `request.userAttributes.phone_number`, of any type.
+fn phone_of(event: &Value) -> Option<&Value> {
+    user_attributes(event)?.get("phone_number")
+}
+
+/// The user an event names: its `sub` attribute, else `userName`.
+fn user_of(event: &Value) -> Option<&str> {
+    user_attributes(event)
+        .and_then(|a| a.get("sub"))
+        .and_then(Value::as_str)
+        .or_else(|| event.get("userName").and_then(Value::as_str))
+}
+
+/// The features of `phone`: `given`'s when they are for it, else worked
+/// out here.
 fn features<S>(
     ctx: &TriggerContext<S>,
     policy: &Policy,
     phone: &str,
     recording: bool,
-    prepared: Option<Prepared>,
+    given: &mut Option<Given>,
 ) -> Features {
-    match prepared {
-        Some(p)
-            if p.phone == phone && p.record == recording && p.keys.same_key(&ctx.store_keys) =>
-        {
-            p.number
-        }
+    match given.as_mut().and_then(|g| g.number.take()) {
+        Some((p, number)) if p == phone => number,
         _ => Features::keyed(phone, policy, &ctx.store_keys, recording),
     }
 }
 
-/// [`handle_judged`] with the number's features worked out beforehand
-/// ([`Prepared::of`] this same `event`); the answer and the decision are
-/// the same.
+/// The keyed hash of the user `event` names: `given`'s, else worked out here.
+fn user_hash<S>(
+    ctx: &TriggerContext<S>,
+    event: &Value,
+    given: &mut Option<Given>,
+) -> Option<String> {
+    match given.as_mut() {
+        Some(g) => g.user.take(),
+        None => user_of(event).map(|u| ctx.store_keys.hash_text(u)),
+    }
+}
+
+/// [`handle_judged`] on a [`Prepared`] event: the same answer and the same
+/// decision, with what was prepared used when it was made under the
+/// adapter's keys and recording.
 pub async fn handle_prepared<S: Store>(
+    engine: &Engine,
+    ctx: &TriggerContext<S>,
+    prepared: Prepared,
+    now: i64,
+) -> (Result<Value, TriggerError>, Option<Decision>) {
+    let Prepared {
+        event,
+        keys,
+        record,
+        given,
+    } = prepared;
+    let given = (keys.same_key(&ctx.store_keys) && record == ctx.records(engine)).then_some(given);
+    handle_given(engine, ctx, event, now, given).await
+}
+
+async fn handle_given<S: Store>(
     engine: &Engine,
     ctx: &TriggerContext<S>,
     event: Value,
     now: i64,
-    prepared: Option<Prepared>,
+    given: Option<Given>,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
     let started = Instant::now();
     let Some(source) = event.get("triggerSource").and_then(Value::as_str) else {
@@ -330,15 +405,13 @@ pub async fn handle_prepared<S: Store>(
     let source = source.to_string();
     let result = match family(&source) {
         Family::Verification => {
-            verification(engine, ctx, &source, &event, now, started, prepared).await;
+            verification(engine, ctx, &source, &event, now, started, given).await;
             Ok(event)
         }
         Family::NewCustomMessage => {
-            return new_custom_message(engine, ctx, &source, event, now, started, prepared);
+            return new_custom_message(engine, ctx, &source, event, now, started, given);
         }
-        Family::PreSignUp(kind) => {
-            pre_sign_up(engine, ctx, kind, event, now, started, prepared).await
-        }
+        Family::PreSignUp(kind) => pre_sign_up(engine, ctx, kind, event, now, started, given).await,
         Family::Unknown => match engine.policy().trigger.unknown_source {
             UnknownSource::Pass => {
                 let shown = loggable_source(&source);
@@ -364,7 +437,7 @@ pub async fn handle_prepared<S: Store>(
             }
         },
         Family::CustomMessage(src) => {
-            return custom_message(engine, ctx, src, event, now, started, prepared).await;
+            return custom_message(engine, ctx, src, event, now, started, given).await;
         }
     };
     (result, None)
@@ -438,9 +511,9 @@ fn new_custom_message<S: Store>(
     event: Value,
     now: i64,
     started: Instant,
-    prepared: Option<Prepared>,
+    mut given: Option<Given>,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
-    let phone = match user_attributes(&event).and_then(|a| a.get("phone_number")) {
+    let phone = match phone_of(&event) {
         None | Some(Value::Null) => {
             log_pass(source, "no-phone-number", started);
             return (Ok(event), None);
@@ -450,7 +523,7 @@ fn new_custom_message<S: Store>(
     };
     // The source only names the decision; static guards do not depend on it.
     let recording = ctx.records(engine);
-    let number = features(ctx, engine.policy(), &phone, recording, prepared);
+    let number = features(ctx, engine.policy(), &phone, recording, &mut given);
     let decision = engine.decide_features(TriggerSource::SignUp, &number);
     let policy = engine.policy();
     let record = recording.then(|| record(loggable_source(source), &number, None, false, now));
@@ -484,7 +557,7 @@ async fn pre_sign_up<S: Store>(
     event: Value,
     now: i64,
     started: Instant,
-    prepared: Option<Prepared>,
+    mut given: Option<Given>,
 ) -> Result<Value, TriggerError> {
     let source = kind.as_str();
     let policy = engine.policy();
@@ -523,7 +596,7 @@ async fn pre_sign_up<S: Store>(
             // A phone_number that is not a string is judged as an invalid number.
             let phone = value.as_str().unwrap_or_default();
             let recording = ctx.records(engine);
-            let number = features(ctx, policy, phone, recording, prepared);
+            let number = features(ctx, policy, phone, recording, &mut given);
             let d = presignup::judge_features(engine, &ctx.store, kind, &number, now).await;
             let record = recording.then(|| record(source, &number, None, false, now));
             if d.store_error {
@@ -573,12 +646,10 @@ async fn verification<S: Store>(
     event: &Value,
     now: i64,
     started: Instant,
-    prepared: Option<Prepared>,
+    mut given: Option<Given>,
 ) {
     let attrs = user_attributes(event);
-    let phone = attrs
-        .and_then(|a| a.get("phone_number"))
-        .and_then(Value::as_str);
+    let phone = phone_of(event).and_then(Value::as_str);
     let Some(phone) = phone else {
         log_pass(source, "verification-without-phone", started);
         return;
@@ -586,13 +657,9 @@ async fn verification<S: Store>(
     let phone_verified = attrs
         .and_then(|a| a.get("phone_number_verified"))
         .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true));
-    let user = attrs
-        .and_then(|a| a.get("sub"))
-        .and_then(Value::as_str)
-        .or_else(|| event.get("userName").and_then(Value::as_str));
     let recording = ctx.records(engine);
-    let number = features(ctx, engine.policy(), phone, recording, prepared);
-    let user = user.map(|u| ctx.store_keys.hash_text(u));
+    let number = features(ctx, engine.policy(), phone, recording, &mut given);
+    let user = user_hash(ctx, event, &mut given);
     let completion = CompletionCase {
         number: &number,
         user: user.as_deref(),
@@ -639,27 +706,28 @@ async fn custom_message<S: Store>(
     mut event: Value,
     now: i64,
     started: Instant,
-    prepared: Option<Prepared>,
+    mut given: Option<Given>,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
-    let typed: CognitoEventUserPoolsCustomMessage =
-        match CognitoEventUserPoolsCustomMessage::deserialize(&event).map_err(|e| {
-            // serde's message can quote values (a phone number): report only where.
-            tracing::warn!(
-                target: "pumpguard::decision",
-                outcome = "malformed",
-                trigger_source = source.as_str(),
-                "CustomMessage event does not match Cognito's shape"
-            );
-            TriggerError::malformed(format!(
-                "the {source} event does not match Cognito's shape ({:?} error)",
-                e.classify()
-            ))
-        }) {
-            Ok(t) => t,
-            Err(e) => return (Err(e), None),
-        };
+    let shape = match given.as_mut().and_then(|g| g.shape.take()) {
+        Some(shape) => shape,
+        None => custom_message_shape(&event),
+    };
+    if let Err(category) = shape {
+        tracing::warn!(
+            target: "pumpguard::decision",
+            outcome = "malformed",
+            trigger_source = source.as_str(),
+            "CustomMessage event does not match Cognito's shape"
+        );
+        return (
+            Err(TriggerError::malformed(format!(
+                "the {source} event does not match Cognito's shape ({category:?} error)"
+            ))),
+            None,
+        );
+    }
     let policy = engine.policy();
-    let phone = match typed.request.user_attributes.get("phone_number") {
+    let phone = match phone_of(&event) {
         None | Some(Value::Null) => {
             log_pass(source.as_str(), "no-phone-number", started);
             return (Ok(event), None);
@@ -673,14 +741,9 @@ async fn custom_message<S: Store>(
         return (Ok(event), None);
     }
 
-    let header = &typed.cognito_event_user_pools_header;
-    let user = match typed.request.user_attributes.get("sub") {
-        Some(Value::String(sub)) => Some(sub.as_str()),
-        _ => header.user_name.as_deref(),
-    };
     let recording = ctx.records(engine);
-    let number = features(ctx, policy, &phone, recording, prepared);
-    let user = user.map(|u| ctx.store_keys.hash_text(u));
+    let number = features(ctx, policy, &phone, recording, &mut given);
+    let user = user_hash(ctx, &event, &mut given);
     let case = Case {
         source,
         number: &number,
@@ -711,24 +774,17 @@ async fn custom_message<S: Store>(
         store_errors_total = ctx.store_errors(),
         cost_micro_usd = decision.cost_micro_usd,
         policy = &policy.digest[..12],
-        user_pool_id = header.user_pool_id.as_deref().unwrap_or(""),
+        user_pool_id = pool_id(&event),
         latency_us = elapsed_us(started),
         record = record.as_deref(),
         "decision"
     );
-    emit_decision(
-        ctx,
-        engine,
-        &decision,
-        header.user_pool_id.as_deref().unwrap_or(""),
-        now,
-        started,
-    );
+    emit_decision(ctx, engine, &decision, pool_id(&event), now, started);
     if let Some(refusal) = refusal {
         return (Err(refusal), Some(decision));
     }
     if let Some(template) = &policy.trigger.sms_message {
-        set_sms_message(&mut event, template, source, &typed);
+        set_sms_message(&mut event, template, source);
     }
     (Ok(event), Some(decision))
 }
@@ -736,18 +792,19 @@ async fn custom_message<S: Store>(
 /// Puts the policy's SMS text into `response.smsMessage`. AdminCreateUser
 /// messages must also carry `{username}`, so a template without it is not
 /// used there.
-fn set_sms_message(
-    event: &mut Value,
-    template: &str,
-    source: TriggerSource,
-    typed: &CognitoEventUserPoolsCustomMessage,
-) {
+fn set_sms_message(event: &mut Value, template: &str, source: TriggerSource) {
     if source == TriggerSource::AdminCreateUser && !template.contains("{username}") {
         return;
     }
-    let code = typed.request.code_parameter.as_deref().unwrap_or("{####}");
-    let mut text = template.replace("{####}", code);
-    if let Some(user) = typed.request.username_parameter.as_deref() {
+    // The event fits Cognito's shape: each is a string or absent.
+    let request = |name: &str| {
+        event
+            .get("request")
+            .and_then(|r| r.get(name))
+            .and_then(Value::as_str)
+    };
+    let mut text = template.replace("{####}", request("codeParameter").unwrap_or("{####}"));
+    if let Some(user) = request("usernameParameter") {
         text = text.replace("{username}", user);
     }
     if let Some(obj) = event.as_object_mut() {

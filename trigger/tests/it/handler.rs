@@ -230,6 +230,13 @@ fn configured_sms_message_keeps_the_code() {
     );
     let out = run(&e, admin.clone()).expect("allow");
     assert_eq!(out, admin);
+    // With {username}: the event's code and username parameters go in.
+    let e = engine_with("[trigger]\nsms-message = \"Hi {username}, code {####}\"\n");
+    let mut admin = admin;
+    admin["request"]["codeParameter"] = json!("{##}");
+    admin["request"]["usernameParameter"] = json!("{u}");
+    let out = run(&e, admin).expect("allow");
+    assert_eq!(out["response"]["smsMessage"], json!("Hi {u}, code {##}"));
 }
 
 #[test]
@@ -349,12 +356,13 @@ fn every_decision_and_verification_emits_one_emf_line() {
     }
 }
 
-/// Features worked out beforehand (`Prepared`, as `pumpguard replay` does on
-/// its reader thread) give the answers and decisions the adapter gets on its
-/// own, and features prepared for another number, or with other keys, are
-/// not used: the adapter works the number's out itself.
+/// Events prepared beforehand (`Prepared`, as `pumpguard replay` does on
+/// its reader thread) get the answers and decisions the adapter gets on its
+/// own, malformed ones included, and what was prepared under other keys or
+/// another recording is not used: a phone's state stays under the
+/// adapter's keys (its cooldown holds across events prepared either way).
 #[test]
-fn prepared_features_give_the_same_answers_and_are_used_only_for_their_number() {
+fn prepared_events_get_the_same_answers_and_use_only_what_fits() {
     use pumpguard_trigger::trigger::{handle_judged, handle_prepared, Prepared};
     let engine = example();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -375,41 +383,52 @@ fn prepared_features_give_the_same_answers_and_are_used_only_for_their_number() 
         "PostAuthentication_Authentication",
         "PreSignUp_SignUp",
         "CustomMessage_SomethingNew",
+        "CustomMessage_ForgotPassword",
     ];
-    let events: Vec<Value> = (0..60)
+    let events: Vec<Value> = (0..70)
         .map(|i| {
-            let base = if sources[i % sources.len()].starts_with("Post") {
+            let source = sources[i % sources.len()];
+            let base = if source.starts_with("Post") {
                 fixture("postauthentication-sample.json")
-            } else if sources[i % sources.len()].starts_with("PreSignUp") {
+            } else if source.starts_with("PreSignUp") {
                 fixture("presignup-signup.json")
             } else {
                 fixture("signup-allow.json")
             };
-            with_source(base, sources[i % sources.len()], phones[i % phones.len()])
+            let mut event = with_source(base, source, phones[i % phones.len()]);
+            match i % 11 {
+                // Not Cognito's shape.
+                3 => event["callerContext"] = json!("none"),
+                5 => event["request"]["codeParameter"] = json!(7),
+                // The user named by `userName` alone.
+                7 => {
+                    if let Some(a) = event["request"]["userAttributes"].as_object_mut() {
+                        a.remove("sub");
+                    }
+                }
+                // A phone number that is not a string.
+                9 => event["request"]["userAttributes"]["phone_number"] = json!(14155552671_i64),
+                _ => {}
+            }
+            event
         })
         .collect();
     let own = TriggerContext::new(MemoryStore::new(), hasher(), hasher());
     let prepared = TriggerContext::new(MemoryStore::new(), hasher(), hasher());
     let other_keys = PhoneHasher::new(b"another-key-0123456789").expect("key");
     let policy = engine.policy();
+    let mut malformed = 0;
     for (i, event) in events.iter().enumerate() {
         let now = NOW + i64::try_from(i).unwrap_or(0) * 7;
         let given = match i % 3 {
-            // Of this event.
-            0 => Prepared::of(policy, &prepared.store_keys, false, event),
-            // Of the next event: another number (or the same one, by chance).
-            1 => Prepared::of(policy, &prepared.store_keys, false, &events[(i + 1) % 60]),
-            // Of this event, under other keys: its state would be elsewhere.
-            _ => Prepared::of(policy, &other_keys, false, event),
+            0 => Prepared::of(policy, &prepared.store_keys, false, event.clone()),
+            // Made for recording, which this adapter does not do.
+            1 => Prepared::of(policy, &prepared.store_keys, true, event.clone()),
+            // Under other keys: its state would be elsewhere.
+            _ => Prepared::of(policy, &other_keys, false, event.clone()),
         };
         let a = rt.block_on(handle_judged(&engine, &own, event.clone(), now));
-        let b = rt.block_on(handle_prepared(
-            &engine,
-            &prepared,
-            event.clone(),
-            now,
-            given,
-        ));
+        let b = rt.block_on(handle_prepared(&engine, &prepared, given, now));
         assert_eq!(
             format!("{:?}", a.0),
             format!("{:?}", b.0),
@@ -420,5 +439,7 @@ fn prepared_features_give_the_same_answers_and_are_used_only_for_their_number() 
             b.1.map(|d| (d.verdict, d.reasons())),
             "event {i}: the same decision"
         );
+        malformed += usize::from(a.0.is_err_and(|e| e.error_type == "MalformedEvent"));
     }
+    assert!(malformed >= 4, "{malformed} malformed events");
 }
