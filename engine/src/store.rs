@@ -289,14 +289,27 @@ pub fn cooldown_step(
 #[derive(Debug, Clone, Default)]
 struct MemItem {
     numbers: Numbers,
-    sets: BTreeMap<String, BTreeSet<String>>,
-    texts: BTreeMap<String, String>,
+    /// String sets and texts, which few items hold: boxed, so that every
+    /// other item's slot in the table is smaller (the table holds millions
+    /// in a long replay, and grows by copying them).
+    extras: Option<Box<Extras>>,
     /// `numbers["expires_at"]` again, so that [`MemoryStore::expire`]'s
     /// sweep over every item reads a field instead of searching a map.
     expires_at: Option<i64>,
 }
 
+/// An item's string sets and texts.
+#[derive(Debug, Clone, Default)]
+struct Extras {
+    sets: BTreeMap<String, BTreeSet<String>>,
+    texts: BTreeMap<String, String>,
+}
+
 impl MemItem {
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
     /// Sets the fixed attribute `attr` to `value`.
     fn put(&mut self, attr: &'static str, value: i64) {
         self.put_attr(&Attr::Borrowed(attr), value);
@@ -471,7 +484,7 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                let set = item.sets.entry(attr.into_owned()).or_default();
+                let set = item.extras().sets.entry(attr.into_owned()).or_default();
                 set.insert(member);
                 let size = set.len() as u64;
                 item.set_expiry(expires_at);
@@ -484,13 +497,16 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                item.texts.insert(attr.into_owned(), text);
+                item.extras().texts.insert(attr.into_owned(), text);
                 item.set_expiry(expires_at);
                 OpResult::Done
             }
-            Op::TakeText { key, attr } => {
-                OpResult::Text(items.get_mut(&key).and_then(|i| i.texts.remove(&*attr)))
-            }
+            Op::TakeText { key, attr } => OpResult::Text(
+                items
+                    .get_mut(&key)
+                    .and_then(|i| i.extras.as_mut())
+                    .and_then(|e| e.texts.remove(&*attr)),
+            ),
             Op::Read { keys } => OpResult::Items(
                 keys.iter()
                     .map(|k| {
