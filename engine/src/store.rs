@@ -173,10 +173,118 @@ impl Op {
 /// write while an answer still holds it.
 pub type Numbers = Arc<NumberMap>;
 
-/// An item's numeric attributes by name. Names are [`Attr`]s: the fixed
-/// names the guards write are neither copied into each item nor freed with
-/// it (a cohort's day holds some seventy).
-pub type NumberMap = BTreeMap<Attr, i64>;
+/// An item's numeric attributes by name, kept sorted by name in one
+/// vector: a cohort's day holds some seventy and a decision looks up a few
+/// dozen, copies an item it writes while an answer still holds it, and
+/// drops the answers, each cheaper on one allocation than on a tree's
+/// nodes. Names are [`Attr`]s: the fixed names the guards write are
+/// neither copied into each item nor freed with it, and a lookup by the
+/// very name stored (the same `&'static str`) is recognised without
+/// comparing its bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NumberMap {
+    entries: Vec<(Attr, i64)>,
+}
+
+impl NumberMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| {
+            if std::ptr::eq(k.as_ptr(), name.as_ptr()) && k.len() == name.len() {
+                std::cmp::Ordering::Equal
+            } else {
+                (**k).cmp(name)
+            }
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&i64> {
+        self.find(name)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .map(|(_, v)| v)
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut i64> {
+        let i = self.find(name).ok()?;
+        self.entries.get_mut(i).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.find(name).is_ok()
+    }
+
+    /// Sets `name` to `value`; returns what it held.
+    pub fn insert(&mut self, name: impl Into<Attr>, value: i64) -> Option<i64> {
+        let name = name.into();
+        match self.find(&name) {
+            Ok(i) => self
+                .entries
+                .get_mut(i)
+                .map(|(_, v)| std::mem::replace(v, value)),
+            Err(i) => {
+                self.entries.insert(i, (name, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `name`, inserted as `value` if missing.
+    pub fn get_or_insert(&mut self, name: Attr, value: i64) -> &mut i64 {
+        let i = match self.find(&name) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (name, value));
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every attribute, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, i64)> + '_ {
+        self.entries.iter().map(|(k, v)| (&**k, *v))
+    }
+}
+
+impl std::ops::Index<&str> for NumberMap {
+    type Output = i64;
+
+    /// Panics when `name` is missing, as a map's index does (for tests).
+    fn index(&self, name: &str) -> &i64 {
+        #[allow(clippy::panic)]
+        self.get(name)
+            .unwrap_or_else(|| panic!("no attribute {name:?}"))
+    }
+}
+
+impl FromIterator<(Attr, i64)> for NumberMap {
+    /// A later value of a name replaces an earlier one, as in a map.
+    fn from_iter<I: IntoIterator<Item = (Attr, i64)>>(iter: I) -> Self {
+        let mut m = Self::new();
+        m.extend(iter);
+        m
+    }
+}
+
+impl Extend<(Attr, i64)> for NumberMap {
+    fn extend<I: IntoIterator<Item = (Attr, i64)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
 
 /// What an op returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,7 +426,7 @@ impl MemItem {
     /// Sets `attr` to `value`, copying the name only when it is new.
     fn put_attr(&mut self, attr: &Attr, value: i64) {
         let numbers = Arc::make_mut(&mut self.numbers);
-        match numbers.get_mut(&**attr) {
+        match numbers.get_mut(attr) {
             Some(n) => *n = value,
             None => {
                 numbers.insert(attr.clone(), value);
@@ -329,7 +437,7 @@ impl MemItem {
     /// Adds `amount` to `attr` (missing reads 0), saturating.
     fn add(&mut self, attr: &Attr, amount: i64) {
         let numbers = Arc::make_mut(&mut self.numbers);
-        match numbers.get_mut(&**attr) {
+        match numbers.get_mut(attr) {
             Some(n) => *n = n.saturating_add(amount),
             None => {
                 numbers.insert(attr.clone(), amount);
@@ -550,9 +658,7 @@ impl MemoryStore {
                 expires_at,
             } => {
                 let item = items.entry(key).or_default();
-                let cur = Arc::make_mut(&mut item.numbers)
-                    .entry(attr)
-                    .or_insert(i64::MIN);
+                let cur = Arc::make_mut(&mut item.numbers).get_or_insert(attr, i64::MIN);
                 if *cur < value {
                     *cur = value;
                 }
@@ -568,9 +674,7 @@ impl MemoryStore {
             } => {
                 let numbers = items.get(&key).map(|i| &i.numbers);
                 let fits = below.iter().all(|(attr, bound)| {
-                    numbers
-                        .and_then(|n| n.get(&**attr))
-                        .is_none_or(|v| v < bound)
+                    numbers.and_then(|n| n.get(attr)).is_none_or(|v| v < bound)
                 });
                 if fits {
                     let item = items.entry(key).or_default();
@@ -718,6 +822,38 @@ mod tests {
             cooldown_step(Some(-5), Some(i64::MIN), 0, &ladder, 600),
             (false, 55, None)
         );
+    }
+
+    #[test]
+    fn a_number_map_finds_a_name_however_it_was_made() {
+        let mut m: NumberMap = [("sent_h05", 1), ("expires_at", 9), ("sent", 3)]
+            .into_iter()
+            .map(|(k, v)| (Attr::Borrowed(k), v))
+            .collect();
+        // A name made at run time finds the fixed one, and the other way round.
+        let owned = Attr::Owned(format!("sent_h{:02}", 5));
+        assert_eq!(m.get(&owned), Some(&1));
+        assert_eq!(m.insert(Attr::Owned("level".to_string()), 2), None);
+        assert_eq!(m.get("level"), Some(&2));
+        assert_eq!(m.insert("sent", 4), Some(3));
+        *m.get_or_insert("verified".into(), 0) += 5;
+        *m.get_or_insert("sent".into(), 0) += 1;
+        assert!(!m.contains_key("sent_h06"));
+        assert_eq!(m.get_mut("sent_h06"), None);
+        let all: Vec<(&str, i64)> = m.iter().collect();
+        assert_eq!(
+            all,
+            [
+                ("expires_at", 9),
+                ("level", 2),
+                ("sent", 5),
+                ("sent_h05", 1),
+                ("verified", 5)
+            ]
+        );
+        // As in a map, a later value of a name replaces the earlier one.
+        let twice: NumberMap = [("a".into(), 1), ("a".into(), 2)].into_iter().collect();
+        assert_eq!((twice.len(), twice["a"]), (1, 2));
     }
 
     #[tokio::test]

@@ -338,7 +338,7 @@ async fn read_one<S: Store>(s: &S, pk: &str) -> BTreeMap<String, i64> {
 
 /// An answer's attributes with plain names, to compare with expectations.
 fn plain(m: &NumberMap) -> BTreeMap<String, i64> {
-    m.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    m.iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 fn nums(a: Attrs<'_>) -> BTreeMap<String, i64> {
