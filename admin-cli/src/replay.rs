@@ -289,8 +289,7 @@ fn json_problem(e: &serde_json::Error) -> String {
 /// One input line, parsed off the engine's thread.
 enum Parsed {
     Blank,
-    /// An event, as it was read (`Raw`) or prepared.
-    Raw(i64, Value),
+    /// An event, prepared for the trigger ([`Replayer::preparer`]).
     Event(i64, Box<Prepared>),
     Record(Box<Record>),
     /// A trigger log line without a record.
@@ -317,7 +316,7 @@ fn parse_record(text: &str) -> Result<Record, String> {
     }
 }
 
-fn parse_line(text: &str) -> Parsed {
+fn parse_line(text: &str, prepare: impl Fn(Value) -> Prepared) -> Parsed {
     if text.trim().is_empty() {
         return Parsed::Blank;
     }
@@ -338,7 +337,7 @@ fn parse_line(text: &str) -> Parsed {
             ..
         } => match time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
         {
-            Ok(t) => Parsed::Raw(t.unix_timestamp(), event),
+            Ok(t) => Parsed::Event(t.unix_timestamp(), Box::new(prepare(event))),
             Err(_) => Parsed::Malformed("\"at\" is not an RFC 3339 time".into()),
         },
         Line { event: Some(_), .. } => {
@@ -394,10 +393,7 @@ fn read_batches(
     let mut batch = Vec::with_capacity(BATCH);
     for (i, line) in input.lines().enumerate() {
         match line {
-            Ok(text) => batch.push(match parse_line(&text) {
-                Parsed::Raw(at, event) => Parsed::Event(at, Box::new(prepare(event))),
-                other => other,
-            }),
+            Ok(text) => batch.push(parse_line(&text, &prepare)),
             Err(e) => {
                 let _ = tx.send(Ok(std::mem::take(&mut batch)));
                 let _ = tx.send(Err(format!("cannot read line {}: {e}", i + 1)));
@@ -407,14 +403,13 @@ fn read_batches(
         if batch.len() == BATCH {
             // The trigger's answers to earlier batches, dropped here rather
             // than on the engine's thread.
-            drop(spent.try_iter().collect::<Vec<_>>());
-        }
-        if batch.len() == BATCH
-            && tx
+            spent.try_iter().for_each(drop);
+            if tx
                 .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
                 .is_err()
-        {
-            return;
+            {
+                return;
+            }
         }
     }
     let _ = tx.send(Ok(batch));
@@ -493,9 +488,6 @@ pub fn replay_with(
                         let (o, answer) = replayer.step_prepared(now, *prepared, report.is_some());
                         answers.extend(answer);
                         (now, o)
-                    }
-                    Parsed::Raw(now, event) => {
-                        (now, replayer.step_with(now, event, report.is_some()))
                     }
                     Parsed::Record(r) => {
                         if let Some(missing) = r.number.missing(&needs) {

@@ -423,26 +423,15 @@ impl MemItem {
         self.put_attr(&Attr::Borrowed(attr), value);
     }
 
-    /// Sets `attr` to `value`, copying the name only when it is new.
+    /// Sets `attr` to `value`.
     fn put_attr(&mut self, attr: &Attr, value: i64) {
-        let numbers = Arc::make_mut(&mut self.numbers);
-        match numbers.get_mut(attr) {
-            Some(n) => *n = value,
-            None => {
-                numbers.insert(attr.clone(), value);
-            }
-        }
+        Arc::make_mut(&mut self.numbers).insert(attr.clone(), value);
     }
 
     /// Adds `amount` to `attr` (missing reads 0), saturating.
     fn add(&mut self, attr: &Attr, amount: i64) {
-        let numbers = Arc::make_mut(&mut self.numbers);
-        match numbers.get_mut(attr) {
-            Some(n) => *n = n.saturating_add(amount),
-            None => {
-                numbers.insert(attr.clone(), amount);
-            }
-        }
+        let n = Arc::make_mut(&mut self.numbers).get_or_insert(attr.clone(), 0);
+        *n = n.saturating_add(amount);
     }
 
     fn set_expiry(&mut self, expires_at: i64) {

@@ -269,8 +269,8 @@ struct Given {
     /// For a known CustomMessage source: whether the event fits Cognito's
     /// shape, else the kind of error.
     shape: Option<Result<(), serde_json::error::Category>>,
-    /// `request.userAttributes.phone_number`, if a string, and its features.
-    number: Option<(String, Features)>,
+    /// The features of `request.userAttributes.phone_number`, if a string.
+    number: Option<Features>,
     /// The user's keyed hash ([`user_of`]).
     user: Option<String>,
 }
@@ -284,12 +284,9 @@ impl Prepared {
             .and_then(Value::as_str)
             .and_then(TriggerSource::parse)
             .map(|_| custom_message_shape(&event));
-        let number = phone_of(&event).and_then(Value::as_str).map(|phone| {
-            (
-                phone.to_string(),
-                Features::keyed(phone, policy, store_keys, record),
-            )
-        });
+        let number = phone_of(&event)
+            .and_then(Value::as_str)
+            .map(|phone| Features::keyed(phone, policy, store_keys, record));
         let user = user_of(&event).map(|u| store_keys.hash_text(u));
         Self {
             event,
@@ -337,8 +334,8 @@ fn user_of(event: &Value) -> Option<&str> {
         .or_else(|| event.get("userName").and_then(Value::as_str))
 }
 
-/// The features of `phone`: `given`'s when they are for it, else worked
-/// out here.
+/// The features of `phone`, the event's phone number: `given`'s when it
+/// has them (the number was a string), else worked out here.
 fn features<S>(
     ctx: &TriggerContext<S>,
     policy: &Policy,
@@ -347,8 +344,8 @@ fn features<S>(
     given: &mut Option<Given>,
 ) -> Features {
     match given.as_mut().and_then(|g| g.number.take()) {
-        Some((p, number)) if p == phone => number,
-        _ => Features::keyed(phone, policy, &ctx.store_keys, recording),
+        Some(number) => number,
+        None => Features::keyed(phone, policy, &ctx.store_keys, recording),
     }
 }
 
