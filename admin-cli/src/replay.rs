@@ -22,7 +22,7 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use pumpguard_engine::country::Country;
-use pumpguard_engine::features::{Depths, Features, Record, RECORD_VERSION};
+use pumpguard_engine::features::{Depths, Features, KeyedMemo, Record, RECORD_VERSION};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::store::MemoryStore;
 use pumpguard_engine::{Decision, Engine, Policy};
@@ -182,11 +182,13 @@ impl Replayer {
 
     /// Works out what [`Replayer::step_prepared`] is given for an event
     /// beforehand, on any thread.
-    pub fn preparer(&self) -> impl Fn(Value) -> Prepared + Send + Sync + 'static {
-        let policy = Arc::clone(self.engine.policy());
-        let keys = self.ctx.store_keys.clone();
-        let record = self.ctx.records(&self.engine);
-        move |event| Prepared::of(&policy, &keys, record, event)
+    pub fn preparer(&self) -> impl FnMut(Value) -> Prepared + Send + 'static {
+        let mut memo = KeyedMemo::new(
+            Arc::clone(self.engine.policy()),
+            self.ctx.store_keys.clone(),
+            self.ctx.records(&self.engine),
+        );
+        move |event| Prepared::of_memo(&mut memo, event)
     }
 
     /// [`Replayer::step_with`] on an event prepared beforehand
@@ -316,7 +318,7 @@ fn parse_record(text: &str) -> Result<Record, String> {
     }
 }
 
-fn parse_line(text: &str, prepare: impl Fn(Value) -> Prepared) -> Parsed {
+fn parse_line(text: &str, prepare: impl FnOnce(Value) -> Prepared) -> Parsed {
     if text.trim().is_empty() {
         return Parsed::Blank;
     }
@@ -387,13 +389,13 @@ const BATCH: usize = 2048;
 fn read_batches(
     input: impl BufRead,
     tx: std::sync::mpsc::SyncSender<Result<Vec<Parsed>, String>>,
-    prepare: impl Fn(Value) -> Prepared,
+    mut prepare: impl FnMut(Value) -> Prepared,
     spent: std::sync::mpsc::Receiver<Vec<Value>>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     for (i, line) in input.lines().enumerate() {
         match line {
-            Ok(text) => batch.push(parse_line(&text, &prepare)),
+            Ok(text) => batch.push(parse_line(&text, &mut prepare)),
             Err(e) => {
                 let _ = tx.send(Ok(std::mem::take(&mut batch)));
                 let _ = tx.send(Err(format!("cannot read line {}: {e}", i + 1)));

@@ -124,6 +124,104 @@ pub struct Features {
     pub exempt: bool,
 }
 
+/// [`Features::keyed`] under one policy, key and recording, remembered for
+/// the numbers met last. A replay meets one number again and again (its
+/// sign-up, its sign-ins, their verifications), and working features out
+/// (classification and a keyed hash per depth) costs more than a copy.
+/// Holds at most two generations of numbers ([`KeyedMemo::GENERATION`]
+/// each): when the newer is full, the older is dropped, so memory stays
+/// bounded whatever the traffic.
+pub struct KeyedMemo {
+    policy: std::sync::Arc<Policy>,
+    keys: PhoneHasher,
+    record: bool,
+    depths: Depths,
+    generation: usize,
+    /// Numbers met since the last turn, and those met in the generation
+    /// before (moved to `newer` when met again).
+    newer: std::collections::HashMap<String, Features>,
+    older: std::collections::HashMap<String, Features>,
+}
+
+impl std::fmt::Debug for KeyedMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Its keys are phone numbers.
+        f.debug_struct("KeyedMemo")
+            .field("numbers", &(self.newer.len() + self.older.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyedMemo {
+    /// Numbers per generation.
+    pub const GENERATION: usize = 32_768;
+
+    /// For [`Features::keyed`]`(_, policy, keys, record)`.
+    pub fn new(policy: std::sync::Arc<Policy>, keys: PhoneHasher, record: bool) -> Self {
+        Self::with_generation(policy, keys, record, Self::GENERATION)
+    }
+
+    /// [`KeyedMemo::new`] with `generation` numbers per generation (at
+    /// least one).
+    pub fn with_generation(
+        policy: std::sync::Arc<Policy>,
+        keys: PhoneHasher,
+        record: bool,
+        generation: usize,
+    ) -> Self {
+        let depths = if record {
+            Depths::named(&policy)
+        } else {
+            Depths::needed(&policy)
+        };
+        Self {
+            policy,
+            keys,
+            record,
+            depths,
+            generation: generation.max(1),
+            newer: std::collections::HashMap::new(),
+            older: std::collections::HashMap::new(),
+        }
+    }
+
+    /// `Features::keyed(raw, policy, keys, record)`.
+    pub fn features(&mut self, raw: &str) -> Features {
+        if let Some(f) = self.newer.get(raw) {
+            return f.clone();
+        }
+        let f = match self.older.remove(raw) {
+            Some(f) => f,
+            None => Features::of(raw, &self.policy, Some((&self.keys, &self.depths))),
+        };
+        if self.newer.len() >= self.generation {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(raw.to_string(), f.clone());
+        f
+    }
+
+    /// The key the features are hashed under.
+    pub fn keys(&self) -> &PhoneHasher {
+        &self.keys
+    }
+
+    /// Whether the features are made for recording ([`Features::keyed`]).
+    pub fn record(&self) -> bool {
+        self.record
+    }
+
+    /// Numbers held (at most two generations).
+    pub fn len(&self) -> usize {
+        self.newer.len() + self.older.len()
+    }
+
+    /// Whether no number is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A number too short for a cohort block of `hidden` digits: the block keeps
 /// the calling code and at least two more digits.
 fn too_short_for_block(digits: usize, hidden: u32) -> bool {
@@ -277,6 +375,44 @@ mod tests {
             "t",
         )
         .expect("valid")
+    }
+
+    #[test]
+    fn the_memo_answers_as_keyed_and_stays_bounded() {
+        let p = std::sync::Arc::new(policy());
+        let keys = PhoneHasher::new(b"0123456789abcdef").expect("key");
+        let numbers: Vec<String> = (0..40)
+            .map(|i| format!("+1415555{:04}", 2600 + i))
+            .chain(
+                [
+                    "+14155550100",
+                    "+66 81 234 5678",
+                    "tel:+14155552671",
+                    "",
+                    "12",
+                    "+999",
+                ]
+                .map(String::from),
+            )
+            .collect();
+        for record in [false, true] {
+            let mut memo = KeyedMemo::with_generation(p.clone(), keys.clone(), record, 8);
+            // Near numbers come back soon and far ones after the memo has
+            // turned over, so answers come from the newer map, the older one
+            // and fresh work.
+            for step in 0..600usize {
+                let n = &numbers[(step * 7 + step / 13) % numbers.len()];
+                assert_eq!(
+                    memo.features(n),
+                    Features::keyed(n, &p, &keys, record),
+                    "{n:?} record={record}"
+                );
+                assert!(memo.len() <= 16, "holds {}", memo.len());
+            }
+            assert!(!memo.is_empty());
+            assert_eq!(memo.record(), record);
+            assert!(memo.keys().same_key(&keys));
+        }
     }
 
     #[test]

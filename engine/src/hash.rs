@@ -6,16 +6,25 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::phone;
 
-/// Hashes phone numbers under one key.
+/// Hashes phone numbers under one key. Cloned for nothing: copies share
+/// the key.
 #[derive(Clone)]
-pub struct PhoneHasher {
+pub struct PhoneHasher(Arc<Keyed>);
+
+struct Keyed {
     key: Vec<u8>,
+    /// HMAC-SHA256 with the key already absorbed: each hash starts from a
+    /// copy of it instead of hashing the key's two padded blocks again.
+    /// (HMAC takes a key of any length, so it is always made; the function
+    /// stays total anyway.)
+    mac: Option<Hmac<Sha256>>,
     /// Whether the key came from configuration (stable across instances).
     configured: bool,
 }
@@ -23,18 +32,24 @@ pub struct PhoneHasher {
 impl fmt::Debug for PhoneHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PhoneHasher")
-            .field("configured", &self.configured)
+            .field("configured", &self.0.configured)
             .finish_non_exhaustive()
     }
 }
 
 impl PhoneHasher {
+    fn under(key: Vec<u8>, configured: bool) -> Self {
+        let mac = Hmac::<Sha256>::new_from_slice(&key).ok();
+        Self(Arc::new(Keyed {
+            key,
+            mac,
+            configured,
+        }))
+    }
+
     /// A hasher under a configured key (at least 16 bytes).
     pub fn new(key: &[u8]) -> Option<Self> {
-        (key.len() >= 16).then(|| Self {
-            key: key.to_vec(),
-            configured: true,
-        })
+        (key.len() >= 16).then(|| Self::under(key.to_vec(), true))
     }
 
     /// A hasher under a random per-process key: hashes are still private but
@@ -45,31 +60,25 @@ impl PhoneHasher {
             // RandomState is seeded from the OS's random source.
             key.extend_from_slice(&RandomState::new().hash_one(i).to_le_bytes());
         }
-        Self {
-            key,
-            configured: false,
-        }
+        Self::under(key, false)
     }
 
     /// A hasher under a fixed, public key: stable across instances but not
     /// secret. Used for store keys when no key is configured, so that state
     /// is shared; the table itself is private to the account.
     pub fn unkeyed() -> Self {
-        Self {
-            key: b"pumpguard-unkeyed-store-v1".to_vec(),
-            configured: false,
-        }
+        Self::under(b"pumpguard-unkeyed-store-v1".to_vec(), false)
     }
 
     /// Whether the key came from configuration.
     pub fn is_configured(&self) -> bool {
-        self.configured
+        self.0.configured
     }
 
     /// Whether `other` hashes under the same key (both are this process's
     /// own copies: nothing outside chooses what is compared).
     pub fn same_key(&self, other: &PhoneHasher) -> bool {
-        self.key == other.key
+        Arc::ptr_eq(&self.0, &other.0) || self.0.key == other.0.key
     }
 
     /// The first 16 bytes of HMAC-SHA256(key, normalised number), in hex.
@@ -81,10 +90,8 @@ impl PhoneHasher {
 
     /// The same keyed hash of any text (a user id, a number prefix).
     pub fn hash_text(&self, text: &str) -> String {
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.key) {
-            Ok(m) => m,
-            // HMAC accepts keys of any length; keep a total function anyway.
-            Err(_) => return "unhashable".into(),
+        let Some(mut mac) = self.0.mac.clone() else {
+            return "unhashable".into();
         };
         mac.update(text.as_bytes());
         let out = mac.finalize().into_bytes();
@@ -110,5 +117,22 @@ mod tests {
         let e2 = PhoneHasher::ephemeral();
         assert!(!e1.is_configured());
         assert_ne!(e1.hash("+14155552671"), e2.hash("+14155552671"));
+    }
+
+    /// RFC 4231, test case 1, truncated to 16 bytes: the state with the key
+    /// absorbed is copied for every hash, never used up.
+    #[test]
+    fn the_hash_is_hmac_sha256_every_time() {
+        let h = PhoneHasher::new(&[0x0b; 20]).expect("key");
+        for _ in 0..3 {
+            assert_eq!(h.hash_text("Hi There"), "b0344c61d8db38535ca8afceaf0bf12b");
+        }
+        let copy = h.clone();
+        assert!(copy.same_key(&h));
+        assert_eq!(
+            copy.hash_text("Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b"
+        );
+        assert!(PhoneHasher::new(&[0x0b; 21]).is_some_and(|o| !o.same_key(&h)));
     }
 }

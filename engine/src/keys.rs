@@ -13,112 +13,128 @@ use crate::window::Window;
 
 /// A country as it appears in keys: its ISO code, `ZZ` for none.
 pub fn country_code(c: Option<Country>) -> String {
-    c.map_or_else(|| "ZZ".to_string(), |c| c.to_string())
+    Code(c).to_string()
 }
 
-fn phone(phone_hash: &str) -> String {
-    format!("phone#{phone_hash}")
-}
+/// [`country_code`], written where it is formatted.
+struct Code(Option<Country>);
 
-fn user(user_hash: &str) -> String {
-    format!("user#{user_hash}")
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(c) => std::fmt::Display::fmt(c, f),
+            None => f.write_str("ZZ"),
+        }
+    }
 }
 
 /// The phone's cooldown item (also where a pending send is found when the
 /// known-number guard is off).
 pub fn cooldown(phone_hash: &str) -> ItemKey {
-    ItemKey::new(phone(phone_hash), "cooldown")
+    ItemKey::of(format_args!("phone#{phone_hash}"), format_args!("cooldown"))
 }
 
 /// The phone's known-number item.
 pub fn known(phone_hash: &str) -> ItemKey {
-    ItemKey::new(phone(phone_hash), "known")
+    ItemKey::of(format_args!("phone#{phone_hash}"), format_args!("known"))
 }
 
 /// The phone's sends in the UTC day of `now`.
 pub fn phone_day(phone_hash: &str, now: i64) -> ItemKey {
-    ItemKey::new(phone(phone_hash), format!("d{}", Window::DAY.bucket(now)))
+    ItemKey::of(
+        format_args!("phone#{phone_hash}"),
+        format_args!("d{}", Window::DAY.bucket(now)),
+    )
 }
 
 /// The distinct phones a user asked for in the UTC day of `now`.
 pub fn user_phones(user_hash: &str, now: i64) -> ItemKey {
-    ItemKey::new(
-        user(user_hash),
-        format!("phones#d{}", Window::DAY.bucket(now)),
+    ItemKey::of(
+        format_args!("user#{user_hash}"),
+        format_args!("phones#d{}", Window::DAY.bucket(now)),
     )
 }
 
 /// A user's sends in the hour of `now`.
 pub fn user_sends(user_hash: &str, now: i64) -> ItemKey {
-    ItemKey::new(
-        user(user_hash),
-        format!("sends#h{}", Window::HOUR.bucket(now)),
+    ItemKey::of(
+        format_args!("user#{user_hash}"),
+        format_args!("sends#h{}", Window::HOUR.bucket(now)),
     )
 }
 
 /// A Custom SMS Sender event's claim, by the digest of its encrypted code
 /// (`pumpguard_engine::sender`).
 pub fn sender_claim(code_digest: &str) -> ItemKey {
-    ItemKey::new(format!("sender#{code_digest}"), "claim")
+    ItemKey::of(format_args!("sender#{code_digest}"), format_args!("claim"))
 }
 
 /// The End User Messaging id of the last `kind` message (`sign-up`,
 /// `reset`, `mfa`) the sender sent to a user, until the code is used
 /// (`pumpguard_engine::sender::feedback`).
 pub fn sent_message(user_hash: &str, kind: &str) -> ItemKey {
-    ItemKey::new(user(user_hash), format!("message#{kind}"))
+    ItemKey::of(
+        format_args!("user#{user_hash}"),
+        format_args!("message#{kind}"),
+    )
 }
 
 /// Sends to one number prefix in the `window` of `now`.
 pub fn prefix(prefix_hash: &str, window: Window, now: i64) -> ItemKey {
-    ItemKey::new(
-        format!("prefix#{prefix_hash}"),
-        format!("w{}#{}", window.seconds_long(), window.bucket(now)),
+    ItemKey::of(
+        format_args!("prefix#{prefix_hash}"),
+        format_args!("w{}#{}", window.seconds_long(), window.bucket(now)),
     )
 }
 
 /// A country's counts in the hour of `now`.
 pub fn country_hour(c: Option<Country>, now: i64) -> ItemKey {
-    ItemKey::new(
-        format!("country#{}", country_code(c)),
-        format!("h{}", Window::HOUR.bucket(now)),
+    ItemKey::of(
+        format_args!("country#{}", Code(c)),
+        format_args!("h{}", Window::HOUR.bucket(now)),
     )
 }
 
 /// A country's counts on UTC day number `day`.
 pub fn country_day(c: Option<Country>, day: i64) -> ItemKey {
-    ItemKey::new(format!("country#{}", country_code(c)), format!("d{day}"))
+    ItemKey::of(format_args!("country#{}", Code(c)), format_args!("d{day}"))
 }
 
 /// The pool's sends in the minute of `now`.
 pub fn pool_minute(now: i64) -> ItemKey {
-    ItemKey::new("pool", format!("m{}", Window::MINUTE.bucket(now)))
+    ItemKey::of(
+        format_args!("pool"),
+        format_args!("m{}", Window::MINUTE.bucket(now)),
+    )
 }
 
 /// The pool's sends in the hour of `now`.
 pub fn pool_hour(now: i64) -> ItemKey {
-    ItemKey::new("pool", format!("h{}", Window::HOUR.bucket(now)))
+    ItemKey::of(
+        format_args!("pool"),
+        format_args!("h{}", Window::HOUR.bucket(now)),
+    )
 }
 
 /// The partition of a country cohort.
 pub fn cohort_country(c: Option<Country>) -> String {
-    format!("cohort#{}", country_code(c))
+    format!("cohort#{}", Code(c))
 }
 
 /// The partition of a country's sign-in cohort (MFA and reset codes).
 pub fn cohort_sign_in(c: Option<Country>) -> String {
-    format!("cohort#{}#in", country_code(c))
+    format!("cohort#{}#in", Code(c))
 }
 
 /// The partition of a number-block cohort: the block hides `hidden`
 /// trailing digits, `block_hash` is the keyed hash of the digits shown.
 pub fn cohort_block(c: Option<Country>, hidden: u32, block_hash: &str) -> String {
-    format!("cohort#{}#p{hidden}#{block_hash}", country_code(c))
+    format!("cohort#{}#p{hidden}#{block_hash}", Code(c))
 }
 
 /// A cohort's counts on UTC day number `day`.
 pub fn cohort_day(partition: &str, day: i64) -> ItemKey {
-    ItemKey::new(partition, format!("d{day}"))
+    ItemKey::of(format_args!("{partition}"), format_args!("d{day}"))
 }
 
 /// A cohort's throttle state.
@@ -129,16 +145,16 @@ pub fn cohort_state(partition: &str) -> ItemKey {
 /// Estimated spend on UTC day number `day`, in total or for one country.
 pub fn spend_day(day: i64, country: Option<&str>) -> ItemKey {
     match country {
-        None => ItemKey::new("spend", format!("d{day}")),
-        Some(cc) => ItemKey::new("spend", format!("d{day}#{cc}")),
+        None => ItemKey::of(format_args!("spend"), format_args!("d{day}")),
+        Some(cc) => ItemKey::of(format_args!("spend"), format_args!("d{day}#{cc}")),
     }
 }
 
 /// Estimated spend in a UTC month (`yyyymm`), in total or for one country.
 pub fn spend_month(yyyymm: &str, country: Option<&str>) -> ItemKey {
     match country {
-        None => ItemKey::new("spend", format!("m{yyyymm}")),
-        Some(cc) => ItemKey::new("spend", format!("m{yyyymm}#{cc}")),
+        None => ItemKey::of(format_args!("spend"), format_args!("m{yyyymm}")),
+        Some(cc) => ItemKey::of(format_args!("spend"), format_args!("m{yyyymm}#{cc}")),
     }
 }
 
@@ -179,41 +195,41 @@ mod tests {
         let hash = "h4sh";
         let ph = [("h4sh", "<hash>")];
         let k = cooldown(hash);
-        documented("phone cooldown", &k.pk, &ph);
-        documented("phone cooldown", &k.sk, &[]);
-        documented("known number", &known(hash).sk, &[]);
+        documented("phone cooldown", k.pk(), &ph);
+        documented("phone cooldown", k.sk(), &[]);
+        documented("known number", known(hash).sk(), &[]);
         documented(
             "phone sends per day",
-            &phone_day(hash, now).sk,
+            phone_day(hash, now).sk(),
             &[(&d, "<day>")],
         );
         let up = user_phones(hash, now);
-        documented("user phones / sends", &up.pk, &ph);
-        documented("user phones / sends", &up.sk, &[(&d, "<day>")]);
+        documented("user phones / sends", up.pk(), &ph);
+        documented("user phones / sends", up.sk(), &[(&d, "<day>")]);
         let us = user_sends(hash, now);
-        documented("user phones / sends", &us.sk, &[(&h, "<hour>")]);
+        documented("user phones / sends", us.sk(), &[(&h, "<hour>")]);
         let sc = sender_claim(hash);
-        documented("sender claim", &sc.pk, &ph);
-        documented("sender claim", &sc.sk, &[]);
+        documented("sender claim", sc.pk(), &ph);
+        documented("sender claim", sc.sk(), &[]);
         let sm = sent_message(hash, "mfa");
-        documented("sent message", &sm.pk, &ph);
-        documented("sent message", &sm.sk, &[("mfa", "<kind>")]);
+        documented("sent message", sm.pk(), &ph);
+        documented("sent message", sm.sk(), &[("mfa", "<kind>")]);
         let w = Window::seconds(600);
         let bucket = (now / 600).to_string();
         let pk = prefix(hash, w, now);
-        documented("number prefix", &pk.pk, &ph);
+        documented("number prefix", pk.pk(), &ph);
         documented(
             "number prefix",
-            &pk.sk,
+            pk.sk(),
             &[("600", "<window>"), (&bucket, "<bucket>")],
         );
         let cc = [("GB", "<CC>")];
-        documented("country", &country_hour(gb, now).pk, &cc);
-        documented("country", &country_hour(gb, now).sk, &[(&h, "<hour>")]);
-        documented("country", &country_day(gb, day).sk, &[(&d, "<day>")]);
-        assert_eq!(country_day(None, day).pk, "country#ZZ");
-        documented("pool", &pool_minute(now).sk, &[(&m, "<minute>")]);
-        documented("pool", &pool_hour(now).sk, &[(&h, "<hour>")]);
+        documented("country", country_hour(gb, now).pk(), &cc);
+        documented("country", country_hour(gb, now).sk(), &[(&h, "<hour>")]);
+        documented("country", country_day(gb, day).sk(), &[(&d, "<day>")]);
+        assert_eq!(country_day(None, day).pk(), "country#ZZ");
+        documented("pool", pool_minute(now).sk(), &[(&m, "<minute>")]);
+        documented("pool", pool_hour(now).sk(), &[(&h, "<hour>")]);
         documented("cohort day", &cohort_country(gb), &cc);
         documented("cohort day", &cohort_sign_in(gb), &cc);
         documented(
@@ -227,28 +243,28 @@ mod tests {
         );
         documented(
             "cohort day",
-            &cohort_day("cohort#GB", day).sk,
+            cohort_day("cohort#GB", day).sk(),
             &[(&d, "<day>")],
         );
-        documented("cohort state", &cohort_state("cohort#GB").sk, &[]);
-        documented("spend", &spend_day(day, None).sk, &[(&d, "<day>")]);
+        documented("cohort state", cohort_state("cohort#GB").sk(), &[]);
+        documented("spend", spend_day(day, None).sk(), &[(&d, "<day>")]);
         documented(
             "spend",
-            &spend_day(day, Some("GB")).sk,
+            spend_day(day, Some("GB")).sk(),
             &[(&d, "<day>"), ("GB", "<CC>")],
         );
         documented(
             "spend",
-            &spend_month("202701", None).sk,
+            spend_month("202701", None).sk(),
             &[("202701", "<yyyymm>")],
         );
         documented(
             "spend",
-            &spend_month("202701", Some("GB")).sk,
+            spend_month("202701", Some("GB")).sk(),
             &[("202701", "<yyyymm>"), ("GB", "<CC>")],
         );
         let p = published_policy();
-        documented("published policy", &p.pk, &[]);
-        documented("published policy", &p.sk, &[]);
+        documented("published policy", p.pk(), &[]);
+        documented("published policy", p.sk(), &[]);
     }
 }

@@ -18,19 +18,71 @@ use std::sync::{Arc, Mutex};
 
 pub use crate::guards::cohort::HistoryMemo;
 
-/// The key of one item in the single table.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The key of one item in the single table: its partition key `pk` and
+/// sort key `sk`, held in one allocation (a decision makes some forty
+/// keys, and the in-memory store hashes and compares each as one run of
+/// bytes). Ordered by `pk`, then `sk`.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ItemKey {
-    pub pk: String,
-    pub sk: String,
+    /// `pk` then `sk`.
+    text: String,
+    /// Where `sk` starts in `text`.
+    split: usize,
 }
 
 impl ItemKey {
-    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+    pub fn new(pk: impl AsRef<str>, sk: impl AsRef<str>) -> Self {
+        let (pk, sk) = (pk.as_ref(), sk.as_ref());
+        let mut text = String::with_capacity(pk.len() + sk.len());
+        text.push_str(pk);
+        text.push_str(sk);
         Self {
-            pk: pk.into(),
-            sk: sk.into(),
+            text,
+            split: pk.len(),
         }
+    }
+
+    /// A key whose parts are formatted (`format_args!`), written straight
+    /// into the one allocation.
+    pub fn of(pk: std::fmt::Arguments<'_>, sk: std::fmt::Arguments<'_>) -> Self {
+        use std::fmt::Write as _;
+        let mut text = String::with_capacity(64);
+        // Writing to a String cannot fail.
+        let _ = text.write_fmt(pk);
+        let split = text.len();
+        let _ = text.write_fmt(sk);
+        Self { text, split }
+    }
+
+    /// The partition key.
+    pub fn pk(&self) -> &str {
+        self.text.get(..self.split).unwrap_or_default()
+    }
+
+    /// The sort key.
+    pub fn sk(&self) -> &str {
+        self.text.get(self.split..).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for ItemKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemKey")
+            .field("pk", &self.pk())
+            .field("sk", &self.sk())
+            .finish()
+    }
+}
+
+impl PartialOrd for ItemKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ItemKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.pk(), self.sk()).cmp(&(other.pk(), other.sk()))
     }
 }
 

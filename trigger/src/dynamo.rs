@@ -220,8 +220,8 @@ impl DynamoStore {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&key.pk))
-            .key("sk", s(&key.sk))
+            .key("pk", s(key.pk()))
+            .key("sk", s(key.sk()))
     }
 
     async fn cooldown(
@@ -432,8 +432,8 @@ impl DynamoStore {
                 let mut request = KeysAndAttributes::builder();
                 for k in &keys {
                     request = request.keys(HashMap::from([
-                        ("pk".to_string(), s(&k.pk)),
-                        ("sk".to_string(), s(&k.sk)),
+                        ("pk".to_string(), s(k.pk())),
+                        ("sk".to_string(), s(k.sk())),
                     ]));
                 }
                 let request = request
@@ -455,21 +455,19 @@ impl DynamoStore {
                         "BatchGetItem left keys unprocessed (throttled)".into(),
                     ));
                 }
-                let found: HashMap<(String, String), Item> = out
+                let found: HashMap<ItemKey, Item> = out
                     .responses
                     .and_then(|mut r| r.remove(&self.table))
                     .unwrap_or_default()
                     .into_iter()
                     .filter_map(|item| {
-                        let pk = item.get("pk")?.as_s().ok()?.clone();
-                        let sk = item.get("sk")?.as_s().ok()?.clone();
-                        Some(((pk, sk), item))
+                        let pk = item.get("pk")?.as_s().ok()?;
+                        let sk = item.get("sk")?.as_s().ok()?;
+                        Some((ItemKey::new(pk, sk), item))
                     })
                     .collect();
                 Ok(OpResult::Items(
-                    keys.iter()
-                        .map(|k| numbers(found.get(&(k.pk.clone(), k.sk.clone()))))
-                        .collect(),
+                    keys.iter().map(|k| numbers(found.get(k))).collect(),
                 ))
             }
             Op::MarkSent {

@@ -31,7 +31,7 @@ use serde::Deserialize as _;
 use serde_json::Value;
 
 use pumpguard_engine::engine::{Decision, Engine, Verdict};
-use pumpguard_engine::features::{Features, Record, RECORD_VERSION};
+use pumpguard_engine::features::{Features, KeyedMemo, Record, RECORD_VERSION};
 use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::metrics;
 use pumpguard_engine::policy::{Mode, Policy, UnknownSource};
@@ -245,7 +245,8 @@ pub async fn handle_judged<S: Store>(
     event: Value,
     now: i64,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
-    handle_given(engine, ctx, event, now, None).await
+    let given = Given::of(&event);
+    handle_given(engine, ctx, event, now, given).await
 }
 
 /// An event with what the adapter works out from it before any state is
@@ -262,40 +263,167 @@ pub struct Prepared {
     given: Given,
 }
 
-/// What [`Prepared`] worked out, used only under the same keys and the
-/// same recording as the adapter's.
+/// What the adapter works out from an event before it reads any state.
+/// Its fields are read once, on either path, so that every line after
+/// reads the same values; what depends on the keys is used only under the
+/// same keys and the same recording as the adapter's.
 #[derive(Debug, Clone)]
 struct Given {
+    fields: Fields,
     /// For a known CustomMessage source: whether the event fits Cognito's
-    /// shape, else the kind of error.
+    /// shape, else the kind of error; `None` when not worked out yet.
     shape: Option<Result<(), serde_json::error::Category>>,
+    /// What was worked out under the prepared keys, if they are the
+    /// adapter's.
+    keyed: Option<Keyed>,
+}
+
+/// What [`Prepared::of`] works out under its keys.
+#[derive(Debug, Clone)]
+struct Keyed {
     /// The features of `request.userAttributes.phone_number`, if a string.
     number: Option<Features>,
     /// The user's keyed hash ([`user_of`]).
     user: Option<String>,
 }
 
+impl Given {
+    /// Only the event's fields, as the Lambda path starts.
+    fn of(event: &Value) -> Self {
+        Self {
+            fields: Fields::of(event),
+            shape: None,
+            keyed: None,
+        }
+    }
+}
+
+/// `request.userAttributes.phone_number`, told apart as the adapter does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PhoneField {
+    /// Missing or `null`.
+    Absent,
+    Text(String),
+    /// Of another type: judged as an invalid number (a verification event
+    /// counts it as no phone).
+    Other,
+}
+
+impl PhoneField {
+    /// The number as judged: another type is judged as the empty string.
+    fn judged(&self) -> Option<&str> {
+        match self {
+            PhoneField::Absent => None,
+            PhoneField::Text(s) => Some(s),
+            PhoneField::Other => Some(""),
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        match self {
+            PhoneField::Text(s) => Some(s),
+            PhoneField::Absent | PhoneField::Other => None,
+        }
+    }
+}
+
+/// Everything the adapter reads from an event, read in one pass over it:
+/// afterwards the event is only handed back (and, for a configured SMS
+/// text, written to).
+#[derive(Debug, Clone)]
+struct Fields {
+    /// `triggerSource`, if a string.
+    source: Option<String>,
+    /// Whether `request.userAttributes` is an object.
+    attributes: bool,
+    phone: PhoneField,
+    /// `phone_number_verified` is `"true"` or `true`.
+    phone_verified: bool,
+    /// The user the event names ([`user_of`]).
+    user: Option<String>,
+    /// `userPoolId`, or empty.
+    pool: String,
+    /// `request.codeParameter` and `request.usernameParameter`, if strings.
+    code_parameter: Option<String>,
+    username_parameter: Option<String>,
+}
+
+impl Fields {
+    fn of(event: &Value) -> Self {
+        let attrs = user_attributes(event);
+        let request = |name: &str| {
+            event
+                .get("request")
+                .and_then(|r| r.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        Self {
+            source: event
+                .get("triggerSource")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            attributes: attrs.is_some_and(Value::is_object),
+            phone: match attrs.and_then(|a| a.get("phone_number")) {
+                None | Some(Value::Null) => PhoneField::Absent,
+                Some(Value::String(s)) => PhoneField::Text(s.clone()),
+                Some(_) => PhoneField::Other,
+            },
+            phone_verified: attrs
+                .and_then(|a| a.get("phone_number_verified"))
+                .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true)),
+            user: user_of(event).map(str::to_string),
+            pool: event
+                .get("userPoolId")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            code_parameter: request("codeParameter"),
+            username_parameter: request("usernameParameter"),
+        }
+    }
+}
+
 impl Prepared {
     /// Works out what the adapter would from `event` with `store_keys`
     /// (`record`: whether it records, [`TriggerContext::records`]).
     pub fn of(policy: &Policy, store_keys: &PhoneHasher, record: bool, event: Value) -> Self {
-        let shape = event
-            .get("triggerSource")
-            .and_then(Value::as_str)
+        Self::made(store_keys, record, event, |phone| {
+            Features::keyed(phone, policy, store_keys, record)
+        })
+    }
+
+    /// [`Prepared::of`] under `memo`'s policy, keys and recording, with the
+    /// number's features from `memo`.
+    pub fn of_memo(memo: &mut KeyedMemo, event: Value) -> Self {
+        let (keys, record) = (memo.keys().clone(), memo.record());
+        Self::made(&keys, record, event, |phone| memo.features(phone))
+    }
+
+    /// `number(phone)` is the number's `Features::keyed` under `store_keys`
+    /// and `record`.
+    fn made(
+        store_keys: &PhoneHasher,
+        record: bool,
+        event: Value,
+        number: impl FnOnce(&str) -> Features,
+    ) -> Self {
+        let fields = Fields::of(&event);
+        let shape = fields
+            .source
+            .as_deref()
             .and_then(TriggerSource::parse)
             .map(|_| custom_message_shape(&event));
-        let number = phone_of(&event)
-            .and_then(Value::as_str)
-            .map(|phone| Features::keyed(phone, policy, store_keys, record));
-        let user = user_of(&event).map(|u| store_keys.hash_text(u));
+        let number = fields.phone.text().map(number);
+        let user = fields.user.as_deref().map(|u| store_keys.hash_text(u));
         Self {
             event,
             keys: store_keys.clone(),
             record,
             given: Given {
+                fields,
                 shape,
-                number,
-                user,
+                keyed: Some(Keyed { number, user }),
             },
         }
     }
@@ -321,11 +449,6 @@ fn user_attributes(event: &Value) -> Option<&Value> {
     event.get("request")?.get("userAttributes")
 }
 
-/// `request.userAttributes.phone_number`, of any type.
-fn phone_of(event: &Value) -> Option<&Value> {
-    user_attributes(event)?.get("phone_number")
-}
-
 /// The user an event names: its `sub` attribute, else `userName`.
 fn user_of(event: &Value) -> Option<&str> {
     user_attributes(event)
@@ -341,23 +464,24 @@ fn features<S>(
     policy: &Policy,
     phone: &str,
     recording: bool,
-    given: &mut Option<Given>,
+    given: &mut Given,
 ) -> Features {
-    match given.as_mut().and_then(|g| g.number.take()) {
+    match given.keyed.as_mut().and_then(|k| k.number.take()) {
         Some(number) => number,
         None => Features::keyed(phone, policy, &ctx.store_keys, recording),
     }
 }
 
-/// The keyed hash of the user `event` names: `given`'s, else worked out here.
-fn user_hash<S>(
-    ctx: &TriggerContext<S>,
-    event: &Value,
-    given: &mut Option<Given>,
-) -> Option<String> {
-    match given.as_mut() {
-        Some(g) => g.user.take(),
-        None => user_of(event).map(|u| ctx.store_keys.hash_text(u)),
+/// The keyed hash of the user the event names: `given`'s, else worked out
+/// here.
+fn user_hash<S>(ctx: &TriggerContext<S>, given: &mut Given) -> Option<String> {
+    match given.keyed.as_mut() {
+        Some(k) => k.user.take(),
+        None => given
+            .fields
+            .user
+            .as_deref()
+            .map(|u| ctx.store_keys.hash_text(u)),
     }
 }
 
@@ -374,9 +498,11 @@ pub async fn handle_prepared<S: Store>(
         event,
         keys,
         record,
-        given,
+        mut given,
     } = prepared;
-    let given = (keys.same_key(&ctx.store_keys) && record == ctx.records(engine)).then_some(given);
+    if !(keys.same_key(&ctx.store_keys) && record == ctx.records(engine)) {
+        given.keyed = None;
+    }
     handle_given(engine, ctx, event, now, given).await
 }
 
@@ -385,10 +511,10 @@ async fn handle_given<S: Store>(
     ctx: &TriggerContext<S>,
     event: Value,
     now: i64,
-    given: Option<Given>,
+    mut given: Given,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
     let started = Instant::now();
-    let Some(source) = event.get("triggerSource").and_then(Value::as_str) else {
+    let Some(source) = given.fields.source.take() else {
         tracing::warn!(
             target: "pumpguard::decision",
             outcome = "malformed",
@@ -399,10 +525,9 @@ async fn handle_given<S: Store>(
             None,
         );
     };
-    let source = source.to_string();
     let result = match family(&source) {
         Family::Verification => {
-            verification(engine, ctx, &source, &event, now, started, given).await;
+            verification(engine, ctx, &source, now, started, given).await;
             Ok(event)
         }
         Family::NewCustomMessage => {
@@ -508,16 +633,13 @@ fn new_custom_message<S: Store>(
     event: Value,
     now: i64,
     started: Instant,
-    mut given: Option<Given>,
+    mut given: Given,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
-    let phone = match phone_of(&event) {
-        None | Some(Value::Null) => {
-            log_pass(source, "no-phone-number", started);
-            return (Ok(event), None);
-        }
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => String::new(),
+    let Some(phone) = given.fields.phone.judged() else {
+        log_pass(source, "no-phone-number", started);
+        return (Ok(event), None);
     };
+    let phone = phone.to_string();
     // The source only names the decision; static guards do not depend on it.
     let recording = ctx.records(engine);
     let number = features(ctx, engine.policy(), &phone, recording, &mut given);
@@ -538,7 +660,7 @@ fn new_custom_message<S: Store>(
         record = record.as_deref(),
         "decision"
     );
-    emit_decision(ctx, engine, &decision, pool_id(&event), now, started);
+    emit_decision(ctx, engine, &decision, &given.fields.pool, now, started);
     match TriggerError::refusing(&decision, policy.trigger.disclosure) {
         Some(refusal) => (Err(refusal), Some(decision)),
         None => (Ok(event), Some(decision)),
@@ -554,7 +676,7 @@ async fn pre_sign_up<S: Store>(
     event: Value,
     now: i64,
     started: Instant,
-    mut given: Option<Given>,
+    mut given: Given,
 ) -> Result<Value, TriggerError> {
     let source = kind.as_str();
     let policy = engine.policy();
@@ -562,7 +684,7 @@ async fn pre_sign_up<S: Store>(
         log_pass(source, "pre-sign-up-off", started);
         return Ok(event);
     }
-    let Some(attrs) = user_attributes(&event).and_then(Value::as_object) else {
+    if !given.fields.attributes {
         tracing::warn!(
             target: "pumpguard::decision",
             outcome = "malformed",
@@ -572,10 +694,11 @@ async fn pre_sign_up<S: Store>(
         return Err(TriggerError::malformed(format!(
             "the {source} event has no request.userAttributes object"
         )));
-    };
-    let pool = pool_id(&event).to_string();
-    let verdict = match attrs.get("phone_number") {
-        None | Some(Value::Null) => {
+    }
+    let pool = std::mem::take(&mut given.fields.pool);
+    let phone = given.fields.phone.judged().map(str::to_string);
+    let verdict = match phone.as_deref() {
+        None => {
             let verdict = presignup::refuses_missing_phone(engine);
             tracing::info!(
                 target: "pumpguard::decision",
@@ -589,9 +712,8 @@ async fn pre_sign_up<S: Store>(
             );
             verdict
         }
-        Some(value) => {
+        Some(phone) => {
             // A phone_number that is not a string is judged as an invalid number.
-            let phone = value.as_str().unwrap_or_default();
             let recording = ctx.records(engine);
             let number = features(ctx, policy, phone, recording, &mut given);
             let d = presignup::judge_features(engine, &ctx.store, kind, &number, now).await;
@@ -640,23 +762,19 @@ async fn verification<S: Store>(
     engine: &Engine,
     ctx: &TriggerContext<S>,
     source: &str,
-    event: &Value,
     now: i64,
     started: Instant,
-    mut given: Option<Given>,
+    mut given: Given,
 ) {
-    let attrs = user_attributes(event);
-    let phone = phone_of(event).and_then(Value::as_str);
-    let Some(phone) = phone else {
+    let Some(phone) = given.fields.phone.text().map(str::to_string) else {
         log_pass(source, "verification-without-phone", started);
         return;
     };
-    let phone_verified = attrs
-        .and_then(|a| a.get("phone_number_verified"))
-        .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true));
+    let phone = phone.as_str();
+    let phone_verified = given.fields.phone_verified;
     let recording = ctx.records(engine);
     let number = features(ctx, engine.policy(), phone, recording, &mut given);
-    let user = user_hash(ctx, event, &mut given);
+    let user = user_hash(ctx, &mut given);
     let completion = CompletionCase {
         number: &number,
         user: user.as_deref(),
@@ -692,7 +810,7 @@ async fn verification<S: Store>(
         record = record.as_deref(),
         "verification"
     );
-    let pool = pool_id(event);
+    let pool = &given.fields.pool;
     ctx.emit(|| metrics::verification_emf(recorded, store_error, now.saturating_mul(1000), pool));
 }
 
@@ -703,9 +821,9 @@ async fn custom_message<S: Store>(
     mut event: Value,
     now: i64,
     started: Instant,
-    mut given: Option<Given>,
+    mut given: Given,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
-    let shape = match given.as_mut().and_then(|g| g.shape.take()) {
+    let shape = match given.shape.take() {
         Some(shape) => shape,
         None => custom_message_shape(&event),
     };
@@ -724,15 +842,12 @@ async fn custom_message<S: Store>(
         );
     }
     let policy = engine.policy();
-    let phone = match phone_of(&event) {
-        None | Some(Value::Null) => {
-            log_pass(source.as_str(), "no-phone-number", started);
-            return (Ok(event), None);
-        }
-        Some(Value::String(s)) => s.clone(),
-        // A phone_number that is not a string is judged as an invalid number.
-        Some(_) => String::new(),
+    // A phone_number that is not a string is judged as an invalid number.
+    let Some(phone) = given.fields.phone.judged() else {
+        log_pass(source.as_str(), "no-phone-number", started);
+        return (Ok(event), None);
     };
+    let phone = phone.to_string();
     if !policy.trigger.sms_sources.contains(&source) {
         log_pass(source.as_str(), "not-an-sms-source", started);
         return (Ok(event), None);
@@ -740,7 +855,7 @@ async fn custom_message<S: Store>(
 
     let recording = ctx.records(engine);
     let number = features(ctx, policy, &phone, recording, &mut given);
-    let user = user_hash(ctx, &event, &mut given);
+    let user = user_hash(ctx, &mut given);
     let case = Case {
         source,
         number: &number,
@@ -771,17 +886,17 @@ async fn custom_message<S: Store>(
         store_errors_total = ctx.store_errors(),
         cost_micro_usd = decision.cost_micro_usd,
         policy = &policy.digest[..12],
-        user_pool_id = pool_id(&event),
+        user_pool_id = given.fields.pool.as_str(),
         latency_us = elapsed_us(started),
         record = record.as_deref(),
         "decision"
     );
-    emit_decision(ctx, engine, &decision, pool_id(&event), now, started);
+    emit_decision(ctx, engine, &decision, &given.fields.pool, now, started);
     if let Some(refusal) = refusal {
         return (Err(refusal), Some(decision));
     }
     if let Some(template) = &policy.trigger.sms_message {
-        set_sms_message(&mut event, template, source);
+        set_sms_message(&mut event, &given.fields, template, source);
     }
     (Ok(event), Some(decision))
 }
@@ -789,19 +904,14 @@ async fn custom_message<S: Store>(
 /// Puts the policy's SMS text into `response.smsMessage`. AdminCreateUser
 /// messages must also carry `{username}`, so a template without it is not
 /// used there.
-fn set_sms_message(event: &mut Value, template: &str, source: TriggerSource) {
+fn set_sms_message(event: &mut Value, fields: &Fields, template: &str, source: TriggerSource) {
     if source == TriggerSource::AdminCreateUser && !template.contains("{username}") {
         return;
     }
     // The event fits Cognito's shape: each is a string or absent.
-    let request = |name: &str| {
-        event
-            .get("request")
-            .and_then(|r| r.get(name))
-            .and_then(Value::as_str)
-    };
-    let mut text = template.replace("{####}", request("codeParameter").unwrap_or("{####}"));
-    if let Some(user) = request("usernameParameter") {
+    let code = fields.code_parameter.as_deref().unwrap_or("{####}");
+    let mut text = template.replace("{####}", code);
+    if let Some(user) = &fields.username_parameter {
         text = text.replace("{username}", user);
     }
     if let Some(obj) = event.as_object_mut() {
@@ -869,14 +979,6 @@ fn loggable_source(source: &str) -> &str {
     } else {
         "(not a trigger source name)"
     }
-}
-
-/// The event's `userPoolId`, or empty.
-fn pool_id(event: &Value) -> &str {
-    event
-        .get("userPoolId")
-        .and_then(Value::as_str)
-        .unwrap_or("")
 }
 
 /// The decision's EMF line.

@@ -612,17 +612,21 @@ impl HistoryMemo {
         let kept = self.day.load(AtomicOrdering::Relaxed);
         // Every cohort's partition starts so (`keys::cohort_country`,
         // `cohort_sign_in`, `cohort_block`); no other item is kept here.
-        if kept == i64::MIN || !key.pk.starts_with("cohort#") {
+        if kept == i64::MIN || !key.pk().starts_with("cohort#") {
             return;
         }
-        let Some(day) = key.sk.strip_prefix('d').and_then(|d| d.parse::<i64>().ok()) else {
+        let Some(day) = key
+            .sk()
+            .strip_prefix('d')
+            .and_then(|d| d.parse::<i64>().ok())
+        else {
             return;
         };
         if day > kept - 1 - OPEN_DAYS {
             return;
         }
         if let Ok(mut m) = self.inner.lock() {
-            if m.cohorts.remove(&key.pk).is_some() {
+            if m.cohorts.remove(key.pk()).is_some() {
                 m.epoch += 1;
             }
         }

@@ -1165,11 +1165,11 @@ async fn every_item_gets_an_expiry_after_its_window() {
     let mut kinds = BTreeSet::new();
     for (key, expires) in &items {
         let expires = expires.unwrap_or_else(|| panic!("{key:?} has no expires_at"));
-        let kind = key.pk.split('#').next().unwrap().to_string();
+        let kind = key.pk().split('#').next().unwrap().to_string();
         // Items a later decision reads must outlive the window they count.
-        match (kind.as_str(), key.sk.chars().next()) {
+        match (kind.as_str(), key.sk().chars().next()) {
             ("country", Some('d')) => {
-                let day: i64 = key.sk[1..].parse().unwrap();
+                let day: i64 = key.sk()[1..].parse().unwrap();
                 // Read back as history for `lookback-days` (7) more days.
                 assert!(expires >= (day + 1 + 7) * DAY, "{key:?} {expires}");
             }
