@@ -27,7 +27,7 @@ use pumpguard_engine::hash::PhoneHasher;
 use pumpguard_engine::store::MemoryStore;
 use pumpguard_engine::{Decision, Engine, Policy};
 use pumpguard_trigger::trigger::{
-    handle_judged, handle_prepared, handle_record, Prepared, TriggerContext, TriggerError,
+    handle_judged, handle_prepared, handle_record, Prepared, Spent, TriggerContext, TriggerError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -94,6 +94,14 @@ impl Summary {
         self.spend_allowed_usd = self.micro_usd.0 as f64 / 1e6;
         self.spend_blocked_usd = self.micro_usd.1 as f64 / 1e6;
     }
+}
+
+/// The trigger's answer to a prepared event and what it is done with
+/// ([`Replayer::step_prepared`]): only dropped.
+#[derive(Debug)]
+pub struct Leftover {
+    _answer: Option<Value>,
+    _spent: Spent,
 }
 
 /// What one input line became.
@@ -192,24 +200,31 @@ impl Replayer {
     }
 
     /// [`Replayer::step_with`] on an event prepared beforehand
-    /// ([`Replayer::preparer`]): the same outcome. The trigger's answer is
-    /// handed back, for the caller to drop where it costs the least.
+    /// ([`Replayer::preparer`]): the same outcome. The trigger's answer and
+    /// what it is done with are handed back, for the caller to drop where
+    /// it costs the least.
     pub fn step_prepared(
         &mut self,
         now: i64,
         prepared: Prepared,
         block: bool,
-    ) -> (Outcome, Option<Value>) {
+    ) -> (Outcome, Leftover) {
         self.store.expire(now);
         let block = block.then(|| self.block_of(prepared.event())).flatten();
-        let (result, decision) =
+        let (result, decision, spent) =
             self.rt
                 .block_on(handle_prepared(&self.engine, &self.ctx, prepared, now));
         let (result, answer) = match result {
             Ok(answer) => (Ok(()), Some(answer)),
             Err(e) => (Err(e), None),
         };
-        (self.outcome(result, decision, block), answer)
+        (
+            self.outcome(result, decision, block),
+            Leftover {
+                _answer: answer,
+                _spent: spent,
+            },
+        )
     }
 
     /// The block of `event`'s number, as the report names it.
@@ -390,7 +405,7 @@ fn read_batches(
     input: impl BufRead,
     tx: std::sync::mpsc::SyncSender<Result<Vec<Parsed>, String>>,
     mut prepare: impl FnMut(Value) -> Prepared,
-    spent: std::sync::mpsc::Receiver<Vec<Value>>,
+    spent: std::sync::mpsc::Receiver<Vec<Leftover>>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     for (i, line) in input.lines().enumerate() {
@@ -403,8 +418,9 @@ fn read_batches(
             }
         }
         if batch.len() == BATCH {
-            // The trigger's answers to earlier batches, dropped here rather
-            // than on the engine's thread.
+            // The trigger's answers to earlier batches and what it was done
+            // with, dropped here, where they were made, rather than on the
+            // engine's thread.
             spent.try_iter().for_each(drop);
             if tx
                 .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
@@ -487,8 +503,9 @@ pub fn replay_with(
                         continue;
                     }
                     Parsed::Event(now, prepared) => {
-                        let (o, answer) = replayer.step_prepared(now, *prepared, report.is_some());
-                        answers.extend(answer);
+                        let (o, leftover) =
+                            replayer.step_prepared(now, *prepared, report.is_some());
+                        answers.push(leftover);
                         (now, o)
                     }
                     Parsed::Record(r) => {

@@ -21,6 +21,7 @@
 //! Exactly one structured log line is written per event, and it never holds
 //! the phone number: only its keyed hash.
 
+use std::borrow::Cow;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -246,7 +247,7 @@ pub async fn handle_judged<S: Store>(
     now: i64,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
     let given = Given::of(&event);
-    handle_given(engine, ctx, event, now, given).await
+    handle_given(engine, ctx, event, now, &given, &mut None).await
 }
 
 /// An event with what the adapter works out from it before any state is
@@ -459,41 +460,51 @@ fn user_of(event: &Value) -> Option<&str> {
 
 /// The features of `phone`, the event's phone number: `given`'s when it
 /// has them (the number was a string), else worked out here.
-fn features<S>(
+fn features<'g, S>(
     ctx: &TriggerContext<S>,
     policy: &Policy,
     phone: &str,
     recording: bool,
-    given: &mut Given,
-) -> Features {
-    match given.keyed.as_mut().and_then(|k| k.number.take()) {
-        Some(number) => number,
-        None => Features::keyed(phone, policy, &ctx.store_keys, recording),
+    given: &'g Given,
+) -> Cow<'g, Features> {
+    match given.keyed.as_ref().and_then(|k| k.number.as_ref()) {
+        Some(number) => Cow::Borrowed(number),
+        None => Cow::Owned(Features::keyed(phone, policy, &ctx.store_keys, recording)),
     }
 }
 
 /// The keyed hash of the user the event names: `given`'s, else worked out
 /// here.
-fn user_hash<S>(ctx: &TriggerContext<S>, given: &mut Given) -> Option<String> {
-    match given.keyed.as_mut() {
-        Some(k) => k.user.take(),
+fn user_hash<'g, S>(ctx: &TriggerContext<S>, given: &'g Given) -> Option<Cow<'g, str>> {
+    match given.keyed.as_ref() {
+        Some(k) => k.user.as_deref().map(Cow::Borrowed),
         None => given
             .fields
             .user
             .as_deref()
-            .map(|u| ctx.store_keys.hash_text(u)),
+            .map(|u| Cow::Owned(ctx.store_keys.hash_text(u))),
     }
+}
+
+/// What [`handle_prepared`] is done with: what was prepared, and the event
+/// when it is not the answer (a refused one). Only dropped, by a caller
+/// that prepares on one thread and judges on another where it was made,
+/// which is cheaper for the allocator and off the judging thread.
+#[derive(Debug)]
+pub struct Spent {
+    _given: Given,
+    _event: Option<Value>,
 }
 
 /// [`handle_judged`] on a [`Prepared`] event: the same answer and the same
 /// decision, with what was prepared used when it was made under the
-/// adapter's keys and recording.
+/// adapter's keys and recording; and what the adapter is done with.
 pub async fn handle_prepared<S: Store>(
     engine: &Engine,
     ctx: &TriggerContext<S>,
     prepared: Prepared,
     now: i64,
-) -> (Result<Value, TriggerError>, Option<Decision>) {
+) -> (Result<Value, TriggerError>, Option<Decision>, Spent) {
     let Prepared {
         event,
         keys,
@@ -503,18 +514,26 @@ pub async fn handle_prepared<S: Store>(
     if !(keys.same_key(&ctx.store_keys) && record == ctx.records(engine)) {
         given.keyed = None;
     }
-    handle_given(engine, ctx, event, now, given).await
+    let mut unused = None;
+    let (answer, decision) = handle_given(engine, ctx, event, now, &given, &mut unused).await;
+    let spent = Spent {
+        _given: given,
+        _event: unused,
+    };
+    (answer, decision, spent)
 }
 
+/// `unused` is given the event when it is not the answer.
 async fn handle_given<S: Store>(
     engine: &Engine,
     ctx: &TriggerContext<S>,
     event: Value,
     now: i64,
-    mut given: Given,
+    given: &Given,
+    unused: &mut Option<Value>,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
     let started = Instant::now();
-    let Some(source) = given.fields.source.take() else {
+    let Some(source) = given.fields.source.as_deref() else {
         tracing::warn!(
             target: "pumpguard::decision",
             outcome = "malformed",
@@ -525,18 +544,20 @@ async fn handle_given<S: Store>(
             None,
         );
     };
-    let result = match family(&source) {
+    let result = match family(source) {
         Family::Verification => {
-            verification(engine, ctx, &source, now, started, given).await;
+            verification(engine, ctx, source, now, started, given).await;
             Ok(event)
         }
         Family::NewCustomMessage => {
-            return new_custom_message(engine, ctx, &source, event, now, started, given);
+            return new_custom_message(engine, ctx, source, event, now, started, given, unused);
         }
-        Family::PreSignUp(kind) => pre_sign_up(engine, ctx, kind, event, now, started, given).await,
+        Family::PreSignUp(kind) => {
+            pre_sign_up(engine, ctx, kind, event, now, started, given, unused).await
+        }
         Family::Unknown => match engine.policy().trigger.unknown_source {
             UnknownSource::Pass => {
-                let shown = loggable_source(&source);
+                let shown = loggable_source(source);
                 tracing::warn!(
                     target: "pumpguard::decision",
                     outcome = "pass",
@@ -559,7 +580,7 @@ async fn handle_given<S: Store>(
             }
         },
         Family::CustomMessage(src) => {
-            return custom_message(engine, ctx, src, event, now, started, given).await;
+            return custom_message(engine, ctx, src, event, now, started, given, unused).await;
         }
     };
     (result, None)
@@ -626,6 +647,8 @@ pub async fn handle_record<S: Store>(
 /// A `CustomMessage_*` source this build does not know: the static guards
 /// (country, number type, form) decide; the stateful ones, whose limits are
 /// per source, are not run. No phone number: passed, as for known sources.
+// The adapter's own steps: every argument is one the caller holds already.
+#[allow(clippy::too_many_arguments)]
 fn new_custom_message<S: Store>(
     engine: &Engine,
     ctx: &TriggerContext<S>,
@@ -633,16 +656,16 @@ fn new_custom_message<S: Store>(
     event: Value,
     now: i64,
     started: Instant,
-    mut given: Given,
+    given: &Given,
+    unused: &mut Option<Value>,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
     let Some(phone) = given.fields.phone.judged() else {
         log_pass(source, "no-phone-number", started);
         return (Ok(event), None);
     };
-    let phone = phone.to_string();
     // The source only names the decision; static guards do not depend on it.
     let recording = ctx.records(engine);
-    let number = features(ctx, engine.policy(), &phone, recording, &mut given);
+    let number = features(ctx, engine.policy(), phone, recording, given);
     let decision = engine.decide_features(TriggerSource::SignUp, &number);
     let policy = engine.policy();
     let record = recording.then(|| record(loggable_source(source), &number, None, false, now));
@@ -654,7 +677,7 @@ fn new_custom_message<S: Store>(
         reasons = %decision.reasons().join(","),
         trigger_source = loggable_source(source),
         country = decision.country.as_ref().map_or("unknown", |c| c.as_str()),
-        phone_hash = %ctx.log_hasher.hash(&phone),
+        phone_hash = %ctx.log_hasher.hash(phone),
         policy = &policy.digest[..12],
         latency_us = elapsed_us(started),
         record = record.as_deref(),
@@ -662,13 +685,18 @@ fn new_custom_message<S: Store>(
     );
     emit_decision(ctx, engine, &decision, &given.fields.pool, now, started);
     match TriggerError::refusing(&decision, policy.trigger.disclosure) {
-        Some(refusal) => (Err(refusal), Some(decision)),
+        Some(refusal) => {
+            *unused = Some(event);
+            (Err(refusal), Some(decision))
+        }
         None => (Ok(event), Some(decision)),
     }
 }
 
 /// PreSignUp: the registration's phone number judged before the user exists
 /// ([`presignup`]). Never says why it refused.
+// The adapter's own steps: every argument is one the caller holds already.
+#[allow(clippy::too_many_arguments)]
 async fn pre_sign_up<S: Store>(
     engine: &Engine,
     ctx: &TriggerContext<S>,
@@ -676,7 +704,8 @@ async fn pre_sign_up<S: Store>(
     event: Value,
     now: i64,
     started: Instant,
-    mut given: Given,
+    given: &Given,
+    unused: &mut Option<Value>,
 ) -> Result<Value, TriggerError> {
     let source = kind.as_str();
     let policy = engine.policy();
@@ -695,9 +724,8 @@ async fn pre_sign_up<S: Store>(
             "the {source} event has no request.userAttributes object"
         )));
     }
-    let pool = std::mem::take(&mut given.fields.pool);
-    let phone = given.fields.phone.judged().map(str::to_string);
-    let verdict = match phone.as_deref() {
+    let pool = &given.fields.pool;
+    let verdict = match given.fields.phone.judged() {
         None => {
             let verdict = presignup::refuses_missing_phone(engine);
             tracing::info!(
@@ -715,7 +743,7 @@ async fn pre_sign_up<S: Store>(
         Some(phone) => {
             // A phone_number that is not a string is judged as an invalid number.
             let recording = ctx.records(engine);
-            let number = features(ctx, policy, phone, recording, &mut given);
+            let number = features(ctx, policy, phone, recording, given);
             let d = presignup::judge_features(engine, &ctx.store, kind, &number, now).await;
             let record = recording.then(|| record(source, &number, None, false, now));
             if d.store_error {
@@ -748,11 +776,14 @@ async fn pre_sign_up<S: Store>(
             verdict == Verdict::Block,
             verdict == Verdict::Monitor,
             now.saturating_mul(1000),
-            &pool,
+            pool,
         )
     });
     match verdict {
-        Verdict::Block => Err(TriggerError::sign_up_refused()),
+        Verdict::Block => {
+            *unused = Some(event);
+            Err(TriggerError::sign_up_refused())
+        }
         Verdict::Allow | Verdict::Monitor => Ok(event),
     }
 }
@@ -764,17 +795,16 @@ async fn verification<S: Store>(
     source: &str,
     now: i64,
     started: Instant,
-    mut given: Given,
+    given: &Given,
 ) {
-    let Some(phone) = given.fields.phone.text().map(str::to_string) else {
+    let Some(phone) = given.fields.phone.text() else {
         log_pass(source, "verification-without-phone", started);
         return;
     };
-    let phone = phone.as_str();
     let phone_verified = given.fields.phone_verified;
     let recording = ctx.records(engine);
-    let number = features(ctx, engine.policy(), phone, recording, &mut given);
-    let user = user_hash(ctx, &mut given);
+    let number = features(ctx, engine.policy(), phone, recording, given);
+    let user = user_hash(ctx, given);
     let completion = CompletionCase {
         number: &number,
         user: user.as_deref(),
@@ -814,6 +844,8 @@ async fn verification<S: Store>(
     ctx.emit(|| metrics::verification_emf(recorded, store_error, now.saturating_mul(1000), pool));
 }
 
+// The adapter's own steps: every argument is one the caller holds already.
+#[allow(clippy::too_many_arguments)]
 async fn custom_message<S: Store>(
     engine: &Engine,
     ctx: &TriggerContext<S>,
@@ -821,9 +853,10 @@ async fn custom_message<S: Store>(
     mut event: Value,
     now: i64,
     started: Instant,
-    mut given: Given,
+    given: &Given,
+    unused: &mut Option<Value>,
 ) -> (Result<Value, TriggerError>, Option<Decision>) {
-    let shape = match given.shape.take() {
+    let shape = match given.shape {
         Some(shape) => shape,
         None => custom_message_shape(&event),
     };
@@ -847,15 +880,14 @@ async fn custom_message<S: Store>(
         log_pass(source.as_str(), "no-phone-number", started);
         return (Ok(event), None);
     };
-    let phone = phone.to_string();
     if !policy.trigger.sms_sources.contains(&source) {
         log_pass(source.as_str(), "not-an-sms-source", started);
         return (Ok(event), None);
     }
 
     let recording = ctx.records(engine);
-    let number = features(ctx, policy, &phone, recording, &mut given);
-    let user = user_hash(ctx, &mut given);
+    let number = features(ctx, policy, phone, recording, given);
+    let user = user_hash(ctx, given);
     let case = Case {
         source,
         number: &number,
@@ -876,7 +908,7 @@ async fn custom_message<S: Store>(
         trigger_source = source.as_str(),
         country = decision.country.as_ref().map_or("unknown", |c| c.as_str()),
         number_type = decision.number_type.map_or("unparsable", |t| t.as_str()),
-        phone_hash = %ctx.log_hasher.hash(&phone),
+        phone_hash = %ctx.log_hasher.hash(phone),
         retry_after = decision.retry_after(),
         // Present only when an enforcing guard is held at monitor by
         // `[trigger] mode`: what enforcing would block.
@@ -893,6 +925,7 @@ async fn custom_message<S: Store>(
     );
     emit_decision(ctx, engine, &decision, &given.fields.pool, now, started);
     if let Some(refusal) = refusal {
+        *unused = Some(event);
         return (Err(refusal), Some(decision));
     }
     if let Some(template) = &policy.trigger.sms_message {
