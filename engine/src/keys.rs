@@ -11,130 +11,145 @@ use crate::country::Country;
 use crate::store::ItemKey;
 use crate::window::Window;
 
+use Part::{N, T};
+
 /// A country as it appears in keys: its ISO code, `ZZ` for none.
 pub fn country_code(c: Option<Country>) -> String {
-    Code(c).to_string()
+    code(&c).to_string()
 }
 
-/// [`country_code`], written where it is formatted.
-struct Code(Option<Country>);
+fn code(c: &Option<Country>) -> &str {
+    c.as_ref().map_or("ZZ", Country::as_str)
+}
 
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Some(c) => std::fmt::Display::fmt(c, f),
-            None => f.write_str("ZZ"),
+/// A piece of a key: text, or a number in decimal.
+enum Part<'a> {
+    T(&'a str),
+    N(i64),
+}
+
+/// The key whose `pk` and `sk` are these parts, written one after the
+/// other into the key's one allocation (a decision makes some forty keys;
+/// `format!` would parse a template for each).
+fn key(pk: &[Part<'_>], sk: &[Part<'_>]) -> ItemKey {
+    fn push(text: &mut String, parts: &[Part<'_>]) {
+        for p in parts {
+            match p {
+                Part::T(t) => text.push_str(t),
+                Part::N(n) => text.push_str(itoa::Buffer::new().format(*n)),
+            }
         }
     }
+    let mut text = String::with_capacity(64);
+    push(&mut text, pk);
+    let split = text.len();
+    push(&mut text, sk);
+    ItemKey::joined(text, split)
 }
 
 /// The phone's cooldown item (also where a pending send is found when the
 /// known-number guard is off).
 pub fn cooldown(phone_hash: &str) -> ItemKey {
-    ItemKey::of(format_args!("phone#{phone_hash}"), format_args!("cooldown"))
+    key(&[T("phone#"), T(phone_hash)], &[T("cooldown")])
 }
 
 /// The phone's known-number item.
 pub fn known(phone_hash: &str) -> ItemKey {
-    ItemKey::of(format_args!("phone#{phone_hash}"), format_args!("known"))
+    key(&[T("phone#"), T(phone_hash)], &[T("known")])
 }
 
 /// The phone's sends in the UTC day of `now`.
 pub fn phone_day(phone_hash: &str, now: i64) -> ItemKey {
-    ItemKey::of(
-        format_args!("phone#{phone_hash}"),
-        format_args!("d{}", Window::DAY.bucket(now)),
+    key(
+        &[T("phone#"), T(phone_hash)],
+        &[T("d"), N(Window::DAY.bucket(now))],
     )
 }
 
 /// The distinct phones a user asked for in the UTC day of `now`.
 pub fn user_phones(user_hash: &str, now: i64) -> ItemKey {
-    ItemKey::of(
-        format_args!("user#{user_hash}"),
-        format_args!("phones#d{}", Window::DAY.bucket(now)),
+    key(
+        &[T("user#"), T(user_hash)],
+        &[T("phones#d"), N(Window::DAY.bucket(now))],
     )
 }
 
 /// A user's sends in the hour of `now`.
 pub fn user_sends(user_hash: &str, now: i64) -> ItemKey {
-    ItemKey::of(
-        format_args!("user#{user_hash}"),
-        format_args!("sends#h{}", Window::HOUR.bucket(now)),
+    key(
+        &[T("user#"), T(user_hash)],
+        &[T("sends#h"), N(Window::HOUR.bucket(now))],
     )
 }
 
 /// A Custom SMS Sender event's claim, by the digest of its encrypted code
 /// (`pumpguard_engine::sender`).
 pub fn sender_claim(code_digest: &str) -> ItemKey {
-    ItemKey::of(format_args!("sender#{code_digest}"), format_args!("claim"))
+    key(&[T("sender#"), T(code_digest)], &[T("claim")])
 }
 
 /// The End User Messaging id of the last `kind` message (`sign-up`,
 /// `reset`, `mfa`) the sender sent to a user, until the code is used
 /// (`pumpguard_engine::sender::feedback`).
 pub fn sent_message(user_hash: &str, kind: &str) -> ItemKey {
-    ItemKey::of(
-        format_args!("user#{user_hash}"),
-        format_args!("message#{kind}"),
-    )
+    key(&[T("user#"), T(user_hash)], &[T("message#"), T(kind)])
 }
 
 /// Sends to one number prefix in the `window` of `now`.
 pub fn prefix(prefix_hash: &str, window: Window, now: i64) -> ItemKey {
-    ItemKey::of(
-        format_args!("prefix#{prefix_hash}"),
-        format_args!("w{}#{}", window.seconds_long(), window.bucket(now)),
+    key(
+        &[T("prefix#"), T(prefix_hash)],
+        &[
+            T("w"),
+            N(window.seconds_long()),
+            T("#"),
+            N(window.bucket(now)),
+        ],
     )
 }
 
 /// A country's counts in the hour of `now`.
 pub fn country_hour(c: Option<Country>, now: i64) -> ItemKey {
-    ItemKey::of(
-        format_args!("country#{}", Code(c)),
-        format_args!("h{}", Window::HOUR.bucket(now)),
+    key(
+        &[T("country#"), T(code(&c))],
+        &[T("h"), N(Window::HOUR.bucket(now))],
     )
 }
 
 /// A country's counts on UTC day number `day`.
 pub fn country_day(c: Option<Country>, day: i64) -> ItemKey {
-    ItemKey::of(format_args!("country#{}", Code(c)), format_args!("d{day}"))
+    key(&[T("country#"), T(code(&c))], &[T("d"), N(day)])
 }
 
 /// The pool's sends in the minute of `now`.
 pub fn pool_minute(now: i64) -> ItemKey {
-    ItemKey::of(
-        format_args!("pool"),
-        format_args!("m{}", Window::MINUTE.bucket(now)),
-    )
+    key(&[T("pool")], &[T("m"), N(Window::MINUTE.bucket(now))])
 }
 
 /// The pool's sends in the hour of `now`.
 pub fn pool_hour(now: i64) -> ItemKey {
-    ItemKey::of(
-        format_args!("pool"),
-        format_args!("h{}", Window::HOUR.bucket(now)),
-    )
+    key(&[T("pool")], &[T("h"), N(Window::HOUR.bucket(now))])
 }
 
 /// The partition of a country cohort.
 pub fn cohort_country(c: Option<Country>) -> String {
-    format!("cohort#{}", Code(c))
+    format!("cohort#{}", code(&c))
 }
 
 /// The partition of a country's sign-in cohort (MFA and reset codes).
 pub fn cohort_sign_in(c: Option<Country>) -> String {
-    format!("cohort#{}#in", Code(c))
+    format!("cohort#{}#in", code(&c))
 }
 
 /// The partition of a number-block cohort: the block hides `hidden`
 /// trailing digits, `block_hash` is the keyed hash of the digits shown.
 pub fn cohort_block(c: Option<Country>, hidden: u32, block_hash: &str) -> String {
-    format!("cohort#{}#p{hidden}#{block_hash}", Code(c))
+    format!("cohort#{}#p{hidden}#{block_hash}", code(&c))
 }
 
 /// A cohort's counts on UTC day number `day`.
 pub fn cohort_day(partition: &str, day: i64) -> ItemKey {
-    ItemKey::of(format_args!("{partition}"), format_args!("d{day}"))
+    key(&[T(partition)], &[T("d"), N(day)])
 }
 
 /// A cohort's throttle state.
@@ -145,16 +160,16 @@ pub fn cohort_state(partition: &str) -> ItemKey {
 /// Estimated spend on UTC day number `day`, in total or for one country.
 pub fn spend_day(day: i64, country: Option<&str>) -> ItemKey {
     match country {
-        None => ItemKey::of(format_args!("spend"), format_args!("d{day}")),
-        Some(cc) => ItemKey::of(format_args!("spend"), format_args!("d{day}#{cc}")),
+        None => key(&[T("spend")], &[T("d"), N(day)]),
+        Some(cc) => key(&[T("spend")], &[T("d"), N(day), T("#"), T(cc)]),
     }
 }
 
 /// Estimated spend in a UTC month (`yyyymm`), in total or for one country.
 pub fn spend_month(yyyymm: &str, country: Option<&str>) -> ItemKey {
     match country {
-        None => ItemKey::of(format_args!("spend"), format_args!("m{yyyymm}")),
-        Some(cc) => ItemKey::of(format_args!("spend"), format_args!("m{yyyymm}#{cc}")),
+        None => key(&[T("spend")], &[T("m"), T(yyyymm)]),
+        Some(cc) => key(&[T("spend")], &[T("m"), T(yyyymm), T("#"), T(cc)]),
     }
 }
 
