@@ -60,6 +60,16 @@ pub struct Depths {
 }
 
 impl Depths {
+    /// The depths [`Features::keyed`] hashes at: every depth `p` names
+    /// when recording, else those its guards need.
+    pub fn keyed(p: &Policy, record: bool) -> Self {
+        if record {
+            Self::named(p)
+        } else {
+            Self::needed(p)
+        }
+    }
+
     /// The depths the guards `p` runs need (none for a guard that is off).
     pub fn needed(p: &Policy) -> Self {
         let on = |m: Mode| p.effective(m) != Mode::Off;
@@ -147,7 +157,7 @@ impl std::fmt::Debug for KeyedMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Its keys are phone numbers.
         f.debug_struct("KeyedMemo")
-            .field("numbers", &(self.newer.len() + self.older.len()))
+            .field("numbers", &self.len())
             .finish_non_exhaustive()
     }
 }
@@ -169,11 +179,7 @@ impl KeyedMemo {
         record: bool,
         generation: usize,
     ) -> Self {
-        let depths = if record {
-            Depths::named(&policy)
-        } else {
-            Depths::needed(&policy)
-        };
+        let depths = Depths::keyed(&policy, record);
         Self {
             policy,
             keys,
@@ -300,12 +306,7 @@ impl Features {
     /// depths the guards of `p` need, or with `record` at every depth `p`
     /// names (so that a replay can turn a guard on).
     pub fn keyed(raw: &str, p: &Policy, keys: &PhoneHasher, record: bool) -> Self {
-        let depths = if record {
-            Depths::named(p)
-        } else {
-            Depths::needed(p)
-        };
-        Self::of(raw, p, Some((keys, &depths)))
+        Self::of(raw, p, Some((keys, &Depths::keyed(p, record))))
     }
 
     /// What the guards of `p` need that these features lack: the prefix

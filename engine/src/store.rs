@@ -36,10 +36,7 @@ impl ItemKey {
         let mut text = String::with_capacity(pk.len() + sk.len());
         text.push_str(pk);
         text.push_str(sk);
-        Self {
-            text,
-            split: pk.len(),
-        }
+        Self::joined(text, pk.len())
     }
 
     /// A key from `text`, whose first `split` bytes are `pk` (all of it

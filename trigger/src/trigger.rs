@@ -284,7 +284,7 @@ struct Given {
 struct Keyed {
     /// The features of `request.userAttributes.phone_number`, if a string.
     number: Option<Features>,
-    /// The user's keyed hash ([`user_of`]).
+    /// The keyed hash of the user the event names ([`Fields`]'s `user`).
     user: Option<String>,
 }
 
@@ -340,7 +340,8 @@ struct Fields {
     phone: PhoneField,
     /// `phone_number_verified` is `"true"` or `true`.
     phone_verified: bool,
-    /// The user the event names ([`user_of`]).
+    /// The user the event names: `request.userAttributes.sub`, else
+    /// `userName`.
     user: Option<String>,
     /// `userPoolId`, or empty.
     pool: String,
@@ -351,11 +352,10 @@ struct Fields {
 
 impl Fields {
     fn of(event: &Value) -> Self {
-        let attrs = user_attributes(event);
-        let request = |name: &str| {
-            event
-                .get("request")
-                .and_then(|r| r.get(name))
+        let request = event.get("request");
+        let attrs = request.and_then(|r| r.get("userAttributes"));
+        let text = |v: Option<&Value>, name: &str| {
+            v.and_then(|v| v.get(name))
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
@@ -373,14 +373,14 @@ impl Fields {
             phone_verified: attrs
                 .and_then(|a| a.get("phone_number_verified"))
                 .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true)),
-            user: user_of(event).map(str::to_string),
+            user: text(attrs, "sub").or_else(|| text(Some(event), "userName")),
             pool: event
                 .get("userPoolId")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
-            code_parameter: request("codeParameter"),
-            username_parameter: request("usernameParameter"),
+            code_parameter: text(request, "codeParameter"),
+            username_parameter: text(request, "usernameParameter"),
         }
     }
 }
@@ -442,20 +442,6 @@ fn custom_message_shape(event: &Value) -> Result<(), serde_json::error::Category
     CognitoEventUserPoolsCustomMessage::deserialize(event)
         .map(drop)
         .map_err(|e| e.classify())
-}
-
-/// `request.userAttributes`, looked up without `Value::pointer`, which
-/// allocates each part of its path.
-fn user_attributes(event: &Value) -> Option<&Value> {
-    event.get("request")?.get("userAttributes")
-}
-
-/// The user an event names: its `sub` attribute, else `userName`.
-fn user_of(event: &Value) -> Option<&str> {
-    user_attributes(event)
-        .and_then(|a| a.get("sub"))
-        .and_then(Value::as_str)
-        .or_else(|| event.get("userName").and_then(Value::as_str))
 }
 
 /// The features of `phone`, the event's phone number: `given`'s when it
