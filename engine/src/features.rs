@@ -149,9 +149,13 @@ pub struct KeyedMemo {
     generation: usize,
     /// Numbers met since the last turn, and those met in the generation
     /// before (moved to `newer` when met again).
-    newer: std::collections::HashMap<String, Features>,
-    older: std::collections::HashMap<String, Features>,
+    newer: MemoMap,
+    older: MemoMap,
 }
+
+/// Numbers as written in events, so hashed with a seed of this process's
+/// own (foldhash's `RandomState`): traffic cannot be chosen to collide.
+type MemoMap = std::collections::HashMap<String, Features, foldhash::fast::RandomState>;
 
 impl std::fmt::Debug for KeyedMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,8 +190,8 @@ impl KeyedMemo {
             record,
             depths,
             generation: generation.max(1),
-            newer: std::collections::HashMap::new(),
-            older: std::collections::HashMap::new(),
+            newer: MemoMap::default(),
+            older: MemoMap::default(),
         }
     }
 
@@ -201,7 +205,10 @@ impl KeyedMemo {
             None => Features::of(raw, &self.policy, Some((&self.keys, &self.depths))),
         };
         if self.newer.len() >= self.generation {
-            self.older = std::mem::take(&mut self.newer);
+            // Sized for a whole generation at once: grown from empty, it
+            // would move every entry several times over.
+            let next = MemoMap::with_capacity_and_hasher(self.generation, Default::default());
+            self.older = std::mem::replace(&mut self.newer, next);
         }
         self.newer.insert(raw.to_string(), f.clone());
         f

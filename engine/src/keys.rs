@@ -32,19 +32,27 @@ enum Part<'a> {
 /// other into the key's one allocation (a decision makes some forty keys;
 /// `format!` would parse a template for each).
 fn key(pk: &[Part<'_>], sk: &[Part<'_>]) -> ItemKey {
-    fn push(text: &mut String, parts: &[Part<'_>]) {
-        for p in parts {
-            match p {
-                Part::T(t) => text.push_str(t),
-                Part::N(n) => text.push_str(itoa::Buffer::new().format(*n)),
-            }
-        }
-    }
     let mut text = String::with_capacity(64);
     push(&mut text, pk);
     let split = text.len();
     push(&mut text, sk);
     ItemKey::joined(text, split)
+}
+
+/// A partition written from its parts, as [`key`] writes one.
+fn partition(parts: &[Part<'_>]) -> String {
+    let mut text = String::with_capacity(64);
+    push(&mut text, parts);
+    text
+}
+
+fn push(text: &mut String, parts: &[Part<'_>]) {
+    for p in parts {
+        match p {
+            Part::T(t) => text.push_str(t),
+            Part::N(n) => text.push_str(itoa::Buffer::new().format(*n)),
+        }
+    }
 }
 
 /// The phone's cooldown item (also where a pending send is found when the
@@ -133,18 +141,25 @@ pub fn pool_hour(now: i64) -> ItemKey {
 
 /// The partition of a country cohort.
 pub fn cohort_country(c: Option<Country>) -> String {
-    format!("cohort#{}", code(&c))
+    partition(&[T("cohort#"), T(code(&c))])
 }
 
 /// The partition of a country's sign-in cohort (MFA and reset codes).
 pub fn cohort_sign_in(c: Option<Country>) -> String {
-    format!("cohort#{}#in", code(&c))
+    partition(&[T("cohort#"), T(code(&c)), T("#in")])
 }
 
 /// The partition of a number-block cohort: the block hides `hidden`
 /// trailing digits, `block_hash` is the keyed hash of the digits shown.
 pub fn cohort_block(c: Option<Country>, hidden: u32, block_hash: &str) -> String {
-    format!("cohort#{}#p{hidden}#{block_hash}", code(&c))
+    partition(&[
+        T("cohort#"),
+        T(code(&c)),
+        T("#p"),
+        N(i64::from(hidden)),
+        T("#"),
+        T(block_hash),
+    ])
 }
 
 /// A cohort's counts on UTC day number `day`.
