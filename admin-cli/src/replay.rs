@@ -211,7 +211,8 @@ impl Replayer {
     ) -> (Outcome, Leftover) {
         self.store.expire(now);
         let block = block.then(|| self.block_of(prepared.event())).flatten();
-        // Pinned where it is made: the decision's future is some 3.5 KB, which `block_on` would otherwise copy for each event.
+        // Pinned where it is made: the decision's future is some 3.5 KB,
+        // which `block_on` would otherwise copy for each event.
         let future = std::pin::pin!(handle_prepared(&self.engine, &self.ctx, prepared, now));
         let (result, decision, spent) = self.rt.block_on(future);
         let (result, answer) = match result {

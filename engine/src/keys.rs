@@ -32,14 +32,13 @@ enum Part<'a> {
 /// other into the key's one allocation (a decision makes some forty keys;
 /// `format!` would parse a template for each).
 fn key(pk: &[Part<'_>], sk: &[Part<'_>]) -> ItemKey {
-    let mut text = String::with_capacity(64);
-    push(&mut text, pk);
+    let mut text = partition(pk);
     let split = text.len();
     push(&mut text, sk);
     ItemKey::joined(text, split)
 }
 
-/// A partition written from its parts, as [`key`] writes one.
+/// A partition written from its parts, with room for a sort key after it.
 fn partition(parts: &[Part<'_>]) -> String {
     let mut text = String::with_capacity(64);
     push(&mut text, parts);

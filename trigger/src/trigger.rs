@@ -360,10 +360,7 @@ impl Fields {
                 .map(str::to_string)
         };
         Self {
-            source: event
-                .get("triggerSource")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            source: text(Some(event), "triggerSource"),
             attributes: attrs.is_some_and(Value::is_object),
             phone: match attrs.and_then(|a| a.get("phone_number")) {
                 None | Some(Value::Null) => PhoneField::Absent,
@@ -374,11 +371,7 @@ impl Fields {
                 .and_then(|a| a.get("phone_number_verified"))
                 .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true)),
             user: text(attrs, "sub").or_else(|| text(Some(event), "userName")),
-            pool: event
-                .get("userPoolId")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            pool: text(Some(event), "userPoolId").unwrap_or_default(),
             code_parameter: text(request, "codeParameter"),
             username_parameter: text(request, "usernameParameter"),
         }
